@@ -1,0 +1,58 @@
+# Guess the Doodle: `make run` plays, `make test` tests. Both install what is missing first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint install install-dev system-deps npm migrate train-default bench evaluate clean
+
+run: install npm migrate
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install-dev npm system-deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# A stamp per requirements file: pip runs again only when a pin changes.
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm: node_modules/.installed
+
+system-deps:
+	./scripts/system-deps.sh
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# The command that made the shipped default model (see inference/shipped_model/COMMAND.txt).
+train-default: install-dev
+	$(PY) manage.py train --source ../shared/quickdraw/simplified --epochs 35 --partial-rate 0.2 --patience 8 \
+		--export-dir inference/shipped_model --no-register
+
+bench: install-dev
+	$(PY) manage.py bench_inference --json
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles var db.sqlite3

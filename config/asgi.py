@@ -1,0 +1,29 @@
+"""ASGI entry point: HTTP, the game's WebSockets and the `inference` channel."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from config.background import with_background_services  # noqa: E402
+from game.routing import websocket_urlpatterns  # noqa: E402
+from inference.consumers import INFERENCE_CHANNEL, InferenceConsumer  # noqa: E402
+
+channel_routes = ChannelNameRouter({INFERENCE_CHANNEL: InferenceConsumer.as_asgi()})
+
+application = with_background_services(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+            "channel": channel_routes,
+        }
+    ),
+    channel_routes,
+)

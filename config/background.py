@@ -1,0 +1,68 @@
+"""Work a web process does besides answering requests: the game clock and, embedded, the AI.
+
+Daphne has no start-up hook, so the ASGI application starts these tasks on
+the event loop the first time it is called. The clock runs in every web
+process (room locking makes each timer fire once however many run); the
+inference consumer runs here only in the embedded default (no Redis), where
+the in-memory channel layer cannot reach another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.worker import Worker
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+CLOCK_SECONDS = 0.25
+HOUSEKEEPING_SECONDS = 2.0
+
+
+async def run_clock() -> None:
+    from game.services import fire_due_timers, housekeeping
+
+    fire = database_sync_to_async(fire_due_timers)
+    tidy = database_sync_to_async(housekeeping)
+    loop = asyncio.get_running_loop()
+    next_tidy = loop.time()
+    while True:
+        try:
+            await fire()
+            if loop.time() >= next_tidy:
+                next_tidy = loop.time() + HOUSEKEEPING_SECONDS
+                await tidy()
+        except Exception:
+            log.exception("game clock tick failed; retrying")
+        await asyncio.sleep(CLOCK_SECONDS)
+
+
+async def run_embedded_inference(channel_routes) -> None:
+    from inference.consumers import INFERENCE_CHANNEL
+
+    worker = Worker(application=channel_routes, channels=[INFERENCE_CHANNEL], channel_layer=get_channel_layer())
+    await worker.arun()
+
+
+def start_background_services(channel_routes) -> list[asyncio.Task]:
+    tasks = [asyncio.ensure_future(run_clock())]
+    if settings.EMBEDDED_SERVICES:
+        tasks.append(asyncio.ensure_future(run_embedded_inference(channel_routes)))
+    log.info("background services started: clock%s", " + inference" if settings.EMBEDDED_SERVICES else "")
+    return tasks
+
+
+def with_background_services(application, channel_routes):
+    tasks: list[asyncio.Task] = []
+
+    async def app(scope, receive, send):
+        if not tasks and scope["type"] in ("http", "websocket") and settings.GAME_CLOCK_IN_WEB:
+            tasks.extend(start_background_services(channel_routes))
+        return await application(scope, receive, send)
+
+    app.background_tasks = tasks  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,194 @@
+"""The room's WebSocket consumer: parse, validate, call one service, send.
+
+Rules live in game.services and game.rules; this only translates between
+frames and function calls. What it keeps in memory is a cache of facts the
+database already holds (who this socket is, whether it is the drawer now),
+refreshed on every room change, so any web process can serve any player.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from game import events, protocol, selectors, services
+from game.errors import GameError
+from game.models import Phase, Room
+from inference.consumers import request_inference
+
+log = logging.getLogger(__name__)
+
+# At most one mid-stroke classification request per this many seconds.
+PARTIAL_INFERENCE_SECONDS = 0.3
+
+
+def _dump(message: protocol.Message) -> str:
+    return message.model_dump_json()
+
+
+class GameConsumer(AsyncWebsocketConsumer):
+    player_id: int | None = None
+    room_id: int | None = None
+    code: str = ""
+    drawing_turn: int | None = None  # set while this player is drawing
+    strokes: list = []  # the current drawing's finished strokes (drawer only)
+    live_stroke: list = []  # points of the stroke being drawn (drawer only)
+    last_partial: float = 0.0
+
+    async def connect(self):
+        self.code = self.scope["url_route"]["kwargs"]["code"].upper()
+        room = await database_sync_to_async(selectors.room_by_code)(code=self.code)
+        await self.accept()
+        if room is None:
+            await self.send_error(GameError("no room with that code", code="no_room"))
+            await self.close(code=4404)
+            return
+        self.room_id = room.pk
+        self.strokes, self.live_stroke = [], []
+        await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
+
+    async def disconnect(self, close_code):
+        if self.code:
+            await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
+        if self.player_id is not None:
+            await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
+            await database_sync_to_async(services.disconnect)(player_id=self.player_id)
+
+    # --- incoming -------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = protocol.parse_client_message(text_data if text_data is not None else bytes_data)
+        except protocol.ProtocolError as exc:
+            await self.send(_dump(protocol.ErrorOut(code=exc.code, message=exc.message)))
+            return
+        if message.type not in ("join", "ping") and self.player_id is None:
+            await self.send_error(GameError("join the room first", code="not_joined"))
+            return
+        handler = getattr(self, f"on_{message.type}")
+        try:
+            await handler(message)
+        except GameError as exc:
+            await self.send_error(exc)
+
+    async def on_ping(self, message: protocol.Ping):
+        await self.send(_dump(protocol.Pong()))
+
+    async def on_join(self, message: protocol.Join):
+        if self.player_id is not None:
+            raise GameError("already joined", code="already_joined")
+        player = await database_sync_to_async(services.join_room)(code=self.code, name=message.name, token=message.token)
+        await database_sync_to_async(services.connect)(player_id=player.pk)
+        self.player_id = player.pk
+        await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
+        state = await self._snapshot()
+        await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
+
+    async def on_settings(self, message: protocol.UpdateSettings):
+        await database_sync_to_async(services.update_settings)(
+            player_id=self.player_id, **message.model_dump(exclude={"type"}, exclude_none=True)
+        )
+
+    async def on_start(self, message: protocol.Start):
+        await database_sync_to_async(services.start_game)(player_id=self.player_id)
+
+    async def on_play_again(self, message: protocol.PlayAgain):
+        await database_sync_to_async(services.play_again)(player_id=self.player_id)
+
+    async def on_choose_word(self, message: protocol.ChooseWord):
+        await database_sync_to_async(services.choose_word)(player_id=self.player_id, word=message.word)
+
+    async def on_kick(self, message: protocol.Kick):
+        await database_sync_to_async(services.kick_player)(player_id=self.player_id, target_id=message.player_id)
+
+    async def on_leave(self, message: protocol.Leave):
+        await database_sync_to_async(services.leave_room)(player_id=self.player_id)
+        await self.close(code=1000)
+
+    async def on_guess(self, message: protocol.GuessText):
+        await database_sync_to_async(services.submit_guess)(player_id=self.player_id, text=message.text)
+
+    async def on_points(self, message: protocol.Points):
+        if self.drawing_turn is None:
+            raise GameError("only the drawer can draw, and only while drawing", code="not_drawer")
+        # Live relay only: nothing is stored until the stroke ends.
+        await self.channel_layer.group_send(
+            events.room_group(self.code),
+            {
+                "type": "room.event",
+                "sender": self.channel_name,
+                "payload": {"type": "points", "turn_id": self.drawing_turn, "stroke": message.stroke,
+                            "points": message.points, "width": message.width},
+            },
+        )
+        self.live_stroke.extend(message.points)
+        now = time.monotonic()
+        if now - self.last_partial >= PARTIAL_INFERENCE_SECONDS and len(self.live_stroke) > 1:
+            self.last_partial = now
+            partial = [[p[0] for p in self.live_stroke], [p[1] for p in self.live_stroke]]
+            await self._infer([*self.strokes, partial])
+
+    async def on_stroke(self, message: protocol.StrokeEnd):
+        room, turn = await database_sync_to_async(services.add_stroke)(
+            player_id=self.player_id, index=message.stroke, points=message.points, width=message.width
+        )
+        self.strokes = turn.strokes
+        self.live_stroke = []
+        self.last_partial = time.monotonic()
+        await self._infer(self.strokes)
+
+    async def on_undo(self, message: protocol.Undo):
+        room, turn = await database_sync_to_async(services.undo_stroke)(player_id=self.player_id)
+        self.strokes, self.live_stroke = turn.strokes, []
+        if self.strokes:
+            await self._infer(self.strokes)
+
+    async def on_clear(self, message: protocol.Clear):
+        room, turn = await database_sync_to_async(services.clear_canvas)(player_id=self.player_id)
+        self.strokes, self.live_stroke = [], []
+
+    async def _infer(self, strokes: list) -> None:
+        if self.drawing_turn is None:
+            return
+        await request_inference(
+            self.channel_layer,
+            room=self.code,
+            drawing_id=self.drawing_turn,
+            # Wall-clock milliseconds: newer versions always compare greater,
+            # even after the drawer reconnects through another process.
+            version=time.time_ns() // 1_000_000,
+            strokes=strokes,
+        )
+
+    # --- outgoing -------------------------------------------------------------------------
+
+    async def send_error(self, exc: GameError):
+        await self.send(_dump(protocol.ErrorOut(code=exc.code, message=exc.message)))
+
+    async def _snapshot(self) -> protocol.Snapshot:
+        state = await database_sync_to_async(selectors.snapshot)(room_id=self.room_id, player_id=self.player_id)
+        drawing = state.phase == Phase.DRAWING and state.drawer_id == self.player_id
+        if drawing and self.drawing_turn != state.turn_id:
+            self.strokes = [[[p[0] for p in s.points], [p[1] for p in s.points], [p[2] for p in s.points]]
+                            for s in state.canvas]
+            self.live_stroke = []
+        self.drawing_turn = state.turn_id if drawing else None
+        return state
+
+    async def room_changed(self, event):
+        if self.player_id is None:
+            return
+        try:
+            state = await self._snapshot()
+        except Room.DoesNotExist:  # cleaned up under us
+            return
+        await self.send(_dump(protocol.State(state=state)))
+
+    async def room_event(self, event):
+        if event.get("sender") == self.channel_name:
+            return  # the drawer already shows their own points
+        await self.send(json.dumps(event["payload"]))

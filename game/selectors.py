@@ -1,0 +1,132 @@
+"""Reads about games: each player's personal view of a room, public rooms, stored drawings."""
+
+from __future__ import annotations
+
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from game import rules
+from game.models import Guess, Phase, Player, Room, Turn
+from game.protocol import AIGuess, GalleryItem, PlayerView, Reveal, Snapshot, StrokeView
+
+
+def stroke_views(turn: Turn) -> list[StrokeView]:
+    views = []
+    for i, (xs, ys, ts) in enumerate(turn.strokes):
+        width = turn.stroke_widths[i] if i < len(turn.stroke_widths) else 10
+        views.append(StrokeView(points=[[x, y, t] for x, y, t in zip(xs, ys, ts, strict=False)], width=width))
+    return views
+
+
+def _ms(dt) -> int | None:
+    return int(dt.timestamp() * 1000) if dt else None
+
+
+def _ai_guesses(pairs: list) -> list[AIGuess]:
+    return [AIGuess(label=label, p=p) for label, p in pairs]
+
+
+def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
+    """Everything a player needs to draw the room, and nothing they must not see (the word)."""
+    room = Room.objects.select_related("current_turn").get(pk=room_id)
+    turn = room.current_turn
+    players = list(room.players.filter(left=False))
+    guessed = set(Guess.objects.filter(turn=turn).values_list("player_id", flat=True)) if turn else set()
+    drawer_id = turn.drawer_id if turn and room.phase in (Phase.CHOOSING, Phase.DRAWING, Phase.TURN_END) else None
+    is_drawer = drawer_id is not None and drawer_id == player_id
+    over = room.phase in (Phase.TURN_END, Phase.GAME_OVER)
+    word = None
+    if turn and turn.word and (is_drawer or over or player_id in guessed):
+        word = turn.word
+    word_mask = rules.word_mask(turn.word, turn.revealed) if turn and turn.word else None
+    reveal = None
+    if turn and turn.word and room.phase == Phase.TURN_END:
+        names = dict(Guess.objects.filter(turn=turn).values_list("player_id", "player__name"))
+        reveal = Reveal(
+            word=turn.word,
+            drawer=turn.drawer_name,
+            guessed=[names[pid] for pid in names],
+            ai_timeline=turn.ai_timeline,
+            ai_guessed_ms=turn.ai_guessed_ms,
+        )
+    drawing_now = turn is not None and room.phase in (Phase.DRAWING, Phase.TURN_END)
+    return Snapshot(
+        code=room.code,
+        is_public=room.is_public,
+        phase=room.phase,
+        version=room.state_version,
+        game_no=room.game_no,
+        round=room.round_no,
+        rounds=room.rounds,
+        draw_seconds=room.draw_seconds,
+        word_choices=room.word_choices,
+        max_players=room.max_players,
+        players=[
+            PlayerView(
+                id=p.pk,
+                name=p.name,
+                score=p.score,
+                connected=p.is_connected,
+                is_ai=p.is_ai,
+                is_host=p.pk == room.host_id,
+                is_drawer=p.pk == drawer_id,
+                guessed=p.pk in guessed,
+            )
+            for p in players
+        ],
+        drawer_id=drawer_id,
+        turn_id=turn.pk if turn else None,
+        word_mask=word_mask,
+        word=word,
+        choices=turn.choices if is_drawer and room.phase == Phase.CHOOSING else None,
+        deadline_ms=_ms(room.deadline),
+        server_ms=_ms(timezone.now()),
+        canvas=stroke_views(turn) if drawing_now else [],
+        ai=_ai_guesses(turn.ai_latest) if drawing_now else [],
+        reveal=reveal,
+        gallery=gallery(room=room) if room.phase == Phase.GAME_OVER else None,
+    )
+
+
+def gallery(*, room: Room) -> list[GalleryItem]:
+    turns = Turn.objects.filter(room=room, game_no=room.game_no).exclude(word="")
+    return [
+        GalleryItem(
+            turn_id=t.pk,
+            word=t.word,
+            drawer=t.drawer_name,
+            strokes=stroke_views(t),
+            ai=_ai_guesses(t.ai_latest),
+            ai_right=bool(t.ai_latest) and rules.is_correct(t.ai_latest[0][0], t.word),
+        )
+        for t in turns
+    ]
+
+
+def public_rooms(*, limit: int = 50) -> list[dict]:
+    rooms = (
+        Room.objects.filter(is_public=True)
+        .annotate(n=Count("players", filter=Q(players__is_ai=False, players__left=False, players__connections__gt=0)))
+        .filter(n__gt=0)
+        .order_by("-n", "-created_at")[:limit]
+    )
+    return [{"code": r.code, "players": r.n, "max_players": r.max_players, "phase": r.phase} for r in rooms]
+
+
+def room_by_code(*, code: str) -> Room | None:
+    return Room.objects.filter(code=code.upper()).first()
+
+
+def player_room(*, player_id: int) -> Room | None:
+    player = Player.objects.select_related("room").filter(pk=player_id).first()
+    return player.room if player else None
+
+
+def words_in_play() -> set[str]:
+    """Words chosen or offered in turns still running (a model swap must keep knowing them)."""
+    words: set[str] = set()
+    for turn in Turn.objects.filter(
+        room__phase__in=[Phase.CHOOSING, Phase.DRAWING], room__current_turn=F("id"), ended_at__isnull=True
+    ).only("word", "choices"):
+        words.update([turn.word] if turn.word else turn.choices)
+    return words

@@ -1,0 +1,550 @@
+"""Game services: every state change is one function that writes, then broadcasts.
+
+All of them lock the room row first (`select_for_update`; SQLite's IMMEDIATE
+transactions serialise writers the same way), so two web processes, a timer
+and a player can never both move the same room on: each transition happens
+exactly once, whoever triggers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from game import events, rules
+from game.errors import GameError
+from game.models import Guess, Phase, Player, Room, Turn
+
+log = logging.getLogger(__name__)
+
+AI_NAME = "AI"
+MAX_CODE_TRIES = 20
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+def _ms_since(start: datetime | None, now: datetime) -> int:
+    return int((now - start).total_seconds() * 1000) if start else 0
+
+
+def _lock_room(room_id: int) -> Room:
+    try:
+        return Room.objects.select_for_update().get(pk=room_id)
+    except Room.DoesNotExist:
+        raise GameError("this room no longer exists", code="no_room") from None
+
+
+def _player(player_id: int) -> Player:
+    try:
+        return Player.objects.get(pk=player_id)
+    except Player.DoesNotExist:
+        raise GameError("you are not in this room", code="not_joined") from None
+
+
+def _bump(room: Room, **fields) -> None:
+    """Save the room with a new state version and tell everyone."""
+    room.state_version += 1
+    for k, v in fields.items():
+        setattr(room, k, v)
+    room.save()
+    events.room_changed(room.code)
+
+
+def _system(room: Room, text: str) -> None:
+    events.to_room(room.code, {"type": "chat", "kind": "system", "text": text})
+
+
+def _labels() -> list[str]:
+    from inference.live import live_model
+
+    return live_model.classifier().labels
+
+
+# --- rooms and seats -------------------------------------------------------------
+
+
+def create_room(*, is_public: bool = False) -> Room:
+    for _ in range(MAX_CODE_TRIES):
+        with transaction.atomic():
+            room = Room(is_public=is_public, empty_since=_now())
+            if Room.objects.filter(code=room.code).exists():
+                continue
+            room.save()
+            Player.objects.create(room=room, name=AI_NAME, is_ai=True)
+            return room
+    raise GameError("could not find a free room code, try again", code="busy")
+
+
+def join_room(*, code: str, name: str, token: str | None = None) -> Player:
+    """Take a seat (or get yours back with your token); the first human becomes host."""
+    room = Room.objects.filter(code=code.upper()).first()
+    if room is None:
+        raise GameError("no room with that code", code="no_room")
+    with transaction.atomic():
+        room = _lock_room(room.pk)
+        if token:
+            mine = room.players.filter(token=token, is_ai=False, left=False).first()
+            if mine is not None:
+                return mine
+        seated = room.players.filter(is_ai=False, left=False).count()
+        if seated >= room.max_players:
+            raise GameError("this room is full", code="room_full")
+        player = Player.objects.create(room=room, name=name)
+        changes = {"empty_since": None}
+        if room.host_id is None:
+            changes["host"] = player
+        if room.phase not in (Phase.LOBBY, Phase.GAME_OVER):
+            changes["round_order"] = rules.extend_order(room.round_order, [player.pk])
+        _bump(room, **changes)
+        _system(room, f"{name} joined")
+    return player
+
+
+def connect(*, player_id: int) -> Player:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        if player.left:
+            raise GameError("you left this room; join again", code="not_joined")
+        Player.objects.filter(pk=player.pk).update(connections=F("connections") + 1, disconnected_at=None)
+        player.refresh_from_db()
+        _bump(room, empty_since=None)
+    return player
+
+
+def disconnect(*, player_id: int) -> None:
+    with transaction.atomic():
+        player = Player.objects.filter(pk=player_id).first()
+        if player is None:
+            return
+        room = _lock_room(player.room_id)
+        connections = max(0, player.connections - 1)
+        Player.objects.filter(pk=player.pk).update(
+            connections=connections, disconnected_at=_now() if connections == 0 else None
+        )
+        if connections == 0 and not room.players.filter(is_ai=False, left=False, connections__gt=0).exists():
+            room.empty_since = _now()
+        _bump(room)
+
+
+def leave_room(*, player_id: int) -> None:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        _remove_player(room, player, _now(), reason=f"{player.name} left")
+
+
+def kick_player(*, player_id: int, target_id: int) -> None:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        if room.host_id != player.pk:
+            raise GameError("only the host can kick", code="not_host")
+        target = room.players.filter(pk=target_id, is_ai=False, left=False).first()
+        if target is None or target.pk == player.pk:
+            raise GameError("no such player to kick", code="bad_target")
+        _remove_player(room, target, _now(), reason=f"{target.name} was kicked")
+        events.to_player(target.pk, {"type": "error", "code": "kicked", "message": "the host removed you from the room"})
+
+
+def _remove_player(room: Room, player: Player, now: datetime, reason: str) -> None:
+    Player.objects.filter(pk=player.pk).update(left=True, connections=0)
+    changes: dict = {}
+    if room.host_id == player.pk:
+        heir = room.players.filter(is_ai=False, left=False).exclude(pk=player.pk).order_by("-connections", "joined_at").first()
+        changes["host"] = heir
+        if heir is not None:
+            _system(room, f"{heir.name} is now the host")
+    _system(room, reason)
+    turn = room.current_turn
+    if turn is not None and turn.drawer_id == player.pk and room.phase in (Phase.CHOOSING, Phase.DRAWING):
+        _end_turn(room, turn, now, why="the drawer left")
+    elif room.phase in (Phase.CHOOSING, Phase.DRAWING) and _humans(room).count() < rules.MIN_PLAYERS:
+        if turn is not None and room.phase == Phase.DRAWING:
+            _end_turn(room, turn, now, why="not enough players")
+        _finish_game(room, now)
+    elif turn is not None and room.phase == Phase.DRAWING:
+        _maybe_everyone_guessed(room, turn, now)
+    _bump(room, **changes)
+
+
+def _humans(room: Room):
+    return room.players.filter(is_ai=False, left=False)
+
+
+def _connected_humans(room: Room):
+    return _humans(room).filter(connections__gt=0)
+
+
+# --- settings and game flow ------------------------------------------------------
+
+
+def update_settings(*, player_id: int, **changes) -> None:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        if room.host_id != player.pk:
+            raise GameError("only the host can change settings", code="not_host")
+        if room.phase not in (Phase.LOBBY, Phase.GAME_OVER):
+            raise GameError("settings can change only between games", code="wrong_phase")
+        fields = {k: v for k, v in changes.items() if v is not None}
+        for key, value in fields.items():
+            if key in rules.SETTING_RANGES:
+                lo, hi = rules.SETTING_RANGES[key]
+                if not lo <= value <= hi:
+                    raise GameError(f"{key} must be between {lo} and {hi}", code="bad_setting")
+        if "max_players" in fields and fields["max_players"] < _humans(room).count():
+            raise GameError("more players are already seated than that", code="bad_setting")
+        _bump(room, **fields)
+
+
+def start_game(*, player_id: int) -> None:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        if room.host_id != player.pk:
+            raise GameError("only the host can start the game", code="not_host")
+        if room.phase not in (Phase.LOBBY, Phase.GAME_OVER):
+            raise GameError("the game is already running", code="wrong_phase")
+        if _connected_humans(room).count() < rules.MIN_PLAYERS:
+            raise GameError(f"at least {rules.MIN_PLAYERS} players are needed to start", code="too_few_players")
+        room.players.update(score=0)
+        room.game_no += 1
+        room.round_no = 0
+        _system(room, "The game begins!")
+        _begin_round(room, _now())
+        _bump(room)
+
+
+def play_again(*, player_id: int) -> None:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        if room.host_id != player.pk:
+            raise GameError("only the host can restart", code="not_host")
+        if room.phase != Phase.GAME_OVER:
+            raise GameError("the game is not over yet", code="wrong_phase")
+        _bump(room, phase=Phase.LOBBY, current_turn=None, deadline=None, hint_at=None, round_no=0)
+
+
+def _begin_round(room: Room, now: datetime) -> None:
+    room.round_no += 1
+    room.round_order = list(_connected_humans(room).values_list("pk", flat=True))
+    room.drawn_this_round = []
+    _begin_turn(room, now)
+
+
+def _begin_turn(room: Room, now: datetime) -> None:
+    present = _connected_humans(room).values_list("pk", flat=True)
+    if len(present) < rules.MIN_PLAYERS:
+        _finish_game(room, now)
+        return
+    drawer_id = rules.next_drawer(room.round_order, room.drawn_this_round, present)
+    if drawer_id is None:
+        if room.round_no >= room.rounds:
+            _finish_game(room, now)
+            return
+        _begin_round(room, now)
+        return
+    drawer = Player.objects.get(pk=drawer_id)
+    used = Turn.objects.filter(room=room, game_no=room.game_no).exclude(word="").values_list("word", flat=True)
+    choices = rules.pick_choices(_labels(), room.word_choices, used, random.Random())
+    turn = Turn.objects.create(
+        room=room, game_no=room.game_no, round_no=room.round_no, drawer=drawer, drawer_name=drawer.name, choices=choices
+    )
+    room.drawn_this_round = [*room.drawn_this_round, drawer_id]
+    room.current_turn = turn
+    room.phase = Phase.CHOOSING
+    room.deadline = now + timedelta(seconds=rules.CHOOSE_SECONDS)
+    room.hint_at = None
+    _system(room, f"{drawer.name} is choosing a word")
+
+
+def choose_word(*, player_id: int, word: str) -> None:
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        turn = room.current_turn
+        if room.phase != Phase.CHOOSING or turn is None or turn.drawer_id != player.pk:
+            raise GameError("it is not your turn to choose", code="not_drawer")
+        if word not in turn.choices:
+            raise GameError("pick one of the offered words", code="bad_word")
+        _start_drawing(room, turn, word, _now())
+        _bump(room)
+
+
+def _start_drawing(room: Room, turn: Turn, word: str, now: datetime) -> None:
+    from inference.live import live_model
+
+    turn.word = word
+    turn.started_at = now
+    turn.model_version_id = live_model.version_id
+    turn.save()
+    room.phase = Phase.DRAWING
+    room.deadline = now + timedelta(seconds=room.draw_seconds)
+    times = rules.hint_times(word, room.draw_seconds)
+    room.hint_at = now + timedelta(seconds=times[0]) if times else None
+    _system(room, f"{turn.drawer_name} is drawing now!")
+
+
+def _end_turn(room: Room, turn: Turn, now: datetime, why: str) -> None:
+    turn.ended_at = now
+    turn.save()
+    humans = Guess.objects.filter(turn=turn, player__is_ai=False).count()
+    if turn.drawer_id and turn.word:
+        Player.objects.filter(pk=turn.drawer_id).update(
+            score=F("score") + rules.drawer_points(humans, turn.ai_guessed_ms is not None)
+        )
+    room.phase = Phase.TURN_END
+    room.deadline = now + timedelta(seconds=rules.TURN_END_SECONDS)
+    room.hint_at = None
+    if turn.word:
+        _system(room, f"The word was '{turn.word}' ({why})")
+    else:
+        _system(room, f"Turn skipped ({why})")
+
+
+def _finish_game(room: Room, now: datetime) -> None:
+    room.phase = Phase.GAME_OVER
+    room.deadline = None
+    room.hint_at = None
+    _system(room, "Game over!")
+
+
+# --- drawing -----------------------------------------------------------------------
+
+
+def _drawing_turn(player_id: int) -> tuple[Room, Turn]:
+    player = _player(player_id)
+    room = _lock_room(player.room_id)
+    turn = room.current_turn
+    if room.phase != Phase.DRAWING or turn is None or turn.drawer_id != player.pk:
+        raise GameError("only the drawer can draw, and only while drawing", code="not_drawer")
+    return room, turn
+
+
+def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: int) -> tuple[Room, Turn]:
+    """Store a finished stroke in the Quick, Draw! raw format and show it to everyone."""
+    from game.protocol import MAX_STROKES_PER_DRAWING
+
+    with transaction.atomic():
+        room, turn = _drawing_turn(player_id)
+        if len(turn.strokes) >= MAX_STROKES_PER_DRAWING:
+            raise GameError("this drawing has reached its stroke limit", code="too_many_strokes")
+        stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
+        turn.strokes = [*turn.strokes, stroke]
+        turn.stroke_widths = [*turn.stroke_widths, width]
+        from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH
+
+        turn.canvas_width, turn.canvas_height = CANVAS_WIDTH, CANVAS_HEIGHT
+        turn.save(update_fields=["strokes", "stroke_widths", "canvas_width", "canvas_height"])
+        events.to_room(
+            room.code,
+            {"type": "stroke", "turn_id": turn.pk, "stroke": len(turn.strokes) - 1, "points": points, "width": width},
+        )
+    return room, turn
+
+
+def undo_stroke(*, player_id: int) -> tuple[Room, Turn]:
+    with transaction.atomic():
+        room, turn = _drawing_turn(player_id)
+        turn.strokes = turn.strokes[:-1]
+        turn.stroke_widths = turn.stroke_widths[:-1]
+        turn.save(update_fields=["strokes", "stroke_widths"])
+        _send_canvas(room, turn)
+    return room, turn
+
+
+def clear_canvas(*, player_id: int) -> tuple[Room, Turn]:
+    with transaction.atomic():
+        room, turn = _drawing_turn(player_id)
+        turn.strokes, turn.stroke_widths = [], []
+        turn.save(update_fields=["strokes", "stroke_widths"])
+        _send_canvas(room, turn)
+    return room, turn
+
+
+def _send_canvas(room: Room, turn: Turn) -> None:
+    from game.selectors import stroke_views
+
+    events.to_room(
+        room.code, {"type": "canvas", "turn_id": turn.pk, "strokes": [s.model_dump() for s in stroke_views(turn)]}
+    )
+
+
+# --- guessing ------------------------------------------------------------------------
+
+
+def submit_guess(*, player_id: int, text: str) -> str:
+    """Chat and guess in one: returns "correct", "close", "chat" or "hidden"."""
+    text = " ".join(text.split())
+    if not text:
+        raise GameError("say something", code="empty")
+    with transaction.atomic():
+        player = _player(player_id)
+        room = _lock_room(player.room_id)
+        turn = room.current_turn
+        now = _now()
+        drawing = room.phase == Phase.DRAWING and turn is not None
+        if drawing and turn.drawer_id == player.pk:
+            raise GameError("the drawer cannot chat while drawing", code="drawer_chat")
+        already = drawing and Guess.objects.filter(turn=turn, player=player).exists()
+        chat = {"type": "chat", "kind": "guess", "text": text, "player_id": player.pk, "name": player.name}
+        if drawing and not already and rules.is_correct(text, turn.word):
+            order = Guess.objects.filter(turn=turn).exclude(player__is_ai=True).count() + 1
+            elapsed = (now - turn.started_at).total_seconds()
+            points = rules.guesser_points(elapsed, room.draw_seconds, order)
+            Guess.objects.create(turn=turn, player=player, order=order, ms=int(elapsed * 1000), points=points)
+            Player.objects.filter(pk=player.pk).update(score=F("score") + points)
+            events.to_room(room.code, {"type": "chat", "kind": "correct", "text": f"{player.name} guessed the word!",
+                                       "player_id": player.pk, "name": player.name})
+            _maybe_everyone_guessed(room, turn, now)
+            _bump(room)
+            return "correct"
+        if drawing and already:
+            # Those who know the word talk only among themselves (and the drawer).
+            for pid in [turn.drawer_id, *Guess.objects.filter(turn=turn).values_list("player_id", flat=True)]:
+                if pid:
+                    events.to_player(pid, chat)
+            return "hidden"
+        if drawing and rules.is_close(text, turn.word):
+            events.to_player(player.pk, {"type": "chat", "kind": "close", "text": f"'{text}' is close!"})
+        events.to_room(room.code, chat)
+        return "close" if drawing and rules.is_close(text, turn.word) else "chat"
+
+
+def _maybe_everyone_guessed(room: Room, turn: Turn, now: datetime) -> None:
+    guessers = _connected_humans(room).exclude(pk=turn.drawer_id).values_list("pk", flat=True)
+    guessed = Guess.objects.filter(turn=turn).values_list("player_id", flat=True)
+    if rules.everyone_guessed(guessers, guessed):
+        _end_turn(room, turn, now, why="everyone guessed it")
+
+
+# --- the AI --------------------------------------------------------------------------------
+
+
+def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, float]]) -> None:
+    """An AI top-3 for a drawing: shown to the room; scored when it names the word first."""
+    turn = Turn.objects.filter(pk=turn_id).only("room_id").first()
+    if turn is None or turn.room_id is None:
+        return
+    with transaction.atomic():
+        room = _lock_room(turn.room_id)
+        turn = Turn.objects.get(pk=turn_id)
+        if room.current_turn_id != turn.pk or room.phase != Phase.DRAWING or version <= turn.ai_version:
+            return  # a stale answer: the turn moved on, or a newer version was classified already
+        now = _now()
+        ms = _ms_since(turn.started_at, now)
+        top = [[label, round(p, 4)] for label, p in guesses]
+        previous_top = turn.ai_latest[0][0] if turn.ai_latest else None
+        turn.ai_version = version
+        turn.ai_latest = top
+        fields = ["ai_version", "ai_latest"]
+        if top and top[0][0] != previous_top:
+            turn.ai_timeline = [*turn.ai_timeline, {"ms": ms, "guesses": top}]
+            fields.append("ai_timeline")
+        humans = Guess.objects.filter(turn=turn, player__is_ai=False).count()
+        scored = bool(top) and rules.ai_scores(top[0][0], top[0][1], turn.word, humans, turn.ai_guessed_ms is not None)
+        if scored:
+            turn.ai_guessed_ms = ms
+            fields.append("ai_guessed_ms")
+            ai = room.players.filter(is_ai=True).first()
+            if ai is not None:
+                points = rules.guesser_points(ms / 1000, room.draw_seconds, 1)
+                Guess.objects.create(turn=turn, player=ai, order=0, ms=ms, points=points)
+                Player.objects.filter(pk=ai.pk).update(score=F("score") + points)
+            events.to_room(room.code, {"type": "chat", "kind": "ai", "text": "The AI recognised the drawing!"})
+        turn.save(update_fields=fields)
+        confident = bool(top) and top[0][1] >= rules.AI_CONFIDENCE
+        events.to_room(
+            room.code,
+            {"type": "ai", "turn_id": turn.pk, "version": version,
+             "guesses": [{"label": label, "p": p} for label, p in top], "confident": confident},
+        )
+        if scored:
+            _bump(room)
+
+
+# --- timers ---------------------------------------------------------------------------------
+
+
+def fire_due_timers(*, now: datetime | None = None) -> int:
+    """Advance every room whose deadline or hint time has passed. Safe to run in many processes."""
+    now = now or _now()
+    fired = 0
+    due = Room.objects.filter(deadline__lte=now).values_list("pk", flat=True)
+    for room_id in list(due):
+        fired += _on_deadline(room_id, now)
+    for room_id in list(Room.objects.filter(hint_at__lte=now).values_list("pk", flat=True)):
+        fired += _on_hint(room_id, now)
+    return fired
+
+
+def _on_deadline(room_id: int, now: datetime) -> int:
+    with transaction.atomic():
+        room = Room.objects.select_for_update().filter(pk=room_id).first()
+        if room is None or room.deadline is None or room.deadline > now:
+            return 0  # another process got there first
+        turn = room.current_turn
+        if room.phase == Phase.CHOOSING and turn is not None:
+            _start_drawing(room, turn, random.choice(turn.choices), now)
+        elif room.phase == Phase.DRAWING and turn is not None:
+            _end_turn(room, turn, now, why="time is up")
+        elif room.phase == Phase.TURN_END:
+            _begin_turn(room, now)
+        else:
+            room.deadline = None
+        _bump(room)
+        return 1
+
+
+def _on_hint(room_id: int, now: datetime) -> int:
+    with transaction.atomic():
+        room = Room.objects.select_for_update().filter(pk=room_id).first()
+        if room is None or room.hint_at is None or room.hint_at > now:
+            return 0
+        turn = room.current_turn
+        if room.phase != Phase.DRAWING or turn is None:
+            room.hint_at = None
+            room.save(update_fields=["hint_at"])
+            return 0
+        position = rules.next_hint_position(turn.word, turn.revealed, random.Random())
+        if position is not None:
+            turn.revealed = [*turn.revealed, position]
+            turn.save(update_fields=["revealed"])
+        times = rules.hint_times(turn.word, room.draw_seconds)
+        later = [t for t in times[len(turn.revealed):]]
+        room.hint_at = turn.started_at + timedelta(seconds=later[0]) if later and position is not None else None
+        _bump(room)
+        return 1
+
+
+def housekeeping(*, now: datetime | None = None) -> None:
+    """Seats not reclaimed in time are released; a drawer gone too long ends the turn; empty rooms go."""
+    now = now or _now()
+    stale_seat = now - timedelta(seconds=rules.SEAT_HOLD_SECONDS)
+    for player in Player.objects.filter(is_ai=False, left=False, connections=0, disconnected_at__lte=stale_seat):
+        with transaction.atomic():
+            room = Room.objects.select_for_update().filter(pk=player.room_id).first()
+            player.refresh_from_db()
+            if room is not None and not player.left and player.connections == 0:
+                _remove_player(room, player, now, reason=f"{player.name} left (disconnected)")
+    grace = now - timedelta(seconds=rules.DRAWER_GRACE_SECONDS)
+    for room in Room.objects.filter(phase__in=[Phase.CHOOSING, Phase.DRAWING]).select_related("current_turn__drawer"):
+        drawer = room.current_turn.drawer if room.current_turn else None
+        if drawer and drawer.connections == 0 and drawer.disconnected_at and drawer.disconnected_at <= grace:
+            with transaction.atomic():
+                locked = _lock_room(room.pk)
+                turn = locked.current_turn
+                if locked.phase in (Phase.CHOOSING, Phase.DRAWING) and turn and turn.drawer_id == drawer.pk:
+                    _end_turn(locked, turn, now, why=f"{drawer.name} lost the connection")
+                    _bump(locked)
+    empty = now - timedelta(seconds=rules.EMPTY_ROOM_SECONDS)
+    Room.objects.filter(empty_since__lte=empty).delete()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from game import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("rooms/new", views.create_room, name="create_room"),
+    path("rooms/join", views.join_by_code, name="join_by_code"),
+    path("rooms/public.json", views.public_rooms, name="public_rooms"),
+    path("r/<str:code>", views.room, name="room"),
+]

@@ -1,0 +1,54 @@
+"""HTTP pages: the home page (create, join, public rooms) and the room page."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from game import protocol, selectors, services
+from game.errors import GameError
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "game/home.html", {"public_rooms": selectors.public_rooms()})
+
+
+@require_POST
+def create_room(request: HttpRequest) -> HttpResponse:
+    try:
+        room = services.create_room(is_public=request.POST.get("public") in ("on", "1", "true"))
+    except GameError as exc:
+        return render(request, "game/home.html", {"error": exc.message, "public_rooms": selectors.public_rooms()}, status=503)
+    return redirect("room", code=room.code)
+
+
+@require_GET
+def join_by_code(request: HttpRequest) -> HttpResponse:
+    code = (request.GET.get("code") or "").strip().upper()
+    if selectors.room_by_code(code=code) is None:
+        return render(
+            request, "game/home.html",
+            {"error": "No room with that code.", "public_rooms": selectors.public_rooms()}, status=404,
+        )
+    return redirect("room", code=code)
+
+
+@require_GET
+def room(request: HttpRequest, code: str) -> HttpResponse:
+    found = selectors.room_by_code(code=code)
+    if found is None:
+        raise Http404("no such room")
+    context = {
+        "code": found.code,
+        "canvas_width": protocol.CANVAS_WIDTH,
+        "canvas_height": protocol.CANVAS_HEIGHT,
+        "brush_sizes": protocol.BRUSH_SIZES,
+    }
+    return render(request, "game/room.html", context)
+
+
+@require_GET
+def public_rooms(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"rooms": selectors.public_rooms()})

@@ -1,0 +1,62 @@
+"""A LiteRT classifier: a `.tflite` file and its labels, answering top-k guesses."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+
+class ModelFileError(RuntimeError):
+    """A model file that is missing, unreadable or does not fit its labels."""
+
+
+@dataclass(frozen=True)
+class Guess:
+    label: str
+    probability: float
+
+
+class Classifier:
+    """Owns one interpreter for its whole life; a lock makes it safe to share between threads.
+
+    A LiteRT interpreter is not re-entrant (set_tensor/invoke/get_tensor share
+    buffers), and one invoke of our models takes tens of microseconds, so a
+    lock costs less than an interpreter per thread.
+    """
+
+    def __init__(self, model_path: Path | str, labels: list[str]):
+        model_path = Path(model_path)
+        try:
+            self._interpreter = Interpreter(model_path=str(model_path), num_threads=1)
+            self._interpreter.allocate_tensors()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"cannot load model {model_path}: {exc}") from exc
+        inp = self._interpreter.get_input_details()[0]
+        out = self._interpreter.get_output_details()[0]
+        self._input_index, self._output_index = inp["index"], out["index"]
+        self._input_shape = tuple(inp["shape"])
+        n_out = int(out["shape"][-1])
+        if n_out != len(labels):
+            raise ModelFileError(f"model {model_path} has {n_out} outputs but {len(labels)} labels")
+        self.labels = list(labels)
+        self.path = model_path
+        self._lock = threading.Lock()
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Class probabilities for one 28x28 uint8 image (ink = 255)."""
+        x = (image.astype(np.float32) * (1.0 / 255.0)).reshape(self._input_shape)
+        with self._lock:
+            self._interpreter.set_tensor(self._input_index, x)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output_index)[0].copy()
+
+    def top_k(self, image: np.ndarray, k: int = 3) -> list[Guess]:
+        probs = self.probabilities(image)
+        k = min(k, len(probs))
+        idx = np.argpartition(-probs, k - 1)[:k]
+        idx = idx[np.argsort(-probs[idx])]
+        return [Guess(self.labels[i], float(probs[i])) for i in idx]

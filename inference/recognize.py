@@ -1,0 +1,14 @@
+"""The live path: strokes in any format -> preprocessing -> the one rasterizer -> the live model."""
+
+from __future__ import annotations
+
+from inference.classifier import Classifier, Guess
+from inference.raster import rasterize
+from inference.strokes import simplify
+
+
+def recognize(drawing, classifier: Classifier, k: int = 3) -> list[Guess]:
+    strokes = simplify(drawing)
+    if not strokes:
+        return []
+    return classifier.top_k(rasterize(strokes), k)

@@ -1,0 +1,178 @@
+"""Quick, Draw!'s "simplified" stroke preprocessing, for raw canvas strokes.
+
+A drawing is a list of strokes; a stroke is ``[xs, ys]`` or ``[xs, ys, ts]``
+(the dataset's own format; ``ts`` are milliseconds and are not needed here).
+The published recipe, in this order:
+
+1. align the drawing to the top-left corner (minimum 0),
+2. scale uniformly so that the longest side spans 0-255,
+3. resample every stroke at 1-pixel spacing,
+4. simplify every stroke with Ramer-Douglas-Peucker, epsilon 2.0,
+
+then round to integers. Already simplified drawings pass through (nearly)
+unchanged, so both formats go through the same function.
+
+Speed matters because this runs on every live stroke. Two facts keep it under
+a tenth of a millisecond without changing the result:
+
+* Along one straight segment the distance to any chord is a convex function
+  of arc length, so RDP over the 1-pixel resampled points only ever picks the
+  first or last resampled point of some segment. We materialise just those
+  "candidate" points (at most two per input point) instead of every pixel.
+* The small per-stroke RDP runs in plain Python on lists, which beats numpy
+  call overhead at these sizes; everything else is vectorised over the whole
+  drawing at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+Stroke = Sequence[Sequence[float]]
+Drawing = Sequence[Stroke]
+
+SPAN = 255.0
+RESAMPLE_SPACING = 1.0
+RDP_EPSILON = 2.0
+# Distance put between strokes on the shared arc-length axis so that no
+# resampling position of one stroke can fall into the next.
+_STROKE_GAP = 8.0
+# Above this many points a span's distances are computed with numpy.
+_NUMPY_SPAN = 40
+
+
+class StrokeError(ValueError):
+    """A drawing that cannot be read as strokes."""
+
+
+def _flatten(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
+    """All points as an (n, 2) float array and each point's stroke index."""
+    xs: list[float] = []
+    ys: list[float] = []
+    ids: list[int] = []
+    for i, stroke in enumerate(drawing):
+        if len(stroke) < 2:
+            raise StrokeError("a stroke needs x and y lists")
+        sx, sy = stroke[0], stroke[1]
+        if len(sx) != len(sy):
+            raise StrokeError("a stroke's x and y lists differ in length")
+        xs.extend(sx)
+        ys.extend(sy)
+        ids.extend([i] * len(sx))
+    try:
+        pts = np.array([xs, ys], dtype=np.float64).T
+    except (TypeError, ValueError) as exc:
+        raise StrokeError("coordinates must be numbers") from exc
+    if not np.isfinite(pts).all():
+        raise StrokeError("coordinates must be finite numbers")
+    return pts, np.asarray(ids, dtype=np.int64)
+
+
+def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
+    """Ramer-Douglas-Peucker over one stroke: a mask of the points kept.
+
+    Long spans are measured with numpy, short ones in plain Python, whichever
+    is cheaper at that size (numpy's per-call overhead is a few microseconds).
+    """
+    n = len(xs)
+    keep = np.zeros(n, dtype=bool)
+    keep[0] = keep[n - 1] = True
+    lx, ly = xs.tolist(), ys.tolist()
+    stack = [(0, n - 1)]
+    while stack:
+        first, last = stack.pop()
+        if last - first < 2:
+            continue
+        ax, ay = lx[first], ly[first]
+        dx, dy = lx[last] - ax, ly[last] - ay
+        norm = math.hypot(dx, dy)
+        if last - first > _NUMPY_SPAN:
+            ix, iy = xs[first + 1 : last] - ax, ys[first + 1 : last] - ay
+            dists = np.hypot(ix, iy) if norm == 0.0 else np.abs(dy * ix - dx * iy)
+            i = int(dists.argmax())
+            best, best_i = float(dists[i]), first + 1 + i
+        else:
+            best, best_i = -1.0, -1
+            for i in range(first + 1, last):
+                d = math.hypot(lx[i] - ax, ly[i] - ay) if norm == 0.0 else abs(dy * (lx[i] - ax) - dx * (ly[i] - ay))
+                if d > best:
+                    best, best_i = d, i
+        if norm != 0.0:
+            best /= norm
+        if best > epsilon:
+            keep[best_i] = True
+            stack.append((first, best_i))
+            stack.append((best_i, last))
+    return keep
+
+
+def simplify(drawing: Drawing) -> list[np.ndarray]:
+    """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per stroke, in 0-255."""
+    pts, ids = _flatten(drawing)
+    if len(pts) == 0:
+        return []
+    # 1-2. Align to the top-left and scale the longest side to 255.
+    lo = pts.min(axis=0)
+    extent = float((pts.max(axis=0) - lo).max())
+    pts = (pts - lo) * (SPAN / extent if extent > 0 else 1.0)
+    # Drop points that repeat the previous point of the same stroke.
+    if len(pts) > 1:
+        moved = np.any(pts[1:] != pts[:-1], axis=1) | (ids[1:] != ids[:-1])
+        keep = np.concatenate(([True], moved))
+        pts, ids = pts[keep], ids[keep]
+    # 3. Resampling at 1 px: arc length along each stroke, strokes laid end to
+    # end on one axis with a gap between them.
+    same = ids[1:] == ids[:-1]
+    step = np.where(same, np.hypot(*np.diff(pts, axis=0).T), _STROKE_GAP)
+    axis = np.concatenate(([0.0], np.cumsum(step)))
+    first = np.concatenate(([True], ~same))
+    last = np.concatenate((~same, [True]))
+    start_of = axis[first][np.cumsum(first) - 1]  # each point's stroke start on the axis
+    local = axis - start_of
+    length_of = (axis[last] - axis[first])[np.cumsum(first) - 1]
+    floor = np.floor(local)
+    # Candidates (see module doc): the resampled positions next to every
+    # input point, plus every stroke's end.
+    cand_local = np.concatenate((floor, floor + RESAMPLE_SPACING, length_of))
+    cand_start = np.concatenate((start_of, start_of, start_of))
+    cand_len = np.concatenate((length_of, length_of, length_of))
+    ok = cand_local <= cand_len
+    where = np.unique(cand_local[ok] + cand_start[ok])
+    owner = np.searchsorted(axis[first], where, side="right") - 1
+    cx = np.interp(where, axis, pts[:, 0])
+    cy = np.interp(where, axis, pts[:, 1])
+    # 4. RDP per stroke, on plain lists.
+    bounds = np.flatnonzero(np.diff(owner)) + 1
+    out: list[np.ndarray] = []
+    for sx, sy in zip(np.split(cx, bounds), np.split(cy, bounds), strict=True):
+        if len(sx) > 2:
+            mask = _rdp_keep(sx, sy, RDP_EPSILON)
+            sx, sy = sx[mask], sy[mask]
+        stroke = np.round(np.column_stack((sx, sy)))
+        if len(stroke) > 1:
+            moved = np.any(stroke[1:] != stroke[:-1], axis=1)
+            stroke = stroke[np.concatenate(([True], moved))]
+        out.append(stroke)
+    return out
+
+
+def is_simplified(drawing: Drawing) -> bool:
+    """True when a drawing looks like the simplified format: two lists per stroke, integers in 0-255,
+    touching the top-left and spanning most of the square (Google's own files stop a few units short)."""
+    if any(len(stroke) != 2 for stroke in drawing):
+        return False
+    pts, _ = _flatten(drawing)
+    if len(pts) == 0:
+        return True
+    if not np.array_equal(pts, np.round(pts)):
+        return False
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return bool(lo.min() >= 0 and hi.max() <= SPAN and lo.max() <= 8 and hi.max() >= SPAN - 8)
+
+
+def first_half(drawing: Drawing) -> list:
+    """The first half of a drawing's strokes (at least one): what a player had drawn half-way."""
+    return list(drawing[: max(1, (len(drawing) + 1) // 2)])

@@ -1,0 +1,23 @@
+"""Shared fixtures. Real parts wherever users have real parts (see README: Tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_QUICKDRAW = REPO.parent / "shared" / "quickdraw" / "simplified"
+
+
+def read_drawings(category: str, n: int = 5) -> list[dict]:
+    with open(SHARED_QUICKDRAW / f"{category}.ndjson") as fh:
+        return [json.loads(next(fh)) for _ in range(n)]
+
+
+@pytest.fixture
+def shared_quickdraw() -> Path:
+    if not SHARED_QUICKDRAW.is_dir():
+        pytest.fail(f"the shared Quick, Draw! sample is missing at {SHARED_QUICKDRAW}")
+    return SHARED_QUICKDRAW

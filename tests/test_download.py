@@ -1,0 +1,299 @@
+"""Quick, Draw! downloads against a local fake of Google's bucket (loopback only, real file formats).
+
+The fake serves a `.bin` file encoded here in the dataset's binary format from real
+drawings of the shared sample, and the sample's ndjson files themselves. It honours
+Range requests like Google's storage does, and can drop a connection part-way or
+ignore Range, which is what real downloads of multi-hundred-megabyte files meet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from training import download
+from training.download import DownloadError, QuickDrawDownloadSource, cache_path, download_file, quickdraw_url
+
+SHARED_SIMPLIFIED = Path(__file__).resolve().parents[2] / "shared" / "quickdraw" / "simplified"
+BUCKET = "quickdraw_dataset"
+
+
+def read_records(category: str, n: int) -> list[dict]:
+    with open(SHARED_SIMPLIFIED / f"{category}.ndjson", encoding="utf-8") as fh:
+        return [json.loads(line) for line, _ in zip(fh, range(n), strict=False)]
+
+
+def encode_binary(records: list[dict]) -> bytes:
+    """The Quick, Draw! binary format (little-endian), as documented by googlecreativelab/quickdraw-dataset."""
+    out = bytearray()
+    for rec in records:
+        strokes = rec["drawing"]
+        out += struct.pack(
+            "<Q2sBIH", int(rec["key_id"]), b"US", int(rec.get("recognized", True)), 1490000000, len(strokes)
+        )
+        for xs, ys in strokes:
+            out += struct.pack("<H", len(xs)) + bytes(xs) + bytes(ys)
+    return bytes(out)
+
+
+@dataclass
+class Request:
+    path: str
+    range: str | None
+    status: int
+
+
+@dataclass
+class FakeBucket:
+    """What the fake server serves and what it saw."""
+
+    files: dict[str, bytes] = field(default_factory=dict)  # unquoted URL path -> content
+    requests: list[Request] = field(default_factory=list)
+    cut_after: int | None = None  # drop the first response's connection after this many body bytes
+    ignore_range: bool = False  # answer 200 with the whole file, like a server without Range support
+    base_url: str = ""
+
+    def put(self, key: str, content: bytes) -> None:
+        self.files[f"/{BUCKET}/{key}"] = content
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # keep pytest output clean
+        pass
+
+    def do_GET(self) -> None:
+        bucket = self.server.bucket
+        range_header = self.headers.get("Range")
+        status, body, headers = self._answer(bucket, unquote(self.path), range_header)
+        # Recorded before replying: the client may look as soon as it has the body.
+        bucket.requests.append(Request(unquote(self.path), range_header, status))
+        cut, bucket.cut_after = bucket.cut_after, None  # only the first request is cut
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if cut is not None:
+            # Announce the full length, send part of it, hang up: a dropped download.
+            body = body[:cut]
+            self.close_connection = True
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    @staticmethod
+    def _answer(bucket: FakeBucket, path: str, range_header: str | None) -> tuple[int, bytes, dict[str, str]]:
+        body = bucket.files.get(path)
+        if body is None:
+            return 404, b"not found", {}
+        match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
+        if not match or bucket.ignore_range:
+            return 200, body, {}
+        start = int(match.group(1))
+        if start >= len(body):
+            return 416, b"", {"Content-Range": f"bytes */{len(body)}"}
+        return 206, body[start:], {"Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    bucket: FakeBucket
+
+
+@pytest.fixture
+def bucket() -> Iterator[FakeBucket]:
+    server = _Server(("127.0.0.1", 0), Handler)
+    server.bucket = FakeBucket()
+    server.bucket.base_url = f"http://127.0.0.1:{server.server_address[1]}/{BUCKET}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server.bucket
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(autouse=True)
+def no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `quickdraw` package must read our cache, never fetch from Google; resumes need no backoff here."""
+    import quickdraw.data
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the quickdraw package tried to download {args}")
+
+    monkeypatch.setattr(quickdraw.data, "get", refuse)
+    monkeypatch.setattr(download, "RETRY_BACKOFF_SECONDS", 0.0)
+
+
+@pytest.fixture
+def ant_bin(bucket: FakeBucket) -> bytes:
+    content = encode_binary(read_records("ant", 300))
+    bucket.put("full/binary/ant.bin", content)
+    return content
+
+
+def test_urls_and_cache_paths_follow_google_and_the_quickdraw_package(tmp_path: Path) -> None:
+    base = "https://storage.googleapis.com/quickdraw_dataset/"
+    assert quickdraw_url(base, "The Eiffel Tower", "binary") == f"{base}full/binary/The%20Eiffel%20Tower.bin"
+    assert quickdraw_url(base, "ant", "simplified") == f"{base}full/simplified/ant.ndjson"
+    assert quickdraw_url(base, "alarm clock", "raw") == f"{base}full/raw/alarm%20clock.ndjson"
+    assert cache_path(tmp_path, "alarm clock", "binary") == tmp_path / "alarm clock.bin"
+    assert cache_path(tmp_path, "alarm clock", "raw") == tmp_path / "raw" / "alarm clock.ndjson"
+    with pytest.raises(ValueError, match="webp"):
+        quickdraw_url(base, "ant", "webp")
+
+
+def test_unknown_category_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'aunt' is not a Quick, Draw! category.*'ant'"):
+        QuickDrawDownloadSource(categories=["ant", "aunt"], cache_dir=tmp_path)
+    source = QuickDrawDownloadSource(cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="not a Quick, Draw! category"):
+        source.iter_category("velociraptor")
+    assert len(source.categories()) == 345
+    assert source.name == "quickdraw:binary"
+
+
+@pytest.mark.parametrize("category", ["ant", "The Eiffel Tower"])
+def test_binary_download_parses_to_the_source_drawings(bucket: FakeBucket, tmp_path: Path, category: str) -> None:
+    records = read_records(category, 120)
+    content = encode_binary(records)
+    bucket.put(f"full/binary/{category}.bin", content)
+    source = QuickDrawDownloadSource(
+        categories=[category], fmt="binary", cache_dir=tmp_path, base_url=bucket.base_url, progress=False
+    )
+
+    samples = list(source.iter_category(category))
+
+    assert [(s.word, s.key, s.drawing) for s in samples] == [(category, r["key_id"], r["drawing"]) for r in records]
+    assert (tmp_path / f"{category}.bin").read_bytes() == content  # where the quickdraw package looks
+    assert [r.path for r in bucket.requests] == [f"/{BUCKET}/full/binary/{category}.bin"]
+
+
+def test_max_per_category_limits_the_binary_reader(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    source = QuickDrawDownloadSource(
+        categories=["ant"], cache_dir=tmp_path, base_url=bucket.base_url, max_per_category=7, progress=False
+    )
+    assert [s.key for s in source.iter_category("ant")] == [r["key_id"] for r in read_records("ant", 7)]
+
+
+def test_ndjson_download(bucket: FakeBucket, tmp_path: Path) -> None:
+    content = (SHARED_SIMPLIFIED / "alarm clock.ndjson").read_bytes()
+    bucket.put("full/simplified/alarm clock.ndjson", content)
+    source = QuickDrawDownloadSource(
+        categories=["alarm clock"], fmt="simplified", cache_dir=tmp_path, base_url=bucket.base_url, progress=False
+    )
+
+    samples = list(source.iter_category("alarm clock"))
+
+    records = [json.loads(line) for line in content.decode().splitlines() if line.strip()]
+    assert len(samples) == len(records) > 100
+    assert [(s.word, s.key, s.drawing) for s in samples] == [
+        ("alarm clock", r["key_id"], r["drawing"]) for r in records
+    ]
+    assert (tmp_path / "simplified" / "alarm clock.ndjson").read_bytes() == content
+    assert source.name == "quickdraw:simplified"
+
+
+def test_cut_off_download_resumes_with_a_range_request(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    url = f"{bucket.base_url}/full/binary/ant.bin"
+    dest = tmp_path / "ant.bin"
+    part = tmp_path / "ant.bin.part"
+    bucket.cut_after = 5000
+    assert len(ant_bin) > 3 * 5000
+
+    with pytest.raises(DownloadError, match="connection") as excinfo:
+        download_file(url, dest, progress=False, retries=0)
+    assert url in str(excinfo.value)
+    assert not dest.exists()
+    kept = part.stat().st_size
+    assert kept == 5000
+    assert part.read_bytes() == ant_bin[:kept]
+
+    assert download_file(url, dest, progress=False, retries=0) == dest
+
+    assert [(r.range, r.status) for r in bucket.requests] == [(None, 200), (f"bytes={kept}-", 206)]
+    assert dest.read_bytes() == ant_bin
+    assert not part.exists()
+
+
+def test_a_dropped_connection_is_resumed_within_one_call(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    bucket.cut_after = 1234
+    dest = download_file(f"{bucket.base_url}/full/binary/ant.bin", tmp_path / "ant.bin", progress=False, retries=1)
+    assert dest.read_bytes() == ant_bin
+    assert [(r.range, r.status) for r in bucket.requests] == [(None, 200), ("bytes=1234-", 206)]
+
+
+def test_server_ignoring_range_still_gives_a_correct_file(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    url = f"{bucket.base_url}/full/binary/ant.bin"
+    dest = tmp_path / "ant.bin"
+    bucket.ignore_range = True
+    bucket.cut_after = 3000
+    with pytest.raises(DownloadError):
+        download_file(url, dest, progress=False, retries=0)
+    assert (tmp_path / "ant.bin.part").stat().st_size == 3000
+
+    download_file(url, dest, progress=False, retries=0)
+
+    assert [(r.range, r.status) for r in bucket.requests] == [(None, 200), ("bytes=3000-", 200)]
+    assert dest.read_bytes() == ant_bin  # restarted from zero, not appended to the 3000 bytes
+
+
+def test_complete_part_file_is_finished_on_416(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    # The whole file arrived but the process died before the rename.
+    (tmp_path / "ant.bin.part").write_bytes(ant_bin)
+    dest = download_file(f"{bucket.base_url}/full/binary/ant.bin", tmp_path / "ant.bin", progress=False)
+    assert dest.read_bytes() == ant_bin
+    assert [(r.range, r.status) for r in bucket.requests] == [(f"bytes={len(ant_bin)}-", 416)]
+
+
+def test_part_file_longer_than_the_file_starts_over(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    # A leftover from an older, bigger version of the file: appending to it could never be right.
+    (tmp_path / "ant.bin.part").write_bytes(b"x" * (len(ant_bin) + 10))
+    dest = download_file(f"{bucket.base_url}/full/binary/ant.bin", tmp_path / "ant.bin", progress=False, retries=0)
+    assert dest.read_bytes() == ant_bin
+    assert [(r.range, r.status) for r in bucket.requests] == [(f"bytes={len(ant_bin) + 10}-", 416), (None, 200)]
+
+
+def test_cached_file_makes_no_request(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    source = QuickDrawDownloadSource(categories=["ant"], cache_dir=tmp_path, base_url=bucket.base_url, progress=False)
+    first = [s.key for s in source.iter_category("ant")]
+    assert len(bucket.requests) == 1
+
+    bucket.files.clear()  # the bucket is gone; the cache must be enough
+    again = QuickDrawDownloadSource(categories=["ant"], cache_dir=tmp_path, base_url=bucket.base_url, progress=False)
+    assert [s.key for s in again.iter_category("ant")] == first
+    assert download_file(f"{bucket.base_url}/full/binary/ant.bin", tmp_path / "ant.bin") == tmp_path / "ant.bin"
+    assert len(bucket.requests) == 1
+
+
+def test_http_404_raises_download_error_naming_the_url(bucket: FakeBucket, tmp_path: Path) -> None:
+    source = QuickDrawDownloadSource(categories=["ant"], cache_dir=tmp_path, base_url=bucket.base_url, progress=False)
+    with pytest.raises(DownloadError) as excinfo:
+        source.iter_category("ant")
+    message = str(excinfo.value)
+    assert f"{bucket.base_url}/full/binary/ant.bin" in message
+    assert "404" in message
+    assert list(tmp_path.iterdir()) == []  # no empty file that would pass for a cached download
+    assert len(bucket.requests) == 1  # an HTTP error is not retried
+
+
+def test_progress_bar_goes_to_stderr(
+    bucket: FakeBucket, tmp_path: Path, ant_bin: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    download_file(f"{bucket.base_url}/full/binary/ant.bin", tmp_path / "ant.bin", progress=True)
+    captured = capsys.readouterr()
+    assert "ant.bin" in captured.err
+    assert captured.out == ""

@@ -1,0 +1,122 @@
+"""A room played over real (in-process) WebSockets with the real inference consumer and model."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from game import services
+from game.models import Player, Turn
+from tests.conftest import read_drawings
+from tests.wsclient import Client, inference_worker, to_canvas
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _room_with(*names: str):
+    room = await sync_to_async(services.create_room)()
+    clients = []
+    for name in names:
+        c = Client(room.code, name)
+        await c.connect()
+        await c.join()
+        clients.append(c)
+    return room, clients
+
+
+async def _start_and_choose(host: Client, others: list[Client]) -> tuple[Client, list[Client], str]:
+    await host.send({"type": "start"})
+    st = await host.state(lambda s: s["phase"] == "choosing")
+    drawer = next(c for c in [host, *others] if c.player_id == st["drawer_id"])
+    guessers = [c for c in [host, *others] if c is not drawer]
+    choosing = st if drawer is host else await drawer.state(lambda s: s["phase"] == "choosing")
+    assert choosing["choices"], "the drawer is offered words"
+    word = choosing["choices"][0]
+    for g in guessers:
+        gs = await g.state(lambda s: s["phase"] == "choosing")
+        assert gs["choices"] is None and gs["word"] is None
+    await drawer.send({"type": "choose_word", "word": word})
+    await drawer.state(lambda s: s["phase"] == "drawing" and s["word"] == word)
+    for g in guessers:
+        gs = await g.state(lambda s: s["phase"] == "drawing")
+        assert gs["word"] is None, "the word must never reach a guesser before the turn ends"
+        assert gs["word_mask"].replace("_", "") == "".join(ch for ch in word if not ch.isalnum())
+    return drawer, guessers, word
+
+
+async def test_two_players_draw_guess_and_score_with_live_ai():
+    room, (ana, bo) = await _room_with("Ana", "Bo")
+    async with inference_worker():
+        drawer, (guesser,), word = await _start_and_choose(ana, [bo])
+        drawing = read_drawings("cat", 1)[0]["drawing"]
+        strokes = to_canvas(drawing)
+        # Live points reach the other player, not the drawer.
+        await drawer.send({"type": "points", "stroke": 0, "points": strokes[0][:5], "width": 10})
+        live = await guesser.wait_for(lambda m: m["type"] == "points")
+        assert live["points"] == strokes[0][:5]
+        for i, stroke in enumerate(strokes[:4]):
+            await drawer.send({"type": "stroke", "stroke": i, "points": stroke, "width": 10})
+            got = await guesser.wait_for(lambda m, i=i: m["type"] == "stroke" and m["stroke"] == i)
+            assert got["points"] == stroke
+        # The AI's top-3 reaches both players.
+        for c in (drawer, guesser):
+            ai = await c.wait_for(lambda m: m["type"] == "ai", timeout=10)
+            assert len(ai["guesses"]) == 3
+            assert all(0.0 <= g["p"] <= 1.0 for g in ai["guesses"])
+        assert not [m for m in await drawer.drain() if m["type"] == "points"]
+        # A wrong guess is chat; a near miss gets a private "close"; the right one scores.
+        await guesser.send({"type": "guess", "text": "definitely not it"})
+        chat = await drawer.wait_for(lambda m: m["type"] == "chat" and m["kind"] == "guess")
+        assert chat["text"] == "definitely not it" and chat["name"] == "Bo"
+        await guesser.send({"type": "guess", "text": word + "s"})
+        await guesser.wait_for(lambda m: m["type"] == "chat" and m["kind"] == "close")
+        await guesser.send({"type": "guess", "text": word.upper()})
+        correct = await drawer.wait_for(lambda m: m["type"] == "chat" and m["kind"] == "correct")
+        assert word not in correct["text"]
+        end = await drawer.state(lambda s: s["phase"] == "turn_end")
+        assert end["reveal"]["word"] == word
+        scores = {p["name"]: p["score"] for p in end["players"]}
+        assert scores["Bo"] > 0 and scores["Ana"] > 0
+        turn = await sync_to_async(Turn.objects.get)(pk=end["turn_id"])
+        assert len(turn.strokes) == 4 and len(turn.strokes[0]) == 3  # raw format with timing
+    for c in (ana, bo):
+        await c.close()
+
+
+async def test_malformed_and_forbidden_messages_get_errors_and_keep_the_socket():
+    room, (ana, bo) = await _room_with("Ana", "Bo")
+    for bad in ["not json", '{"type": "nope"}', '{"type": "guess"}', '{"type": "guess", "text": "x", "extra": 1}',
+                '{"type": "points", "stroke": 0, "points": [[NaN, 1, 0]]}',
+                '{"type": "points", "stroke": 0, "points": [[5000, 1, 0]]}']:
+        await bo.send(bad)
+        err = await bo.wait_for(lambda m: m["type"] == "error")
+        assert err["message"]
+    # Bo is not the host and not the drawer.
+    await bo.send({"type": "start"})
+    assert (await bo.wait_for(lambda m: m["type"] == "error"))["code"] == "not_host"
+    await bo.send({"type": "stroke", "stroke": 0, "points": [[1, 1, 0]], "width": 10})
+    assert (await bo.wait_for(lambda m: m["type"] == "error"))["code"] == "not_drawer"
+    await bo.send({"type": "ping"})
+    await bo.wait_for(lambda m: m["type"] == "pong")
+    for c in (ana, bo):
+        await c.close()
+
+
+async def test_reconnect_with_token_gets_seat_score_and_canvas_back():
+    room, (ana, bo) = await _room_with("Ana", "Bo")
+    drawer, (guesser,), word = await _start_and_choose(ana, [bo])
+    stroke = to_canvas(read_drawings("cat", 1)[0]["drawing"])[0]
+    await drawer.send({"type": "stroke", "stroke": 0, "points": stroke, "width": 22})
+    await guesser.wait_for(lambda m: m["type"] == "stroke")
+    await sync_to_async(Player.objects.filter(pk=guesser.player_id).update)(score=123)
+    token, pid = guesser.token, guesser.player_id
+    await guesser.close()
+    again = Client(room.code, guesser.name)
+    await again.connect()
+    welcome = await again.join(token=token)
+    assert welcome["player_id"] == pid
+    me = next(p for p in welcome["state"]["players"] if p["id"] == pid)
+    assert me["score"] == 123 and me["connected"]
+    assert len(welcome["state"]["canvas"]) == 1 and welcome["state"]["canvas"][0]["width"] == 22
+    for c in (ana, bo, again):
+        await c.close()

@@ -1,0 +1,217 @@
+"""Preprocessing, the one rasterizer, the LiteRT classifier and hot swapping."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference.classifier import Classifier, ModelFileError
+from inference.raster import SIZE, rasterize
+from inference.recognize import recognize
+from inference.strokes import StrokeError, _rdp_keep, is_simplified, simplify
+from tests.conftest import read_drawings
+
+SHIPPED = Path(__file__).resolve().parent.parent / "inference" / "shipped_model"
+
+
+def reference_simplify(drawing):
+    """The published recipe written the slow, obvious way: every 1-pixel resampled point, then RDP."""
+    strokes = [np.array([s[0], s[1]], float).T for s in drawing if len(s[0])]
+    allpts = np.concatenate(strokes)
+    lo = allpts.min(0)
+    extent = (allpts.max(0) - lo).max()
+    scale = 255 / extent if extent > 0 else 1
+    out = []
+    for p in strokes:
+        p = (p - lo) * scale
+        p = p[np.concatenate(([True], np.any(p[1:] != p[:-1], axis=1)))]
+        if len(p) > 1:
+            seg = np.hypot(*np.diff(p, axis=0).T)
+            d = np.concatenate(([0], np.cumsum(seg)))
+            at = np.arange(0, d[-1], 1.0)
+            if d[-1] - at[-1] > 1e-9:
+                at = np.append(at, d[-1])
+            p = np.column_stack((np.interp(at, d, p[:, 0]), np.interp(at, d, p[:, 1])))
+        if len(p) > 2:
+            p = p[_rdp_keep(p[:, 0].copy(), p[:, 1].copy(), 2.0)]
+        p = np.round(p)
+        p = p[np.concatenate(([True], np.any(p[1:] != p[:-1], axis=1)))]
+        out.append(p)
+    return out
+
+
+def as_raw(drawing, scale=3.3, dx=57.25, dy=12.5, densify=4):
+    """A simplified drawing turned back into raw canvas strokes: another scale, offset, more points, timing."""
+    raw, t = [], 0
+    for xs, ys in drawing:
+        xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+        if len(xs) > 1:
+            u = np.linspace(0, len(xs) - 1, (len(xs) - 1) * densify + 1)
+            xs, ys = np.interp(u, np.arange(len(xs)), xs), np.interp(u, np.arange(len(ys)), ys)
+        ts = list(range(t, t + 16 * len(xs), 16))
+        t = ts[-1] + 200
+        raw.append([list(xs * scale + dx), list(ys * scale + dy), ts])
+    return raw
+
+
+@pytest.fixture(scope="module")
+def drawings():
+    return [d["drawing"] for c in ("cat", "airplane", "The Eiffel Tower", "snowflake") for d in read_drawings(c, 10)]
+
+
+def test_fast_simplify_matches_the_published_recipe(drawings):
+    same = sum(
+        all(np.array_equal(a, b) for a, b in zip(simplify(d), reference_simplify(d), strict=True)) for d in drawings
+    )
+    # Ties between equally distant points may break differently; nearly all must be identical.
+    assert same >= 0.95 * len(drawings)
+
+
+def test_simplify_output_is_the_simplified_format(drawings):
+    for d in drawings:
+        strokes = simplify(as_raw(d))
+        pts = np.concatenate(strokes)
+        assert pts.min() == 0 and 250 <= pts.max() <= 255  # like Google's files, resampling may stop short of 255
+        assert np.array_equal(pts, np.round(pts))
+    assert is_simplified(simplify_to_lists(simplify(drawings[0])))
+    assert not is_simplified(as_raw(drawings[0]))
+
+
+def simplify_to_lists(strokes):
+    return [[s[:, 0].tolist(), s[:, 1].tolist()] for s in strokes]
+
+
+def test_raw_and_simplified_give_the_same_image(drawings):
+    for d in drawings:
+        a = rasterize(simplify(d)).astype(int)
+        b = rasterize(simplify(as_raw(d))).astype(int)
+        assert np.abs(a - b).mean() < 2.0, "raw canvas strokes must look like their simplified twin"
+
+
+def test_already_simplified_drawings_pass_through_nearly_unchanged(drawings):
+    for d in drawings:
+        again = simplify(d)
+        assert len(again) == len(d)
+        assert abs(sum(map(len, again)) - sum(len(xs) for xs, _ in d)) <= 0.15 * sum(len(xs) for xs, _ in d) + 2
+        original = [np.array([xs, ys], float).T for xs, ys in d]
+        # Google's files often span 0-251 rather than 0-255, so the image may be a few percent larger.
+        assert np.abs(rasterize(again).astype(int) - rasterize(original).astype(int)).mean() < 8.0
+
+
+def test_rasterizer_is_deterministic_centred_and_antialiased(drawings):
+    img = rasterize(simplify(drawings[0]))
+    assert img.shape == (SIZE, SIZE) and img.dtype == np.uint8
+    assert np.array_equal(img, rasterize(simplify(drawings[0])))
+    assert len(np.unique(img)) > 0 and len(np.unique(img)) > 3, "edges are grey: antialiased"
+    # A horizontal line sits in the vertical middle.
+    line = rasterize([np.array([[0.0, 0.0], [255.0, 0.0]])])
+    rows = np.nonzero(line.sum(axis=1))[0]
+    assert abs(rows.mean() - (SIZE - 1) / 2) <= 1.0
+    assert rasterize([]).sum() == 0
+    dot = rasterize([np.array([[10.0, 10.0]])])
+    assert dot.sum() > 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[[[1, 2], [3]]], [[["a"], [1]]], [[[float("nan")], [1.0]]], [[[1.0]]]],
+)
+def test_unreadable_strokes_raise_stroke_error(bad):
+    with pytest.raises(StrokeError):
+        simplify(bad)
+
+
+def test_classifier_top_k_sorted_probabilities():
+    labels = (SHIPPED / "labels.txt").read_text().split("\n")
+    clf = Classifier(SHIPPED / "model.tflite", [x for x in labels if x])
+    d = read_drawings("cat", 1)[0]["drawing"]
+    top = recognize(d, clf, k=3)
+    assert len(top) == 3
+    assert top[0].probability >= top[1].probability >= top[2].probability
+    assert all(g.label in clf.labels for g in top)
+    assert abs(clf.probabilities(rasterize(simplify(d))).sum() - 1.0) < 1e-3
+
+
+def test_classifier_refuses_missing_corrupt_or_mismatched_files(tmp_path):
+    labels = [x for x in (SHIPPED / "labels.txt").read_text().splitlines() if x]
+    with pytest.raises(ModelFileError):
+        Classifier(tmp_path / "missing.tflite", labels)
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(b"not a model" * 100)
+    with pytest.raises(ModelFileError):
+        Classifier(corrupt, labels)
+    with pytest.raises(ModelFileError):
+        Classifier(SHIPPED / "model.tflite", labels[:-1])
+
+
+def test_classifier_is_safe_under_concurrency(drawings):
+    labels = [x for x in (SHIPPED / "labels.txt").read_text().splitlines() if x]
+    clf = Classifier(SHIPPED / "model.tflite", labels)
+    images = [rasterize(simplify(d)) for d in drawings]
+    expected = [clf.probabilities(im) for im in images]
+    errors: list[str] = []
+
+    def work(offset: int):
+        for i in range(200):
+            k = (i + offset) % len(images)
+            if not np.allclose(clf.probabilities(images[k]), expected[k], atol=1e-6):
+                errors.append(f"thread {offset} image {k}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hot_swap_reaches_the_live_model_within_a_second_during_concurrent_classification(tmp_path, drawings):
+    """Activate another version while threads classify: they switch without an error or a restart."""
+    import shutil
+
+    from inference import live
+    from inference.services import activate_model_version, ensure_default_model, register_model_version
+
+    first = ensure_default_model()
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    shutil.copy(SHIPPED / "model.tflite", other_dir / "model.tflite")
+    shutil.copy(SHIPPED / "labels.txt", other_dir / "labels.txt")
+    second = register_model_version(name="other", model_dir=other_dir)
+    model = live.LiveModel()
+    model.refresh()
+    assert model.version_id == first.pk
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    seen: set[int | None] = set()
+    images = [rasterize(simplify(d)) for d in drawings]
+
+    def work():
+        try:
+            while not stop.is_set():
+                for im in images:
+                    model.classifier().top_k(im)
+                    seen.add(model.version_id)
+        except BaseException as exc:  # noqa: BLE001 - any failure fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    activate_model_version(version=second, by="test")
+    t0 = time.monotonic()
+    while model.version_id != second.pk and time.monotonic() - t0 < 3:
+        time.sleep(0.02)
+    switched_after = time.monotonic() - t0
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert model.version_id == second.pk and switched_after < 1.0
+    assert {first.pk, second.pk} <= seen

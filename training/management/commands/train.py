@@ -1,0 +1,123 @@
+"""`manage.py train`: rebuild the model from Quick, Draw! data and register it."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from training.pipeline import TrainConfig
+
+
+def parse_categories(value: str | None) -> list[str] | None:
+    """`all`, a comma-separated list, or @FILE with one category a line."""
+    if not value or value == "all":
+        return None
+    if value.startswith("@"):
+        return [c.strip() for c in Path(value[1:]).read_text().splitlines() if c.strip()]
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+class Command(BaseCommand):
+    help = "Train a model on Quick, Draw! data, export a quantized .tflite, and register it as a ModelVersion."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--source",
+            action="append",
+            default=[],
+            help="folder:PATH (or a bare PATH) of .ndjson, quickdraw[:binary|simplified|raw] to download, "
+            "games for drawings from finished games; repeat to mix. Default: ../shared/quickdraw/simplified",
+        )
+        parser.add_argument("--categories", default="all", help="all, a,b,c, or @file")
+        parser.add_argument("--per-class", type=int, default=None, help="training drawings per category")
+        parser.add_argument("--epochs", type=int, default=20)
+        parser.add_argument("--batch-size", type=int, default=128)
+        parser.add_argument("--width", type=int, default=32, help="network width (filters in the first layer)")
+        parser.add_argument("--learning-rate", type=float, default=3e-3)
+        parser.add_argument("--no-augment", action="store_true")
+        parser.add_argument("--partial-rate", type=float, default=0.3)
+        parser.add_argument("--patience", type=int, default=6)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)")
+        parser.add_argument("--name", default=None)
+        parser.add_argument("--no-register", action="store_true", help="only write the files")
+        parser.add_argument("--activate", action="store_true", help="make the new model live")
+
+    def handle(self, *args, **opts):
+        from training.pipeline import run_training
+        from training.services import make_source, new_model_dir, train_and_register
+
+        categories = parse_categories(opts["categories"])
+        specs = opts["source"] or [str(Path(__file__).resolve().parents[3].parent / "shared" / "quickdraw" / "simplified")]
+        try:
+            source = make_source(specs=specs, categories=categories)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if categories:
+            unknown = sorted(set(categories) - set(source.categories()))
+            if unknown:
+                raise CommandError(f"unknown categories: {', '.join(unknown)}")
+        config = TrainConfig(
+            categories=categories,
+            per_class=opts["per_class"],
+            epochs=opts["epochs"],
+            batch_size=opts["batch_size"],
+            width=opts["width"],
+            learning_rate=opts["learning_rate"],
+            augment=not opts["no_augment"],
+            partial_rate=opts["partial_rate"],
+            patience=opts["patience"],
+            seed=opts["seed"],
+        )
+        out_dir = Path(opts["export_dir"]) if opts["export_dir"] else new_model_dir()
+        command = "python manage.py " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else ["train"])
+        if not command.startswith("python manage.py train"):
+            command = "python manage.py train " + shlex.join(sys.argv[2:])
+        progress = self._progress_printer()
+        if opts["no_register"]:
+            report = run_training(source, config, out_dir, progress=progress, command=command)
+            self.stdout.write(f"model written to {out_dir}")
+        else:
+            version, report = train_and_register(
+                source=source, config=config, out_dir=out_dir, progress=progress, command=command,
+                activate=opts["activate"], name=opts["name"],
+            )
+            self.stdout.write(f"registered {version}{' and activated it' if opts['activate'] else ''}")
+        m = report["metrics"]
+        self.stdout.write(
+            f"top1 {m['top1']:.3f}  top3 {m['top3']:.3f}  map3 {m['map3']:.3f}  early {m['early']:.3f}  "
+            f"size {m['size_bytes'] / 1e6:.2f} MB  tflite/keras agreement {m['tflite_keras_agreement']:.4f}"
+        )
+
+    def _progress_printer(self):
+        from tqdm import tqdm
+
+        state: dict = {"bar": None}
+
+        def progress(phase: str, **info):
+            if phase == "training":
+                bar = state["bar"]
+                if bar is None or info.get("step") == 0:
+                    if bar is not None:
+                        bar.close()
+                    state["bar"] = tqdm(total=info["steps"], desc=f"epoch {info['epoch']}/{info['epochs']}", file=sys.stderr, leave=False)
+                else:
+                    bar.n = info["step"]
+                    bar.set_postfix(loss=f"{info.get('loss', 0):.3f}", acc=f"{info.get('accuracy', 0):.3f}")
+            elif phase == "epoch_end":
+                if state["bar"] is not None:
+                    state["bar"].close()
+                    state["bar"] = None
+                self.stdout.write(
+                    f"epoch {info['epoch']}/{info['epochs']}: loss {info.get('loss', 0):.3f} acc {info.get('accuracy', 0):.3f} "
+                    f"val_acc {info.get('val_accuracy', 0):.3f} val_top3 {info.get('val_top3', 0):.3f} ({info['seconds']:.0f} s)"
+                )
+                self.stdout.flush()
+            else:
+                self.stdout.write(f"[{phase}] " + " ".join(f"{k}={v}" for k, v in info.items()))
+                self.stdout.flush()
+
+        return progress

@@ -1,0 +1,246 @@
+"""One training run, end to end: data, Keras training, evaluation, LiteRT export, report.
+
+`run_training` is what `manage.py train` (and the admin's jobs) call. It does
+not touch the database; `training.services.train_and_register` adds that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from inference.strokes import first_half
+from training.data import DataSpec, count_training, render, tf_dataset, validation_arrays
+from training.report import confused_pairs, metrics_from_probs, per_category_accuracy, write_json, write_plots
+from training.sources import DrawingSource
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[..., None]
+
+
+@dataclass
+class TrainConfig:
+    categories: list[str] | None = None  # None: every category the source has
+    per_class: int | None = None
+    epochs: int = 20
+    batch_size: int = 128
+    width: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    augment: bool = True
+    partial_rate: float = 0.3
+    patience: int = 6
+    seed: int = 1
+    validation_per_class: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _noop(*_args, **_kwargs) -> None:
+    pass
+
+
+def _progress_callback(progress: Progress, epochs: int, steps: int):
+    """A Keras callback forwarding epoch and batch progress to a plain function."""
+    import keras
+
+    class ProgressCallback(keras.callbacks.Callback):
+        epoch = 0
+        started = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.started = epoch + 1, time.time()
+            progress("training", epoch=self.epoch, epochs=epochs, step=0, steps=steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if (batch + 1) % 50 == 0:
+                progress("training", epoch=self.epoch, epochs=epochs, step=batch + 1, steps=steps, **_floats(logs))
+
+        def on_epoch_end(self, epoch, logs=None):
+            progress("epoch_end", epoch=epoch + 1, epochs=epochs, seconds=time.time() - self.started, **_floats(logs))
+
+    return ProgressCallback()
+
+
+def _floats(logs) -> dict:
+    return {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float | np.floating)}
+
+
+def predict_tflite(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
+    """Probabilities from the exported model: the exact file that will ship."""
+    from inference.classifier import Classifier
+
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"gtd-check-{os.getpid()}.tflite"
+    tmp.write_bytes(model_bytes)
+    try:
+        n_out = _tflite_outputs(tmp)
+        clf = Classifier(tmp, [str(i) for i in range(n_out)])
+        return np.stack([clf.probabilities(im) for im in images]) if len(images) else np.zeros((0, n_out))
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _tflite_outputs(path: Path) -> int:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    return int(it.get_output_details()[0]["shape"][-1])
+
+
+def early_accuracy(probs_fn, drawings: list, labels: np.ndarray) -> float:
+    """Share of drawings already guessed right (top-1) from the first half of their strokes."""
+    if not drawings:
+        return 0.0
+    images = np.stack([render(first_half(d)) for d in drawings])
+    return float((probs_fn(images).argmax(axis=1) == labels).mean())
+
+
+def export_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+    return converter.convert()
+
+
+def run_training(
+    source: DrawingSource,
+    config: TrainConfig,
+    out_dir: Path,
+    progress: Progress = _noop,
+    command: str | None = None,
+) -> dict:
+    """Train, evaluate and export into `out_dir` (model.tflite, labels.txt, metrics.json, plots, logs)."""
+    import keras
+    import tensorflow as tf
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    gpus = tf.config.list_physical_devices("GPU")
+    log.info("training on %s", "GPU: " + ", ".join(g.name for g in gpus) if gpus else "CPU")
+
+    categories = config.categories or source.categories()
+    spec = DataSpec(categories=categories, per_class=config.per_class, augment=config.augment, partial_rate=config.partial_rate)
+    progress("preparing", message=f"counting drawings in {len(categories)} categories")
+    n_train = count_training(source, spec)
+    if n_train == 0:
+        raise ValueError("no training drawings found for these categories")
+    x_val, y_val, val_drawings = validation_arrays(source, spec, limit=config.validation_per_class)
+    progress("preparing", message=f"{n_train} training drawings, {len(y_val)} validation drawings")
+
+    steps = math.ceil(n_train / config.batch_size)
+    train_ds = tf_dataset(source, spec, batch_size=config.batch_size, epoch_seed=config.seed * 1000)
+    val_ds = tf.data.Dataset.from_tensor_slices(
+        ((x_val.astype(np.float32) / 255.0)[..., None], keras.utils.to_categorical(y_val, len(categories)))
+    ).batch(512)
+
+    model = _build_and_compile(len(categories), config, steps)
+    callbacks = [
+        _progress_callback(progress, config.epochs, steps),
+        keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"),
+    ]
+    if len(y_val):
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", patience=config.patience, restore_best_weights=True, mode="max"
+            )
+        )
+    t0 = time.time()
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds if len(y_val) else None,
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
+        verbose=0,
+    ).history
+    train_seconds = time.time() - t0
+
+    progress("exporting")
+    model_bytes = export_tflite(model)
+    (out_dir / "model.tflite").write_bytes(model_bytes)
+    (out_dir / "labels.txt").write_text("\n".join(categories) + "\n")
+
+    progress("evaluating")
+    keras_probs = model.predict(x_val[..., None].astype(np.float32) / 255.0, verbose=0) if len(y_val) else np.zeros((0, len(categories)))
+    lite_probs = predict_tflite(model_bytes, x_val)
+    agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
+    metrics = metrics_from_probs(lite_probs, y_val)
+    metrics["keras_top1"] = metrics_from_probs(keras_probs, y_val)["top1"]
+    metrics["tflite_keras_agreement"] = agreement
+    metrics["early"] = early_accuracy(lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val)
+    metrics["size_bytes"] = len(model_bytes)
+    metrics["train_seconds"] = round(train_seconds, 1)
+    metrics["epochs_run"] = len(history.get("loss", []))
+    pred = lite_probs.argmax(1) if len(y_val) else np.zeros(0, dtype=np.int64)
+    per_cat = per_category_accuracy(pred, y_val, categories)
+    pairs = confused_pairs(pred, y_val, categories)
+    history = {k: [float(v) for v in vals] for k, vals in history.items()}
+    plots = write_plots(out_dir, history, per_cat, pairs)
+
+    settings_used = asdict(config)
+    settings_used["categories"] = None if config.categories is None else categories
+    data = {
+        "source": source.name,
+        "categories": len(categories),
+        "per_class": config.per_class,
+        "train_drawings": n_train,
+        "validation_drawings": int(len(y_val)),
+        "validation": "held out by crc32(key_id) % 10 == 0",
+    }
+    report = {
+        "metrics": metrics,
+        "training_settings": settings_used,
+        "training_data": data,
+        "per_category": per_cat,
+        "confused_pairs": pairs,
+        "history": history,
+        "plots": plots,
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / "report.json", report)
+    (out_dir / "COMMAND.txt").write_text((command or shlex.join(sys.argv)) + "\n")
+    progress("done", **{k: v for k, v in metrics.items() if isinstance(v, int | float)})
+    return report
+
+
+def _build_and_compile(num_classes: int, config: TrainConfig, steps: int):
+    import keras
+
+    from training.model import build_model
+
+    model = build_model(num_classes, width=config.width)
+    total = max(1, steps * config.epochs)
+    warmup = min(steps, total // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        decay_steps=max(1, total - warmup),
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+        alpha=0.01,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy", keras.metrics.TopKCategoricalAccuracy(k=3, name="top3")],
+    )
+    return model
+
+
+def read_labels(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line]
+
+
+def load_report(out_dir: Path) -> dict:
+    return json.loads((out_dir / "report.json").read_text())
