@@ -163,6 +163,7 @@ def run_training(
         epochs=config.epochs,
         steps_per_epoch=steps,
         callbacks=callbacks,
+        shuffle=False,  # the stream is shuffled already
         verbose=0,
     ).history
     train_seconds = time.time() - t0

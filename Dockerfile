@@ -1,0 +1,15 @@
+# One image for web (Daphne), inference workers and training jobs.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt requirements-train.txt ./
+ARG WITH_TRAINING=0
+RUN pip install --no-cache-dir -r requirements.txt \
+    && if [ "$WITH_TRAINING" = "1" ]; then pip install --no-cache-dir -r requirements-train.txt; fi
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN DJANGO_SETTINGS_MODULE=config.settings python manage.py collectstatic --noinput
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
