@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # At most one mid-stroke classification request per this many seconds.
 PARTIAL_INFERENCE_SECONDS = 0.3
+# Points already in flight when a turn ends are dropped quietly for this long.
+LATE_DRAWING_SECONDS = 3.0
 
 
 def _dump(message: protocol.Message) -> str:
@@ -38,6 +40,8 @@ class GameConsumer(AsyncWebsocketConsumer):
     strokes: list = []  # the current drawing's finished strokes (drawer only)
     live_stroke: list = []  # points of the stroke being drawn (drawer only)
     last_partial: float = 0.0
+    stopped_drawing_at: float = -1e9
+    sent_version: int = -1
 
     async def connect(self):
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
@@ -86,6 +90,7 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.player_id = player.pk
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
         state = await self._snapshot()
+        self.sent_version = state.version
         await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
 
     async def on_settings(self, message: protocol.UpdateSettings):
@@ -112,7 +117,13 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def on_guess(self, message: protocol.GuessText):
         await database_sync_to_async(services.submit_guess)(player_id=self.player_id, text=message.text)
 
+    def _late_drawing(self) -> bool:
+        """The turn just ended under a drawer whose last points were on their way: not an error."""
+        return self.drawing_turn is None and time.monotonic() - self.stopped_drawing_at < LATE_DRAWING_SECONDS
+
     async def on_points(self, message: protocol.Points):
+        if self._late_drawing():
+            return
         if self.drawing_turn is None:
             raise GameError("only the drawer can draw, and only while drawing", code="not_drawer")
         # Live relay only: nothing is stored until the stroke ends.
@@ -133,6 +144,8 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self._infer([*self.strokes, partial])
 
     async def on_stroke(self, message: protocol.StrokeEnd):
+        if self._late_drawing():
+            return
         room, turn = await database_sync_to_async(services.add_stroke)(
             player_id=self.player_id, index=message.stroke, points=message.points, width=message.width
         )
@@ -176,6 +189,8 @@ class GameConsumer(AsyncWebsocketConsumer):
             self.strokes = [[[p[0] for p in s.points], [p[1] for p in s.points], [p[2] for p in s.points]]
                             for s in state.canvas]
             self.live_stroke = []
+        if self.drawing_turn is not None and not drawing:
+            self.stopped_drawing_at = time.monotonic()
         self.drawing_turn = state.turn_id if drawing else None
         return state
 
@@ -186,6 +201,9 @@ class GameConsumer(AsyncWebsocketConsumer):
             state = await self._snapshot()
         except Room.DoesNotExist:  # cleaned up under us
             return
+        if state.version == self.sent_version:
+            return  # several changes, one read: this view went out already
+        self.sent_version = state.version
         await self.send(_dump(protocol.State(state=state)))
 
     async def room_event(self, event):

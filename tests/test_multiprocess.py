@@ -1,0 +1,142 @@
+"""The scaled-out topology on one machine: real redis-server, two Daphne processes, inference workers.
+
+Players on different web processes share one room: they see each other's
+strokes, the same AI guesses and the same scores; each timer fires once; an
+inference worker can die and a new one picks up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from game.bots import (
+    Bot,
+    DrawingLibrary,
+    create_room_over_http,
+    default_drawing_folder,
+    origin_for,
+    summarize,
+    ws_url_for,
+)
+from tests.live_server import REPO, _migrate, _stop, _wait_until_up, free_port, server_env
+from tests.redis_server import start_redis
+
+pytestmark = pytest.mark.redis
+
+
+class Topology:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.redis, self.redis_url = start_redis(workdir)
+        self.db = workdir / "db.sqlite3"
+        self.env = server_env(self.db, {"REDIS_URL": self.redis_url})
+        self.procs: list[subprocess.Popen] = []
+        self.urls: list[str] = []
+        self.workers: list[subprocess.Popen] = []
+        _migrate(self.env, workdir / "migrate.log")
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def start_web(self) -> str:
+        port = free_port()
+        name = f"web{len(self.urls)}"
+        proc = self._spawn(["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], name)
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url, proc, self.workdir / f"{name}.log", 60)
+        self.urls.append(url)
+        return url
+
+    def start_worker(self) -> subprocess.Popen:
+        proc = self._spawn(["manage.py", "runworker", "inference"], f"worker{len(self.workers)}")
+        self.workers.append(proc)
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.workdir.glob("*.log"))
+
+    def close(self) -> None:
+        for proc in self.procs:
+            _stop(proc)
+        self.redis.terminate()
+        self.redis.wait(10)
+
+
+@pytest.fixture
+def topology():
+    workdir = Path(tempfile.mkdtemp(prefix="doodle-topology-"))
+    topo = Topology(workdir)
+    try:
+        yield topo
+    finally:
+        topo.close()
+
+
+def bots_across(urls: list[str], code: str, n: int) -> list[Bot]:
+    drawings = DrawingLibrary(default_drawing_folder())
+    return [
+        Bot(ws_url_for(urls[i % len(urls)], code), f"Bot{i + 1}", origin=origin_for(urls[i % len(urls)]),
+            drawings=drawings, expect_players=n, rounds=1, seed=i)
+        for i in range(n)
+    ]
+
+
+async def play(bots: list[Bot], timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        await bots[0].connect()
+        await asyncio.gather(*(b.connect() for b in bots[1:]))
+        await asyncio.gather(*(b.play() for b in bots))
+
+
+def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topology):
+    a, b = topology.start_web(), topology.start_web()
+    worker = topology.start_worker()
+    code = create_room_over_http(a)
+    bots = bots_across([a, b], code, 3)
+    restarted: dict[str, int] = {}
+
+    # Half-way through, the inference worker dies and another takes over.
+    async def kill_and_replace():
+        while not any(bot.ai_updates >= 3 for bot in bots):
+            await asyncio.sleep(0.2)
+        worker.kill()
+        worker.wait(10)
+        restarted["ai_updates"] = sum(bot.ai_updates for bot in bots)
+        topology.start_worker()
+
+    async def main():
+        try:
+            await asyncio.gather(play(bots, 150), kill_and_replace())
+        finally:
+            await asyncio.gather(*(bot.close() for bot in bots), return_exceptions=True)
+
+    asyncio.run(main())
+    result = summarize(code, bots, 0)
+    assert not result.errors, result.errors + [topology.logs()]
+    assert result.turns_played == 3
+    # The same scores on every process.
+    finals = [{p["name"]: p["score"] for p in bot.state["players"]} for bot in bots]
+    assert all(f == finals[0] for f in finals), finals
+    assert all(bot.ai_updates > 0 for bot in bots)
+    # Each drawer's strokes reached players on the other process.
+    for bot in bots:
+        seen = {m["turn_id"] for m in bot.messages if m.get("type") == "stroke"}
+        assert len(seen) >= 2, f"{bot.name} saw strokes of only {len(seen)} other turns"
+    # Every timer fired once: exactly one turn per player, no doubled transitions.
+    with sqlite3.connect(topology.db) as db:
+        turns = db.execute("select count(*) from game_turn").fetchone()[0]
+        ai_after_restart = db.execute("select max(ai_version) from game_turn").fetchone()[0]
+    assert turns == 3
+    assert ai_after_restart and len(topology.workers) == 2
+    # AI guesses resumed once the new worker was up.
+    assert sum(bot.ai_updates for bot in bots) > restarted["ai_updates"]
