@@ -12,4 +12,4 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=config.settings python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--websocket-max-message-size", "65536", "--websocket-max-frame-size", "65536", "config.asgi:application"]

@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from game import events, protocol, selectors, services
 from game.errors import GameError
+from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
 from game.models import Phase, Room
 from inference.consumers import request_inference
 
@@ -53,6 +54,7 @@ class GameConsumer(AsyncWebsocketConsumer):
             return
         self.room_id = room.pk
         self.strokes, self.live_stroke = [], []
+        self.limits = ConnectionLimits()
         await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
 
     async def disconnect(self, close_code):
@@ -65,10 +67,18 @@ class GameConsumer(AsyncWebsocketConsumer):
     # --- incoming -------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
+        now = time.monotonic()
         try:
             message = protocol.parse_client_message(text_data if text_data is not None else bytes_data)
         except protocol.ProtocolError as exc:
-            await self.send(_dump(protocol.ErrorOut(code=exc.code, message=exc.message)))
+            if self.limits.allow("invalid", now):
+                await self.send(_dump(protocol.ErrorOut(code=exc.code, message=exc.message)))
+            await self._close_if_abusive()
+            return
+        if not self.limits.allow(message.type, now):
+            if not self.limits.abusive():
+                await self.send_error(GameError(f"slow down: too many '{message.type}' messages", code="rate_limited"))
+            await self._close_if_abusive()
             return
         if message.type not in ("join", "ping") and self.player_id is None:
             await self.send_error(GameError("join the room first", code="not_joined"))
@@ -176,6 +186,11 @@ class GameConsumer(AsyncWebsocketConsumer):
             version=time.time_ns() // 1_000_000,
             strokes=strokes,
         )
+
+    async def _close_if_abusive(self) -> None:
+        if self.limits.abusive():
+            log.warning("closing an abusive socket in room %s (player %s)", self.code, self.player_id)
+            await self.close(code=ABUSE_CLOSE_CODE)
 
     # --- outgoing -------------------------------------------------------------------------
 

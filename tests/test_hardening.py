@@ -1,0 +1,68 @@
+"""Hostile input: rate limits per message type, abuse closes only the abuser's socket."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from game import services
+from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits, TokenBucket
+from tests.wsclient import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_token_bucket_allows_bursts_then_the_rate():
+    bucket = TokenBucket(rate=5, burst=8)
+    assert sum(bucket.allow(0.0) for _ in range(20)) == 8
+    assert sum(bucket.allow(1.0) for _ in range(20)) == 5
+    assert bucket.allow(1.25) and not bucket.allow(1.25)
+
+
+def test_connection_limits_flag_abuse_only_after_many_refusals():
+    limits = ConnectionLimits()
+    refused = sum(not limits.allow("guess", 0.0) for _ in range(30))
+    assert refused == 22 and not limits.abusive()
+    for _ in range(30):
+        limits.allow("guess", 0.5)
+    assert limits.abusive()
+    later = ConnectionLimits()
+    for t in range(100):  # a steady 4 guesses a second is fine for ever
+        for k in range(4):
+            assert later.allow("guess", t + k * 0.25)
+
+
+async def test_guess_flood_is_throttled_with_errors_and_the_socket_survives():
+    room = await sync_to_async(services.create_room)()
+    ana, bo = Client(room.code, "Ana"), Client(room.code, "Bo")
+    for c in (ana, bo):
+        await c.connect()
+        await c.join()
+    for i in range(20):
+        await bo.send({"type": "guess", "text": f"guess {i}"})
+    got = await bo.drain(0.5)
+    limited = [m for m in got if m["type"] == "error" and m["code"] == "rate_limited"]
+    chats = [m for m in got if m["type"] == "chat" and m["kind"] == "guess"]
+    assert limited and 5 <= len(chats) < 20
+    await bo.send({"type": "ping"})
+    await bo.wait_for(lambda m: m["type"] == "pong")
+    await ana.close()
+    await bo.close()
+
+
+async def test_garbage_flood_closes_only_the_abuser():
+    room = await sync_to_async(services.create_room)()
+    ana, eve = Client(room.code, "Ana"), Client(room.code, "Eve")
+    for c in (ana, eve):
+        await c.connect()
+        await c.join()
+    for _ in range(80):
+        await eve.send("{not json")
+    output = await eve.comm.receive_output(timeout=3)
+    while output["type"] != "websocket.close":
+        output = await eve.comm.receive_output(timeout=3)
+    assert output["code"] == ABUSE_CLOSE_CODE
+    await ana.send({"type": "guess", "text": "still here"})
+    chat = await ana.wait_for(lambda m: m["type"] == "chat" and m.get("name") == "Ana")
+    assert chat["text"] == "still here"
+    await ana.close()
