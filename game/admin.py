@@ -1,4 +1,15 @@
+"""Admin for rooms and the drawings games store (each Turn is a labelled drawing for training).
+
+The drawing list is where bad data is weeded out: every drawing is shown as a
+small SVG next to its word and the AI's final guesses, and "exclude from
+training" keeps it out of the `games` training source.
+"""
+
+from __future__ import annotations
+
 from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html, format_html_join
 
 from game.models import Player, Room, Turn
 
@@ -18,10 +29,106 @@ class RoomAdmin(admin.ModelAdmin):
     inlines = [PlayerInline]
 
 
+def drawing_svg(turn: Turn, size: int = 96) -> str:
+    """The strokes as an inline SVG, scaled to fit `size` px; numbers only, so nothing from a player becomes HTML."""
+    strokes = []
+    for stroke in turn.strokes or []:
+        try:
+            xs, ys = stroke[0], stroke[1]
+            strokes.append([(float(x), float(y)) for x, y in zip(xs, ys, strict=False)])
+        except (TypeError, ValueError, IndexError):
+            continue
+    points = [p for s in strokes for p in s]
+    if not points:
+        return format_html('<svg class="ax-drawing" width="{0}" height="{0}" viewBox="0 0 10 10"></svg>', size)
+    x0, y0 = min(p[0] for p in points), min(p[1] for p in points)
+    span = max(max(p[0] for p in points) - x0, max(p[1] for p in points) - y0, 1.0)
+    pad = span * 0.06
+    width = max(span / size * 2.5, 0.5)
+    lines = format_html_join(
+        "", '<polyline points="{}" stroke-width="{}"/>',
+        ((" ".join(f"{x:.1f},{y:.1f}" for x, y in s), f"{width:.2f}") for s in strokes if s),
+    )
+    return format_html(
+        '<svg class="ax-drawing" width="{}" height="{}" viewBox="{:.1f} {:.1f} {:.1f} {:.1f}">{}</svg>',
+        size, size, x0 - pad, y0 - pad, span + 2 * pad, span + 2 * pad, lines,
+    )
+
+
+def ai_was_right(turn: Turn) -> bool:
+    """The AI named the word first (it scored), or its final top guess is the word."""
+    top = turn.ai_latest[0][0] if turn.ai_latest and turn.ai_latest[0] else None
+    return turn.ai_guessed_ms is not None or (bool(turn.word) and top == turn.word)
+
+
+class AIRightFilter(admin.SimpleListFilter):
+    title = "AI guessed it"
+    parameter_name = "ai_right"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "yes"), ("no", "no")]
+
+    def queryset(self, request, queryset):
+        right = Q(ai_guessed_ms__isnull=False) | Q(pk__in=[t.pk for t in queryset.only("pk", "word", "ai_latest")
+                                                           if ai_was_right(t)])
+        if self.value() == "yes":
+            return queryset.filter(right)
+        if self.value() == "no":
+            return queryset.exclude(right)
+        return queryset
+
+
 @admin.register(Turn)
 class TurnAdmin(admin.ModelAdmin):
-    list_display = ("word", "drawer_name", "ended_at", "ai_guessed_ms", "excluded_from_training")
-    list_filter = ("excluded_from_training",)
+    list_display = ("thumbnail", "word", "ai_guesses", "ai_right", "drawer_name", "ended_at", "excluded_from_training")
+    list_display_links = ("thumbnail", "word")
+    list_filter = ("excluded_from_training", AIRightFilter, "ended_at")
     list_editable = ("excluded_from_training",)
     search_fields = ("word", "drawer_name")
-    readonly_fields = ("strokes", "ai_timeline", "ai_latest")
+    actions = ["exclude_from_training", "include_in_training"]
+    list_per_page = 50
+    fields = ("drawing", "word", "choices", "drawer_name", "room", "game_no", "round_no", "started_at", "ended_at",
+              "ai_guesses", "ai_right", "ai_guessed_ms", "timeline", "model_version_id", "excluded_from_training")
+    readonly_fields = ("drawing", "word", "choices", "drawer_name", "room", "game_no", "round_no", "started_at",
+                       "ended_at", "ai_guesses", "ai_right", "ai_guessed_ms", "timeline", "model_version_id")
+
+    class Media:
+        css = {"all": ["admin-extra/admin-extra.css"]}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(word="").defer("stroke_widths")
+
+    @admin.display(description="drawing")
+    def thumbnail(self, turn: Turn) -> str:
+        return drawing_svg(turn, 72)
+
+    @admin.display(description="drawing")
+    def drawing(self, turn: Turn) -> str:
+        return drawing_svg(turn, 320)
+
+    @admin.display(description="AI's final guesses")
+    def ai_guesses(self, turn: Turn) -> str:
+        guesses = [(g[0], f"{float(g[1]):.0%}") for g in turn.ai_latest or [] if len(g) >= 2]
+        if not guesses:
+            return "–"
+        return format_html_join(", ", "{} ({})", guesses)
+
+    @admin.display(description="AI right?", boolean=True)
+    def ai_right(self, turn: Turn) -> bool:
+        return ai_was_right(turn)
+
+    @admin.display(description="AI timeline")
+    def timeline(self, turn: Turn) -> str:
+        rows = [(f"{entry.get('ms', 0) / 1000:.1f} s", ", ".join(str(g[0]) for g in entry.get("guesses", [])))
+                for entry in turn.ai_timeline or []]
+        return format_html_join("", "<div>{}: {}</div>", rows) if rows else "–"
+
+    @admin.action(description="Exclude the selected drawings from training")
+    def exclude_from_training(self, request, queryset):
+        n = queryset.update(excluded_from_training=True)
+        self.message_user(request, f"{n} drawings excluded from training.")
+
+    @admin.action(description="Use the selected drawings for training again")
+    def include_in_training(self, request, queryset):
+        n = queryset.update(excluded_from_training=False)
+        self.message_user(request, f"{n} drawings used for training again.")

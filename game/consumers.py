@@ -17,8 +17,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from game import events, protocol, selectors, services
 from game.errors import GameError
-from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
 from game.models import Phase, Room
+from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
 from inference.consumers import request_inference
 
 log = logging.getLogger(__name__)
