@@ -1,0 +1,74 @@
+// The player list: rank, avatar (robot for the AI, crown for the host),
+// name, score, and badges for drawing / guessed / away.
+
+import { h, icon, colorFor, initial } from './util.js';
+
+/** Best score first; ties keep join order (the server's order). */
+export function ranked(players) {
+  return players
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => b.p.score - a.p.score || a.i - b.i)
+    .map(({ p }) => p);
+}
+
+export function avatar(player, extraClass = '') {
+  const el = h('div', {
+    class: `avatar${player.is_ai ? ' is-ai' : ''} ${extraClass}`.trim(),
+    'aria-hidden': 'true',
+    style: player.is_ai ? null : { background: colorFor(`${player.id}:${player.name}`) },
+    text: player.is_ai ? null : initial(player.name),
+  });
+  if (player.is_ai) el.append(icon('robot'));
+  if (player.is_host) el.append(h('span', { class: 'crown', title: 'Host' }, icon('crown')));
+  return el;
+}
+
+/**
+ * @param {HTMLUListElement} list
+ * @param {object} state the snapshot
+ * @param {number|null} meId
+ * @param {(player: object) => void} onKick shown to the host for other humans
+ */
+export function renderPlayers(list, state, meId, onKick) {
+  const inGame = state.phase !== 'lobby';
+  const players = inGame ? ranked(state.players) : state.players;
+  const me = state.players.find((p) => p.id === meId);
+  const iAmHost = Boolean(me && me.is_host);
+  list.replaceChildren(
+    ...players.map((player, i) => {
+      const classes = ['player'];
+      if (player.id === meId) classes.push('is-me');
+      if (player.is_ai) classes.push('is-ai');
+      if (player.is_host) classes.push('is-host');
+      if (player.is_drawer) classes.push('is-drawer');
+      if (player.guessed) classes.push('is-guessed');
+      if (!player.connected) classes.push('is-away');
+
+      const tags = h('div', { class: 'player-tags' });
+      if (player.is_drawer) tags.append(h('span', { class: 'badge badge-drawing', title: 'Drawing' }, icon('pencil')));
+      if (player.guessed) tags.append(h('span', { class: 'badge-guessed', title: 'Guessed it' }, icon('check')));
+      if (!player.connected) tags.append(h('span', { class: 'badge-away', title: 'Disconnected', text: 'away' }));
+      if (iAmHost && !player.is_ai && player.id !== meId) {
+        tags.append(h('button', {
+          class: 'kick', type: 'button', title: `Remove ${player.name}`, 'aria-label': `Remove ${player.name}`,
+          onclick: () => onKick(player),
+        }, icon('x')));
+      }
+
+      const name = h('span', { class: 'player-name', text: player.name });
+      const nameRow = h('div', { class: 'player-name-row' }, name);
+      return h('li', {
+        class: classes.join(' '),
+        'data-testid': 'player',
+        dataset: { playerId: String(player.id) },
+      },
+      h('span', { class: 'player-rank', text: inGame ? `#${i + 1}` : '' }),
+      avatar(player),
+      h('div', { class: 'player-info' },
+        nameRow,
+        h('span', { class: 'player-points' }, h('span', { class: 'player-score', text: String(player.score) }), ' pts',
+          player.id === meId ? h('span', { class: 'you-tag', text: 'you' }) : '')),
+      tags);
+    }),
+  );
+}
