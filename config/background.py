@@ -49,6 +49,9 @@ async def run_embedded_inference(channel_routes) -> None:
 
 
 def start_background_services(channel_routes) -> list[asyncio.Task]:
+    from game.events import bind_event_loop
+
+    bind_event_loop()
     tasks = [asyncio.ensure_future(run_clock())]
     if settings.EMBEDDED_SERVICES:
         tasks.append(asyncio.ensure_future(run_embedded_inference(channel_routes)))

@@ -74,7 +74,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=0,
+        # Consumers reach the database through database_sync_to_async, which
+        # closes expired connections on every call: with 0 every message would
+        # open (and set up) a new connection.
+        conn_max_age=600,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -140,8 +144,9 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
-# What the inference consumer does with each top-3: the game records it
-# (timeline, AI scoring) and sends it to the room's group.
-INFERENCE_RESULT_HANDLER = "game.services.record_ai_guess"
+# What the inference consumer does with each top-3: the game sends it to the
+# room's group and records what matters (timeline, AI scoring). A sync
+# handler is run in the database thread, an async one on the event loop.
+INFERENCE_RESULT_HANDLER = "game.ai.on_ai_guess"
 # Each web process runs the game clock (timers fire once however many run).
 GAME_CLOCK_IN_WEB = env_bool("GAME_CLOCK_IN_WEB", True)

@@ -55,12 +55,11 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.room_id = room.pk
         self.strokes, self.live_stroke = [], []
         self.limits = ConnectionLimits()
-        await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
+        events.bind_event_loop()
 
     async def disconnect(self, close_code):
-        if self.code:
-            await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
         if self.player_id is not None:
+            await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
             await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
             await database_sync_to_async(services.disconnect)(player_id=self.player_id)
 
@@ -98,6 +97,8 @@ class GameConsumer(AsyncWebsocketConsumer):
         player = await database_sync_to_async(services.join_room)(code=self.code, name=message.name, token=message.token)
         await database_sync_to_async(services.connect)(player_id=player.pk)
         self.player_id = player.pk
+        # Room traffic only for sockets that took a seat.
+        await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
         state = await self._snapshot()
         self.sent_version = state.version
@@ -220,6 +221,14 @@ class GameConsumer(AsyncWebsocketConsumer):
             return  # several changes, one read: this view went out already
         self.sent_version = state.version
         await self.send(_dump(protocol.State(state=state)))
+
+    async def player_kicked(self, event):
+        """The host removed this player: tell them, then stop serving this socket."""
+        await self.send_error(GameError("the host removed you from the room", code="kicked"))
+        await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
+        await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
+        self.player_id = None
+        await self.close(code=4403)
 
     async def room_event(self, event):
         if event.get("sender") == self.channel_name:

@@ -3,13 +3,26 @@
 Services call these after their transaction commits (Zulip's "write, then
 send the event"). Only the channel layer carries events, so players on
 different Daphne processes see the same thing.
+
+Services run in Channels' single database thread. Waiting there for each
+send to finish (async_to_sync) would hold every other player's database work
+behind the event loop, so when a web process's loop is known the events are
+handed to it and sent, in order, by one sender task; elsewhere (management
+commands, plain scripts) they are sent synchronously.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+_loop: asyncio.AbstractEventLoop | None = None
+_queue: asyncio.Queue | None = None
+_lock = threading.Lock()
 
 
 def room_group(code: str) -> str:
@@ -20,7 +33,41 @@ def player_group(player_id: int) -> str:
     return f"player.{player_id}"
 
 
+async def _sender(queue: asyncio.Queue) -> None:
+    layer = get_channel_layer()
+    while True:
+        group, message = await queue.get()
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # noqa: BLE001 - one failed send must not stop the others
+            import logging
+
+            logging.getLogger(__name__).exception("group_send to %s failed", group)
+
+
+def bind_event_loop() -> None:
+    """Called on the web process's event loop: events from the database thread go through it."""
+    global _loop, _queue
+    loop = asyncio.get_running_loop()
+    with _lock:
+        if _loop is loop:
+            return
+        _loop, _queue = loop, asyncio.Queue()
+        loop.create_task(_sender(_queue))
+
+
 def _group_send(group: str, message: dict) -> None:
+    loop, queue = _loop, _queue
+    if loop is not None and queue is not None and loop.is_running() and not loop.is_closed():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            queue.put_nowait((group, message))
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+        return
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)
@@ -43,6 +90,5 @@ def to_player(player_id: int, payload: dict) -> None:
     after_commit(lambda: _group_send(player_group(player_id), {"type": "room.event", "payload": payload}))
 
 
-def to_room_now(code: str, payload: dict) -> None:
-    """For events that change no stored state (live points): no transaction to wait for."""
-    _group_send(room_group(code), {"type": "room.event", "payload": payload})
+def kick(player_id: int) -> None:
+    after_commit(lambda: _group_send(player_group(player_id), {"type": "player.kicked"}))

@@ -224,9 +224,11 @@ class Snapshot(Message):
     word: str | None  # only the drawer's copy, or everyone's once the turn is over
     choices: list[str] | None  # only the drawer, while choosing
     deadline_ms: int | None
+    phase_seconds: int | None  # the current phase's full length, for the countdown ring
     server_ms: int
     canvas: list[StrokeView]
     ai: list[AIGuess]
+    ai_threshold: float  # below this top-1 probability the AI is "not sure yet"
     reveal: Reveal | None
     gallery: list[GalleryItem] | None
 

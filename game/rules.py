@@ -159,9 +159,16 @@ def drawer_points(human_guessers: int, ai_recognised: bool) -> int:
     return 60 * human_guessers + (100 if ai_recognised else 0)
 
 
-def ai_scores(top_label: str, top_p: float, word: str, humans_guessed: int, already: bool) -> bool:
+def ai_threshold(n_labels: int | None = None) -> float:
+    """Confidence needed to count: AI_CONFIDENCE, or well above chance for a model with few categories."""
+    return max(AI_CONFIDENCE, 1.5 / n_labels) if n_labels else AI_CONFIDENCE
+
+
+def ai_scores(top_label: str, top_p: float, word: str, humans_guessed: int, already: bool,
+              n_labels: int | None = None) -> bool:
     """The AI scores when its confident top-1 is the word before any human guessed it."""
-    return not already and humans_guessed == 0 and top_p >= AI_CONFIDENCE and is_correct(top_label, word)
+    return (not already and humans_guessed == 0 and top_p >= ai_threshold(n_labels)
+            and is_correct(top_label, word))
 
 
 def podium(scores: Sequence[tuple[int, str, int]]) -> list[tuple[int, str, int]]:

@@ -80,12 +80,24 @@ def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
         word=word,
         choices=turn.choices if is_drawer and room.phase == Phase.CHOOSING else None,
         deadline_ms=_ms(room.deadline),
+        phase_seconds={Phase.CHOOSING: rules.CHOOSE_SECONDS, Phase.DRAWING: room.draw_seconds,
+                       Phase.TURN_END: rules.TURN_END_SECONDS}.get(room.phase),
         server_ms=_ms(timezone.now()),
         canvas=stroke_views(turn) if drawing_now else [],
         ai=_ai_guesses(turn.ai_latest) if drawing_now else [],
+        ai_threshold=rules.ai_threshold(_label_count()),
         reveal=reveal,
         gallery=gallery(room=room) if room.phase == Phase.GAME_OVER else None,
     )
+
+
+def _label_count() -> int | None:
+    from inference.live import live_model
+
+    try:
+        return len(live_model.classifier().labels)
+    except Exception:  # noqa: BLE001 - no model loadable: the plain threshold still applies
+        return None
 
 
 def gallery(*, room: Room) -> list[GalleryItem]:

@@ -151,7 +151,7 @@ def kick_player(*, player_id: int, target_id: int) -> None:
         if target is None or target.pk == player.pk:
             raise GameError("no such player to kick", code="bad_target")
         _remove_player(room, target, _now(), reason=f"{target.name} was kicked")
-        events.to_player(target.pk, {"type": "error", "code": "kicked", "message": "the host removed you from the room"})
+        events.kick(target.pk)
 
 
 def _remove_player(room: Room, player: Player, now: datetime, reason: str) -> None:
@@ -430,8 +430,11 @@ def _maybe_everyone_guessed(room: Room, turn: Turn, now: datetime) -> None:
 # --- the AI --------------------------------------------------------------------------------
 
 
-def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, float]]) -> None:
-    """An AI top-3 for a drawing: shown to the room; scored when it names the word first."""
+def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, float]], n_labels: int | None = None) -> None:
+    """Store an AI top-3 for a drawing (timeline, latest); the AI scores when it names the word first.
+
+    The top-3 itself reaches the room through game.ai, without waiting for this.
+    """
     turn = Turn.objects.filter(pk=turn_id).only("room_id").first()
     if turn is None or turn.room_id is None:
         return
@@ -439,7 +442,7 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
         room = _lock_room(turn.room_id)
         turn = Turn.objects.get(pk=turn_id)
         if room.current_turn_id != turn.pk or room.phase != Phase.DRAWING or version <= turn.ai_version:
-            return  # a stale answer: the turn moved on, or a newer version was classified already
+            return  # a stale answer: the turn moved on, or a newer version was recorded already
         now = _now()
         ms = _ms_since(turn.started_at, now)
         top = [[label, round(p, 4)] for label, p in guesses]
@@ -451,8 +454,8 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
             turn.ai_timeline = [*turn.ai_timeline, {"ms": ms, "guesses": top}]
             fields.append("ai_timeline")
         humans = Guess.objects.filter(turn=turn, player__is_ai=False).count()
-        scored = bool(top) and rules.ai_scores(top[0][0], top[0][1], turn.word, humans, turn.ai_guessed_ms is not None)
-        if scored:
+        already = turn.ai_guessed_ms is not None
+        if top and rules.ai_scores(top[0][0], top[0][1], turn.word, humans, already, n_labels):
             turn.ai_guessed_ms = ms
             fields.append("ai_guessed_ms")
             ai = room.players.filter(is_ai=True).first()
@@ -461,15 +464,8 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
                 Guess.objects.create(turn=turn, player=ai, order=0, ms=ms, points=points)
                 Player.objects.filter(pk=ai.pk).update(score=F("score") + points)
             events.to_room(room.code, {"type": "chat", "kind": "ai", "text": "The AI recognised the drawing!"})
-        turn.save(update_fields=fields)
-        confident = bool(top) and top[0][1] >= rules.AI_CONFIDENCE
-        events.to_room(
-            room.code,
-            {"type": "ai", "turn_id": turn.pk, "version": version,
-             "guesses": [{"label": label, "p": p} for label, p in top], "confident": confident},
-        )
-        if scored:
             _bump(room)
+        turn.save(update_fields=fields)
 
 
 # --- timers ---------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ class InferenceConsumer(AsyncConsumer):
         self.pending: dict[int, dict] = {}
         self.done: OrderedDict[int, int] = OrderedDict()
         self.draining: asyncio.Task | None = None
-        self.deliver = database_sync_to_async(import_string(settings.INFERENCE_RESULT_HANDLER))
+        handler = import_string(settings.INFERENCE_RESULT_HANDLER)
+        self.deliver = handler if asyncio.iscoroutinefunction(handler) else database_sync_to_async(handler)
         self.refresh = database_sync_to_async(live_model.refresh)
 
     async def classify(self, message: dict) -> None:
@@ -75,7 +76,11 @@ class InferenceConsumer(AsyncConsumer):
         while len(self.done) > REMEMBERED_DRAWINGS:
             self.done.popitem(last=False)
         await self.deliver(
-            turn_id=key, version=message["version"], guesses=[(g.label, g.probability) for g in guesses]
+            room=message["room"],
+            turn_id=key,
+            version=message["version"],
+            guesses=[(g.label, g.probability) for g in guesses],
+            n_labels=len(live_model.classifier().labels),
         )
 
 

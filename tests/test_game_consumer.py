@@ -120,3 +120,21 @@ async def test_reconnect_with_token_gets_seat_score_and_canvas_back():
     assert len(welcome["state"]["canvas"]) == 1 and welcome["state"]["canvas"][0]["width"] == 22
     for c in (ana, bo, again):
         await c.close()
+
+
+async def test_sockets_that_have_not_joined_get_no_room_traffic_and_kicked_players_are_cut_off():
+    room, (ana, bo) = await _room_with("Ana", "Bo")
+    lurker = Client(room.code, "Lurker")
+    await lurker.connect()
+    await bo.send({"type": "guess", "text": "hello all"})
+    await ana.wait_for(lambda m: m["type"] == "chat" and m.get("text") == "hello all")
+    assert not await lurker.drain(0.3), "an unjoined socket must not see the room"
+    await ana.send({"type": "kick", "player_id": bo.player_id})
+    err = await bo.wait_for(lambda m: m["type"] == "error")
+    assert err["code"] == "kicked"
+    out = await bo.comm.receive_output(timeout=3)
+    assert out["type"] == "websocket.close" and out["code"] == 4403
+    st = await ana.state(lambda s: all(p["name"] != "Bo" for p in s["players"]))
+    assert [p["name"] for p in st["players"] if not p["is_ai"]] == ["Ana"]
+    await lurker.close()
+    await ana.close()

@@ -205,7 +205,7 @@ function applyState(s, fresh) {
 
   // AI bars.
   if (s.phase === 'drawing' || s.phase === 'turn_end') {
-    const confident = s.ai.length > 0 && s.ai[0].p >= AI_CONFIDENCE;
+    const confident = s.ai.length > 0 && s.ai[0].p >= (s.ai_threshold ?? AI_CONFIDENCE);
     ai.update(s.ai, confident, s.phase === 'drawing');
   } else if (s.phase === 'lobby') {
     ai.idle("I'll guess every drawing live. Can you draw better than I guess?", 'ready when you are');
@@ -344,7 +344,7 @@ function tick() {
     timer.dataset.seconds = '';
     return;
   }
-  const total = (s.phase === 'drawing' ? s.draw_seconds : s.phase === 'choosing' ? CHOOSE_SECONDS : TURN_END_SECONDS) * 1000;
+  const total = (s.phase_seconds ?? (s.phase === 'drawing' ? s.draw_seconds : s.phase === 'choosing' ? CHOOSE_SECONDS : TURN_END_SECONDS)) * 1000;
   const left = Math.max(0, s.deadline_ms - serverNow());
   const seconds = Math.ceil(left / 1000);
   timer.classList.remove('is-idle');

@@ -1,0 +1,265 @@
+"""The load benchmark: many rooms of simulated players over real WebSockets, with latency figures.
+
+Every room: one drawer replaying real Quick, Draw! drawings at human pace
+(points every 50 ms, about one stroke a second), the others chatting wrong
+guesses now and then, so turns run their full length and the server carries
+a steady load. The generator runs in one process and on the same machine's
+clock as the server, so it can time:
+
+* ``points_ms``: a drawer's points batch leaving -> arriving at each other player;
+* ``stroke_to_guess_ms``: a drawer's stroke end -> the AI's top-3 for it (an
+  ``ai`` message whose version, the server's wall-clock ms when it asked the
+  AI, is not older than the stroke) arriving at *every* player of the room.
+
+Anything expected and not received by the end (plus a grace period) counts as
+``lost``. It stops by itself after ``duration`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
+
+from game.bots import (
+    BATCH_SECONDS,
+    BATCHES_PER_STROKE,
+    BRUSH_WIDTH,
+    PEN_UP_SECONDS,
+    DrawingLibrary,
+    batches,
+    create_room_over_http,
+    densify,
+    origin_for,
+    to_canvas_strokes,
+    ws_url_for,
+)
+
+GRACE_SECONDS = 3.0
+CHAT_EVERY_SECONDS = 5.0
+CHATTER = ("hmm", "is it a house?", "no idea", "a potato?", "looks like a tree", "lol", "nice one", "a cloud??")
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    s = sorted(values)
+
+    def at(q: float) -> float:
+        return round(s[min(len(s) - 1, int(q * len(s)))], 2)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
+
+
+@dataclass
+class Stats:
+    started: float = 0.0
+    measuring_from: float = 0.0
+    measuring_until: float = 0.0
+    sent: int = 0
+    received: int = 0
+    strokes: int = 0
+    errors: list[str] = field(default_factory=list)
+    points_ms: list[float] = field(default_factory=list)
+    stroke_to_guess_ms: list[float] = field(default_factory=list)
+    lost: int = 0
+    connected: int = 0
+
+    def measuring(self, now: float) -> bool:
+        return self.measuring_from <= now <= self.measuring_until
+
+
+class LoadPlayer:
+    def __init__(self, base: str, code: str, name: str, room: LoadRoom, stats: Stats):
+        self.url = ws_url_for(base, code)
+        self.origin = origin_for(base)
+        self.name = name
+        self.room = room
+        self.stats = stats
+        self.ws: ClientConnection | None = None
+        self.player_id: int | None = None
+        self.state: dict | None = None
+        self.changed = asyncio.Event()
+        self.joined = asyncio.Event()
+        # Arrival times (wall clock) of AI updates: (version, arrived).
+        self.ai: list[tuple[int, float]] = []
+        self.points_seen: dict[tuple, float] = {}
+
+    async def send(self, msg: dict) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps(msg))
+        if self.stats.measuring(time.time()):
+            self.stats.sent += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with connect(self.url, origin=Origin(self.origin), open_timeout=30, max_queue=None) as ws:
+            self.ws = ws
+            self.stats.connected += 1
+            await self.send({"type": "join", "name": self.name})
+            receiver = asyncio.ensure_future(self._receive())
+            await stop.wait()
+            receiver.cancel()
+
+    async def _receive(self) -> None:
+        assert self.ws is not None
+        try:
+            async for raw in self.ws:
+                now = time.time()
+                if self.stats.measuring(now):
+                    self.stats.received += 1
+                m = json.loads(raw)
+                kind = m.get("type")
+                if kind in ("welcome", "state"):
+                    if kind == "welcome":
+                        self.player_id = m["player_id"]
+                        self.joined.set()
+                    if self.state is None or m["state"]["version"] >= self.state["version"]:
+                        self.state = m["state"]
+                        self.changed.set()
+                elif kind == "ai":
+                    self.ai.append((m["version"], now))
+                elif kind == "points":
+                    self.points_seen[(m["turn_id"], m["stroke"], tuple(m["points"][0]))] = now
+                elif kind == "error" and m.get("code") not in ("not_drawer", "rate_limited"):
+                    self.stats.errors.append(f"{self.name}: {m.get('code')}: {m.get('message')}")
+        except ConnectionClosed as exc:
+            if not self.room.stopping:
+                self.stats.errors.append(f"{self.name}: connection closed: {exc}")
+
+
+class LoadRoom:
+    def __init__(self, base: str, code: str, n: int, stats: Stats, drawings: DrawingLibrary, rng: random.Random):
+        self.code = code
+        self.stats = stats
+        self.drawings = drawings
+        self.rng = rng
+        self.players = [LoadPlayer(base, code, f"{code[:3]}{i}", self, stats) for i in range(n)]
+        self.stopping = False
+        # (turn_id, stroke) -> (sent wall time, sender) for points batches and stroke ends.
+        self.sent_points: list[tuple[tuple, float, LoadPlayer]] = []
+        self.sent_strokes: list[tuple[float, LoadPlayer]] = []
+
+    async def play(self, stop: asyncio.Event) -> None:
+        runners = [asyncio.ensure_future(p.run(stop)) for p in self.players]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.joined.wait() for p in self.players)), 60)
+            host = self.players[0]
+            await host.send({"type": "settings", "rounds": 10, "draw_seconds": 240, "word_choices": 3})
+            await host.send({"type": "start"})
+            await asyncio.gather(*(self._act(p, stop) for p in self.players))
+        except (TimeoutError, ConnectionClosed) as exc:
+            if not stop.is_set():
+                self.stats.errors.append(f"room {self.code}: {exc!r}")
+        finally:
+            self.stopping = True
+            await asyncio.gather(*runners, return_exceptions=True)
+
+    async def _act(self, me: LoadPlayer, stop: asyncio.Event) -> None:
+        next_chat = time.monotonic() + self.rng.uniform(1, CHAT_EVERY_SECONDS)
+        while not stop.is_set():
+            s = me.state
+            if s and s["drawer_id"] == me.player_id and s["phase"] == "choosing" and s.get("choices"):
+                await me.send({"type": "choose_word", "word": s["choices"][0]})
+                await asyncio.sleep(0.5)
+            elif s and s["drawer_id"] == me.player_id and s["phase"] == "drawing":
+                await self._draw(me, s, stop)
+            else:
+                if s and s["phase"] == "drawing" and time.monotonic() >= next_chat:
+                    next_chat = time.monotonic() + CHAT_EVERY_SECONDS
+                    await me.send({"type": "guess", "text": self.rng.choice(CHATTER)})
+                me.changed.clear()
+                try:
+                    await asyncio.wait_for(me.changed.wait(), 0.5)
+                except TimeoutError:
+                    pass
+
+    async def _draw(self, me: LoadPlayer, s: dict, stop: asyncio.Event) -> None:
+        turn = s["turn_id"]
+        begun = time.monotonic()
+        drawing = to_canvas_strokes(self.drawings.pick(s["word"] or "", self.rng))
+        index = len(s["canvas"])
+        if index > 300:
+            await me.send({"type": "clear"})
+            index = 0
+        for stroke in drawing:
+            if stop.is_set() or me.state["turn_id"] != turn or me.state["phase"] != "drawing":
+                return
+            pts = densify(stroke)
+            t0 = int((time.monotonic() - begun) * 1000)
+            timed = [[x, y, t0 + i * 8] for i, (x, y) in enumerate(pts)]
+            for batch in batches(timed, BATCHES_PER_STROKE):
+                now = time.time()
+                await me.send({"type": "points", "stroke": index, "points": batch, "width": BRUSH_WIDTH})
+                if self.stats.measuring(now):
+                    self.sent_points.append(((turn, index, tuple(batch[0])), now, me))
+                await asyncio.sleep(BATCH_SECONDS)
+            now = time.time()
+            await me.send({"type": "stroke", "stroke": index, "points": timed, "width": BRUSH_WIDTH})
+            if self.stats.measuring(now):
+                self.stats.strokes += 1
+                self.sent_strokes.append((now, me))
+            index += 1
+            await asyncio.sleep(PEN_UP_SECONDS)
+
+    def score(self) -> None:
+        """Match what was sent with what arrived, for the measuring window."""
+        for key, sent, sender in self.sent_points:
+            for p in self.players:
+                if p is sender:
+                    continue
+                arrived = p.points_seen.get(key)
+                if arrived is None:
+                    self.stats.lost += 1
+                else:
+                    self.stats.points_ms.append((arrived - sent) * 1000)
+        for sent, _sender in self.sent_strokes:
+            sent_ms = sent * 1000
+            worst = 0.0
+            for p in self.players:
+                arrival = next((at for version, at in p.ai if version >= sent_ms - 1 and at >= sent), None)
+                if arrival is None:
+                    worst = -1
+                    break
+                worst = max(worst, arrival - sent)
+            if worst < 0:
+                self.stats.lost += 1
+            else:
+                self.stats.stroke_to_guess_ms.append(worst * 1000)
+
+
+async def run_load(base: str, *, rooms: int, players_per_room: int, duration: float, warmup: float = 5.0,
+                   drawings: DrawingLibrary, seed: int = 1) -> dict:
+    stats = Stats(started=time.time())
+    rng = random.Random(seed)
+    codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, base) for _ in range(rooms)))
+    all_rooms = [LoadRoom(base, code, players_per_room, stats, drawings, random.Random(rng.random())) for code in codes]
+    stop = asyncio.Event()
+    stats.measuring_from = time.time() + warmup
+    stats.measuring_until = stats.measuring_from + duration
+    tasks = [asyncio.ensure_future(r.play(stop)) for r in all_rooms]
+    await asyncio.sleep(warmup + duration + GRACE_SECONDS)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for r in all_rooms:
+        r.score()
+    return {
+        "rooms": rooms,
+        "players_per_room": players_per_room,
+        "duration_s": duration,
+        "players_connected": stats.connected,
+        "strokes_per_s": round(stats.strokes / duration, 2),
+        "messages_in_per_s": round(stats.sent / duration, 1),
+        "messages_out_per_s": round(stats.received / duration, 1),
+        "stroke_to_guess_ms": percentiles(stats.stroke_to_guess_ms),
+        "points_ms": percentiles(stats.points_ms),
+        "strokes_measured": len(stats.stroke_to_guess_ms),
+        "lost": stats.lost,
+        "errors": stats.errors[:50],
+        "error_count": len(stats.errors),
+    }
