@@ -18,6 +18,7 @@ Anything expected and not received by the end (plus a grace period) counts as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -174,10 +175,8 @@ class LoadRoom:
                     next_chat = time.monotonic() + CHAT_EVERY_SECONDS
                     await me.send({"type": "guess", "text": self.rng.choice(CHATTER)})
                 me.changed.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(me.changed.wait(), 0.5)
-                except TimeoutError:
-                    pass
 
     async def _draw(self, me: LoadPlayer, s: dict, stop: asyncio.Event) -> None:
         turn = s["turn_id"]
