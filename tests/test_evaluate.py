@@ -221,3 +221,23 @@ def test_bench_inference_reports_positive_timings(model_dir: Path, shared_quickd
     assert result["raw_points_median"] > result["points_median"]
     if cpus is not None:
         assert os.sched_getaffinity(0) == cpus, "bench_inference must give back the CPUs it pinned away"
+
+
+@pytest.mark.django_db
+def test_split_validation_scores_only_the_held_out_drawings(shared_quickdraw, tmp_path):
+    import io
+    import json as _json
+    import shutil
+
+    from django.core.management import call_command
+
+    from training.sources import LocalFolderSource, is_validation
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(shared_quickdraw / "cat.ndjson", folder / "cat.ndjson")
+    held = sum(1 for s in LocalFolderSource(shared_quickdraw).iter_category("cat") if is_validation(s.key))
+    out = io.StringIO()
+    call_command("evaluate", "--data", str(folder), "--json", "--split", "validation", stdout=out, stderr=io.StringIO())
+    result = _json.loads(out.getvalue().strip().splitlines()[-1])
+    assert result["n"] == held and 0 < held < 200 and result["split"] == "validation"

@@ -87,7 +87,17 @@ def data_files(folder: Path) -> list[Path]:
     return files
 
 
-def read_drawings(path: Path, limit: int | None) -> tuple[list, int]:
+def in_split(record: dict, split: str) -> bool:
+    """`validation`: only the drawings training held out (same key hash as training.sources); `all`: every one."""
+    if split == "all":
+        return True
+    from training.sources import is_validation
+
+    held_out = is_validation(str(record.get("key_id", "")))
+    return held_out if split == "validation" else not held_out
+
+
+def read_drawings(path: Path, limit: int | None, split: str = "all") -> tuple[list, int]:
     """Up to `limit` drawings of one file, and how many lines were not a drawing record."""
     drawings: list = []
     bad = 0
@@ -103,7 +113,8 @@ def read_drawings(path: Path, limit: int | None) -> tuple[list, int]:
             except (json.JSONDecodeError, KeyError):
                 drawing = None
             if isinstance(drawing, list):
-                drawings.append(drawing)
+                if in_split(record, split):
+                    drawings.append(drawing)
             else:
                 bad += 1
     return drawings, bad
@@ -196,6 +207,10 @@ class Command(BaseCommand):
         parser.add_argument("--model", type=Path, default=None, help="folder with model.tflite + labels.txt")
         parser.add_argument("--limit", type=int, default=None, help="at most N drawings per category")
         parser.add_argument(
+            "--split", choices=["all", "validation", "train"], default="all",
+            help="validation: only drawings training held out (crc32(key_id) %% 10 == 0)",
+        )
+        parser.add_argument(
             "--compare", type=Path, action="append", default=[], metavar="DIR",
             help="another model folder to score on the same drawings (repeatable)",
         )
@@ -206,7 +221,7 @@ class Command(BaseCommand):
         files = data_files(opts["data"])
         tallies = self._tallies(opts["model"], opts["compare"])
         started = time.perf_counter()
-        formats, skipped = self._score(files, opts["limit"], tallies)
+        formats, skipped = self._score(files, opts["limit"], tallies, opts["split"])
         seconds = time.perf_counter() - started
         if tallies[0].n == 0:
             raise CommandError(f"--data {opts['data']} holds no readable drawings")
@@ -223,13 +238,14 @@ class Command(BaseCommand):
             tallies.append(Tally(str(folder), load_model_dir(folder)))
         return tallies
 
-    def _score(self, files: list[Path], limit: int | None, tallies: list[Tally]) -> tuple[dict[str, str], int]:
+    def _score(self, files: list[Path], limit: int | None, tallies: list[Tally], split: str = "all",
+               ) -> tuple[dict[str, str], int]:
         """Preprocess each drawing once, classify it with every model; returns each file's format and the skips."""
         formats: dict[str, str] = {}
         skipped = 0
         for path in files:
             category = category_of(path)
-            drawings, bad = read_drawings(path, limit)
+            drawings, bad = read_drawings(path, limit, split)
             formats[category] = detect_format(drawings)
             full, half = [], []
             for drawing in drawings:
@@ -261,6 +277,7 @@ class Command(BaseCommand):
             skipped=skipped,
             data=str(opts["data"]),
             limit=opts["limit"],
+            split=opts["split"],
             seconds=round(seconds, 3),
         )
         if opts["model"] is None:
