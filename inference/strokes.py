@@ -144,19 +144,21 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
     owner = np.searchsorted(axis[first], where, side="right") - 1
     cx = np.interp(where, axis, pts[:, 0])
     cy = np.interp(where, axis, pts[:, 1])
-    # 4. RDP per stroke, on plain lists.
-    bounds = np.flatnonzero(np.diff(owner)) + 1
-    out: list[np.ndarray] = []
-    for sx, sy in zip(np.split(cx, bounds), np.split(cy, bounds), strict=True):
-        if len(sx) > 2:
-            mask = _rdp_keep(sx, sy, RDP_EPSILON)
-            sx, sy = sx[mask], sy[mask]
-        stroke = np.round(np.column_stack((sx, sy)))
-        if len(stroke) > 1:
-            moved = np.any(stroke[1:] != stroke[:-1], axis=1)
-            stroke = stroke[np.concatenate(([True], moved))]
-        out.append(stroke)
-    return out
+    # 4. RDP per stroke (a keep-mask over the whole drawing), then round and
+    # drop repeats for all strokes at once.
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(owner)) + 1, [len(owner)]))
+    keep = np.ones(len(owner), dtype=bool)
+    for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+        if b - a > 2:
+            keep[a:b] = _rdp_keep(cx[a:b], cy[a:b], RDP_EPSILON)
+    pts = np.round(np.column_stack((cx[keep], cy[keep])))
+    owner = owner[keep]
+    if len(pts) > 1:
+        repeat = np.all(pts[1:] == pts[:-1], axis=1) & (owner[1:] == owner[:-1])
+        keep = np.concatenate(([True], ~repeat))
+        pts, owner = pts[keep], owner[keep]
+    cuts = np.flatnonzero(np.diff(owner)) + 1
+    return np.split(pts, cuts)
 
 
 def is_simplified(drawing: Drawing) -> bool:
