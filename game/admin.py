@@ -8,7 +8,8 @@ training" keeps it out of the `games` training source.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils.html import format_html, format_html_join
 
 from game.models import Player, Room, Turn
@@ -49,10 +50,8 @@ def drawing_svg(turn: Turn, size: int = 96) -> str:
         "", '<polyline points="{}" stroke-width="{}"/>',
         ((" ".join(f"{x:.1f},{y:.1f}" for x, y in s), f"{width:.2f}") for s in strokes if s),
     )
-    return format_html(
-        '<svg class="ax-drawing" width="{}" height="{}" viewBox="{:.1f} {:.1f} {:.1f} {:.1f}">{}</svg>',
-        size, size, x0 - pad, y0 - pad, span + 2 * pad, span + 2 * pad, lines,
-    )
+    box = f"{x0 - pad:.1f} {y0 - pad:.1f} {span + 2 * pad:.1f} {span + 2 * pad:.1f}"
+    return format_html('<svg class="ax-drawing" width="{}" height="{}" viewBox="{}">{}</svg>', size, size, box, lines)
 
 
 def ai_was_right(turn: Turn) -> bool:
@@ -69,12 +68,12 @@ class AIRightFilter(admin.SimpleListFilter):
         return [("yes", "yes"), ("no", "no")]
 
     def queryset(self, request, queryset):
-        right = Q(ai_guessed_ms__isnull=False) | Q(pk__in=[t.pk for t in queryset.only("pk", "word", "ai_latest")
-                                                           if ai_was_right(t)])
+        # The same rule as ai_was_right, in SQL: it scored, or its final top label is the word.
+        top = queryset.annotate(_top=KeyTextTransform("0", KeyTransform("0", "ai_latest")))
         if self.value() == "yes":
-            return queryset.filter(right)
+            return top.filter(Q(ai_guessed_ms__isnull=False) | Q(_top=F("word")))
         if self.value() == "no":
-            return queryset.exclude(right)
+            return top.filter(ai_guessed_ms__isnull=True).filter(Q(_top__isnull=True) | ~Q(_top=F("word")))
         return queryset
 
 
@@ -94,6 +93,9 @@ class TurnAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["admin-extra/admin-extra.css"]}
+
+    def has_add_permission(self, request) -> bool:
+        return False  # drawings come from games
 
     def get_queryset(self, request):
         return super().get_queryset(request).exclude(word="").defer("stroke_widths")

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -64,9 +65,8 @@ class CompareForm(forms.Form):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("name_column", "live_column", "top1", "top3", "map3", "early", "categories_column",
-                    "per_class_column", "size_column", "created_by", "created_at")
+                    "per_class_column", "size_column", "created_by", "created_column")
     list_display_links = ("name_column",)
-    list_filter = ("is_active", "is_shipped_default")
     search_fields = ("name", "created_by")
     actions = ["compare_selected", "activate_selected"]
     change_form_template = "admin/inference/modelversion/change_form.html"
@@ -91,13 +91,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="name", ordering="name")
     def name_column(self, v: ModelVersion) -> str:
-        return f"{v.name} (#{v.pk})"
+        return format_html('<span class="ax-nowrap">{}</span> <span class="ax-muted">#{}</span>', v.name, v.pk)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_column(self, v: ModelVersion) -> str:
+        return timezone.localtime(v.created_at).strftime("%Y-%m-%d %H:%M")
 
     @admin.display(description="live", ordering="-is_active")
     def live_column(self, v: ModelVersion) -> str:
         if v.is_active:
             return format_html('<span class="ax-badge ax-live" title="serving every room">live</span>')
-        return "shipped default" if v.is_shipped_default else ""
+        return "shipped default" if v.is_shipped_default else "–"
 
     def _metric(self, v: ModelVersion, key: str) -> str:
         return _pct(v.metrics.get(key))
@@ -205,7 +209,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and (obj is None or not obj.is_active)
+        """Only versions that never served: deleting one cascades to its activations, the audit trail."""
+        if obj is not None and (obj.is_active or obj.is_shipped_default or obj.activations.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk delete would skip the per-version check above
+        return actions
 
     def has_activate_permission(self, request) -> bool:
         return request.user.has_perm("inference.change_modelversion")
@@ -223,7 +235,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         ]
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+        extra_context = {**(extra_context or {}), "title": "Model version", "show_save": False, "show_save_and_continue": False,
                          "show_save_and_add_another": False, "can_activate": self.has_activate_permission(request)}
         if object_id and request.method == "POST":
             return HttpResponseNotAllowed(["GET"])  # read-only: activation has its own POST view
@@ -231,7 +243,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         last = ModelActivation.objects.select_related("version", "previous").first()
-        extra_context = {**(extra_context or {}), "last_activation": last,
+        extra_context = {**(extra_context or {}), "title": "Model versions", "last_activation": last,
                          "can_activate": self.has_activate_permission(request),
                          "live": ModelVersion.objects.filter(is_active=True).first()}
         return super().changelist_view(request, extra_context)

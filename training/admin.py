@@ -1,0 +1,272 @@
+"""Admin for training jobs: the "Train a new model" form, the live job page, cancel.
+
+Thin views: the form checks settings with `job_services.clean_job_settings`,
+starting and cancelling are `training.jobs` services, and every page first
+runs the reaper so a job whose process died never shows as running.
+Progress updates come from polling a staff-only JSON view (no WebSocket:
+the admin has no socket route, so it needs no socket permission checks).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from training import jobs
+from training.job_services import (
+    MAX_EPOCHS,
+    SOURCE_LABELS,
+    JobSettingsError,
+    clean_job_settings,
+    default_data_folder,
+    describe_settings,
+    format_seconds,
+    read_log_tail,
+)
+from training.models import JobStatus, TrainingJob
+
+
+class TrainJobForm(forms.Form):
+    """The "Train a new model" form; its clean() is the same check the command line runs."""
+
+    name = forms.CharField(required=False, max_length=100, help_text="Name of the new model version (optional).")
+    sources = forms.MultipleChoiceField(
+        label="Data source",
+        choices=list(SOURCE_LABELS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        initial=["folder"],
+        help_text="Tick several to train on a mix.",
+    )
+    folder = forms.CharField(
+        required=False, label="Local folder", help_text="Used with the local folder source: a folder on the server."
+    )
+    categories = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "all   (or e.g. cat, airplane, snowflake)"}),
+        help_text="Empty or \u201call\u201d: every category of the data. Otherwise names separated by commas. "
+        "All 345 from the Quick, Draw! download is tens of gigabytes.",
+    )
+    per_class = forms.IntegerField(
+        required=False, min_value=1, initial=2000, label="Drawings per category",
+        help_text="Training drawings per category; empty for all.",
+    )
+    epochs = forms.IntegerField(min_value=1, max_value=MAX_EPOCHS, initial=10)
+    augment = forms.BooleanField(required=False, initial=True, label="Augmentation",
+                                 help_text="Random stroke-level distortions and partial drawings.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["folder"].initial = str(default_data_folder())
+        self.job_settings: dict | None = None
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.job_settings = clean_job_settings(
+                sources=data["sources"], folder=data.get("folder") or "", categories=data.get("categories") or "",
+                per_class=data.get("per_class"), epochs=data["epochs"], augment=data.get("augment", False),
+                name=data.get("name") or "",
+            )
+        except JobSettingsError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+def job_snapshot(job: TrainingJob) -> dict:
+    """Everything the job page shows, as JSON for its polling script."""
+    now = timezone.now()
+    elapsed = ((job.finished_at or now) - job.started_at).total_seconds() if job.started_at else None
+    version = job.model_version
+    data = {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "finished": not job.is_active,
+        "phase": job.phase,
+        "phase_label": job.get_phase_display(),
+        "message": job.message,
+        "fraction": round(job.fraction, 4),
+        "percent": f"{job.fraction:.0%}",
+        "epoch": job.epoch,
+        "epochs": job.epochs,
+        "epoch_text": f"{job.epoch} of {job.epochs}" if job.epochs and job.epoch else "",
+        "loss": "" if job.loss is None else f"{job.loss:.4f}",
+        "accuracy": "" if job.accuracy is None else f"{job.accuracy:.1%}",
+        "val_accuracy": "" if job.val_accuracy is None else f"{job.val_accuracy:.1%}",
+        "eta": format_seconds(job.eta_seconds) if job.is_active else "",
+        "elapsed": format_seconds(elapsed),
+        "history": job.history,
+        "error": job.error,
+        "cancel_requested": job.cancel_requested,
+        "log_tail": read_log_tail(log_path=job.log_path, max_bytes=12_000),
+        "model_version": None,
+    }
+    if version is not None:
+        data["model_version"] = {
+            "id": version.pk,
+            "name": version.name,
+            "labels": version.labels,
+            "url": reverse("admin:inference_modelversion_change", args=[version.pk]),
+            "compare_url": reverse("admin:inference_modelversion_compare") + f"?a={version.pk}",
+        }
+    return data
+
+
+def status_badge(status: str) -> str:
+    return format_html('<span class="ax-badge ax-{}">{}</span>', status, JobStatus(status).label)
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):
+    list_display = ("job_column", "status_column", "progress_column", "data_column", "created_by", "created_column",
+                    "version_column")
+    list_display_links = ("job_column",)
+    list_filter = ("status",)
+    list_per_page = 50
+
+    class Media:
+        css = {"all": ["admin-extra/admin-extra.css"]}
+
+    # --- list columns --------------------------------------------------------------------------
+
+    @admin.display(description="job", ordering="-id")
+    def job_column(self, job: TrainingJob) -> str:
+        return f"#{job.pk} {job.name}".strip()
+
+    @admin.display(description="created", ordering="created_at")
+    def created_column(self, job: TrainingJob) -> str:
+        return timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="status", ordering="status")
+    def status_column(self, job: TrainingJob) -> str:
+        return status_badge(job.status)
+
+    @admin.display(description="progress")
+    def progress_column(self, job: TrainingJob) -> str:
+        return format_html(
+            '<div class="ax-mini-bar" title="{}"><span style="width:{}%"></span></div> {} {}',
+            job.message, round(job.fraction * 100, 1), f"{job.fraction:.0%}", job.get_phase_display(),
+        )
+
+    @admin.display(description="data")
+    def data_column(self, job: TrainingJob) -> str:
+        s = job.settings or {}
+        if not s:
+            return ""
+        per = s.get("per_class") or "all"
+        return (f"{' + '.join(s.get('sources', []))} · {s.get('category_count', '?')} categories · "
+                f"{per} per category · {s.get('epochs')} epochs")
+
+    @admin.display(description="model version")
+    def version_column(self, job: TrainingJob) -> str:
+        if job.model_version_id is None:
+            return "-"
+        url = reverse("admin:inference_modelversion_change", args=[job.model_version_id])
+        return format_html('<a href="{}">{}</a>', url, job.model_version)
+
+    # --- permissions: a job row is written by its process, never edited by hand ----------------
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("training.change_trainingjob")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.is_active)
+
+    # --- views --------------------------------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:job_id>/progress/", wrap(self.progress_view), name="training_trainingjob_progress"),
+            path("<int:job_id>/cancel/", wrap(self.cancel_view), name="training_trainingjob_cancel"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        jobs.reap_dead_jobs()
+        return super().changelist_view(request, {"title": "Training jobs", **(extra_context or {})})
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        """The "Train a new model" form; a valid POST starts the job's process and opens its page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = TrainJobForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            job = jobs.start_training_job(job_settings=form.job_settings, user=request.user)
+            if job.status == JobStatus.FAILED:
+                messages.error(request, f"The training job could not start: {job.error}")
+            else:
+                messages.success(request, f"Training job #{job.pk} started in its own process (pid {job.pid}).")
+            return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
+        folder = default_data_folder()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Train a new model",
+            "opts": self.model._meta,
+            "form": form,
+            "running": TrainingJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+            "folder_categories": sorted(p.stem for p in folder.glob("*.ndjson")) if folder.is_dir() else [],
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/training/trainingjob/train_form.html", context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        """The job page: progress bar, phase, loss/accuracy, ETA, log tail, cancel; updated by polling."""
+        job = self._get_job(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Training job #{job.pk}",
+            "opts": self.model._meta,
+            "original": job,
+            "job": job,
+            "snapshot": job_snapshot(job),
+            "settings_text": describe_settings(job.settings) if job.settings else "",
+            "can_cancel": self.has_cancel_permission(request),
+            "progress_url": reverse("admin:training_trainingjob_progress", args=[job.pk]),
+            "cancel_url": reverse("admin:training_trainingjob_cancel", args=[job.pk]),
+            "media": self.media + forms.Media(js=["admin-extra/job-progress.js"]),
+        }
+        return TemplateResponse(request, "admin/training/trainingjob/job_detail.html", context)
+
+    def progress_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        """The job page's polling endpoint (staff only, like every admin URL)."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        response = JsonResponse(job_snapshot(self._get_job(request, job_id)))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def cancel_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        job = jobs.request_cancel(job=self._get_job(request, job_id))
+        if job.status == JobStatus.CANCELLED:
+            messages.success(request, f"Training job #{job.pk} is cancelled.")
+        elif job.is_active:
+            messages.info(request, f"Training job #{job.pk} is stopping.")
+        else:
+            messages.warning(request, f"Training job #{job.pk} had already ended ({job.status}).")
+        return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
+
+    def _get_job(self, request: HttpRequest, object_id) -> TrainingJob:
+        jobs.reap_dead_jobs()
+        try:
+            job = TrainingJob.objects.select_related("model_version", "created_by").get(pk=int(object_id))
+        except (TrainingJob.DoesNotExist, ValueError):
+            raise Http404("no such training job") from None
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        return job

@@ -1,0 +1,57 @@
+"""`manage.py activate_model ID|NAME` / `--rollback` / `--list`: switch the live model from a script.
+
+The same services as the admin's Activate and Roll back buttons, so the
+same checks apply (the file loads, games in progress keep their words) and
+the switch is recorded; every web and inference process follows within a second.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from inference.errors import ModelVersionError
+from inference.models import ModelVersion
+
+
+def find_version(ref: str) -> ModelVersion:
+    """A version by id, else by exact name (the newest of that name)."""
+    if ref.isdigit():
+        found = ModelVersion.objects.filter(pk=int(ref)).first()
+        if found is not None:
+            return found
+    found = ModelVersion.objects.filter(name=ref).order_by("-created_at", "-id").first()
+    if found is None:
+        raise CommandError(f"no model version with id or name {ref!r} (see --list)")
+    return found
+
+
+class Command(BaseCommand):
+    help = "Make a model version live for every room (by id or name), roll back to the previous one, or list them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("version", nargs="?", help="id or name of the version to activate")
+        parser.add_argument("--rollback", action="store_true", help="re-activate the version live before the current one")
+        parser.add_argument("--list", action="store_true", help="list the versions")
+        parser.add_argument("--by", default="", help="who to record as activating it (default: command line)")
+
+    def handle(self, *args, **opts):
+        from inference.services import activate_model_version, rollback_model_version
+
+        if opts["list"]:
+            for v in ModelVersion.objects.order_by("-created_at", "-id"):
+                top1 = v.metrics.get("top1")
+                score = f"top1 {top1:.3f}" if isinstance(top1, int | float) else "top1 -"
+                mark = "*" if v.is_active else " "
+                self.stdout.write(f"{mark} #{v.pk:<4} {v.name:<30} {len(v.labels):>4} categories  {score}")
+            return
+        by = opts["by"] or "command line"
+        if opts["rollback"] == bool(opts["version"]):
+            raise CommandError("name a version to activate, or pass --rollback (not both)")
+        try:
+            if opts["rollback"]:
+                version = rollback_model_version(by=by)
+            else:
+                version = activate_model_version(version=find_version(opts["version"]), by=by)
+        except ModelVersionError as exc:
+            raise CommandError(f"refused, the live model stays: {exc}") from exc
+        self.stdout.write(f"{version} is live ({len(version.labels)} categories)")

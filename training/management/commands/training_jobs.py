@@ -1,0 +1,115 @@
+"""`manage.py training_jobs start|list|show|cancel|reap`: the admin's training jobs, from a script.
+
+`start` runs the job in its own process, exactly like the admin's form does,
+and returns at once (add `--wait` to follow it to the end); `reap` marks jobs
+whose process died as failed (run it from cron if nobody opens the admin).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from training.job_services import SOURCE_KINDS, JobSettingsError, clean_job_settings, describe_settings
+from training.models import TrainingJob
+
+
+def job_summary(job: TrainingJob) -> dict:
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "phase": job.phase,
+        "message": job.message,
+        "fraction": round(job.fraction, 4),
+        "epoch": job.epoch,
+        "epochs": job.epochs,
+        "loss": job.loss,
+        "accuracy": job.accuracy,
+        "eta_seconds": job.eta_seconds,
+        "error": job.error,
+        "pid": job.pid,
+        "model_version": job.model_version_id,
+        "log": job.log_path,
+    }
+
+
+class Command(BaseCommand):
+    help = "Start, list, show, cancel training jobs (each runs as its own process), or reap dead ones."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        start = sub.add_parser("start", help="start a training job in its own process")
+        start.add_argument("--source", action="append", choices=SOURCE_KINDS, default=[],
+                           help="quickdraw (download), folder, games; repeat to mix (default: folder)")
+        start.add_argument("--folder", default="", help="for --source folder (default: ../shared/quickdraw/simplified)")
+        start.add_argument("--categories", default="all", help="all, or a,b,c")
+        start.add_argument("--per-class", type=int, default=None)
+        start.add_argument("--epochs", type=int, default=10)
+        start.add_argument("--no-augment", action="store_true")
+        start.add_argument("--name", default="")
+        start.add_argument("--wait", action="store_true", help="print progress until the job ends")
+        sub.add_parser("list", help="the latest jobs")
+        show = sub.add_parser("show", help="one job as JSON")
+        show.add_argument("job_id", type=int)
+        cancel = sub.add_parser("cancel", help="ask a job to stop")
+        cancel.add_argument("job_id", type=int)
+        sub.add_parser("reap", help="mark jobs whose process is gone as failed")
+
+    def handle(self, *args, **opts):
+        from training import jobs
+
+        action = opts["action"]
+        if action != "start":
+            jobs.reap_dead_jobs()
+        if action == "start":
+            try:
+                job_settings = clean_job_settings(
+                    sources=opts["source"] or ["folder"], folder=opts["folder"], categories=opts["categories"],
+                    per_class=opts["per_class"], epochs=opts["epochs"], augment=not opts["no_augment"],
+                    name=opts["name"],
+                )
+            except JobSettingsError as exc:
+                raise CommandError(str(exc)) from exc
+            job = jobs.start_training_job(job_settings=job_settings)
+            self.stdout.write(f"started training job {job.pk} (pid {job.pid}): {describe_settings(job_settings)}")
+            self.stdout.write(f"log: {job.log_path}")
+            if opts["wait"]:
+                self._follow(job.pk)
+        elif action == "list":
+            for job in TrainingJob.objects.all()[:30]:
+                self.stdout.write(
+                    f"#{job.pk:<4} {job.status:<10} {job.phase:<12} {job.fraction:5.0%}  {job.created_at:%Y-%m-%d %H:%M}  "
+                    f"{describe_settings(job.settings)}"
+                )
+        elif action == "show":
+            self.stdout.write(json.dumps(job_summary(self._job(opts["job_id"])), default=str))
+        elif action == "cancel":
+            job = jobs.request_cancel(job=self._job(opts["job_id"]))
+            self.stdout.write(f"job {job.pk}: {job.status}{' (cancel requested)' if job.is_active else ''}")
+        elif action == "reap":
+            self.stdout.write(f"marked failed: {jobs.reap_dead_jobs() or 'none'}")
+
+    def _job(self, job_id: int) -> TrainingJob:
+        job = TrainingJob.objects.filter(pk=job_id).first()
+        if job is None:
+            raise CommandError(f"no training job {job_id}")
+        return job
+
+    def _follow(self, job_id: int) -> None:
+        from training import jobs
+
+        last = None
+        while True:
+            jobs.reap_dead_jobs()
+            job = TrainingJob.objects.get(pk=job_id)
+            line = f"{job.status} {job.phase} {job.fraction:.0%} {job.message}"
+            if line != last:
+                self.stdout.write(line)
+                last = line
+            if not job.is_active:
+                if job.error:
+                    raise CommandError(job.error)
+                return
+            time.sleep(1)
