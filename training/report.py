@@ -63,10 +63,10 @@ def write_plots(out_dir: Path, history: dict, per_category: dict[str, float], pa
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for key in ("loss", "val_loss"):
             if key in history:
-                axes[0].plot(history[key], label=key)
+                axes[0].plot(history[key], marker="o", label=key)
         for key in ("accuracy", "val_accuracy", "top3", "val_top3"):
             if key in history:
-                axes[1].plot(history[key], label=key)
+                axes[1].plot(history[key], marker="o", label=key)
         axes[0].set_title("loss")
         axes[1].set_title("accuracy")
         for ax in axes:
