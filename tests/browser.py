@@ -22,8 +22,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which would break later tests that start their own (asyncio.run)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
