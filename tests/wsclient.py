@@ -79,7 +79,10 @@ async def inference_worker():
     from config.asgi import channel_routes
     from inference.consumers import INFERENCE_CHANNEL
 
-    worker = Worker(application=channel_routes, channels=[INFERENCE_CHANNEL], channel_layer=get_channel_layer())
+    layer = get_channel_layer()
+    # The in-memory layer lives as long as the test process: drop what earlier tests left queued.
+    await layer.flush()
+    worker = Worker(application=channel_routes, channels=[INFERENCE_CHANNEL], channel_layer=layer)
     task = asyncio.ensure_future(worker.arun())
     try:
         yield worker
