@@ -123,6 +123,14 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
+# Per-address limits (game/address_limits.py) are counted here: shared by all
+# web processes when Redis is there.
+CACHES = (
+    {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    if REDIS_URL
+    else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+)
+
 # With no Redis the web process also runs the inference consumer and the game
 # clock itself; with Redis they are separate processes
 # (`manage.py runworker inference`, `manage.py run_clock`) unless forced on.

@@ -15,7 +15,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from game import events, protocol, selectors, services
+from game import address_limits, events, protocol, selectors, services
 from game.errors import GameError
 from game.models import Phase, Room
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
@@ -48,6 +48,12 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
         room = await database_sync_to_async(selectors.room_by_code)(code=self.code)
         await self.accept()
+        if room is None and not await database_sync_to_async(address_limits.allow)(
+            "try_code", address_limits.client_address(self.scope)
+        ):
+            await self.send_error(GameError("too many room codes tried; wait a minute", code="rate_limited"))
+            await self.close(code=ABUSE_CLOSE_CODE)
+            return
         if room is None:
             await self.send_error(GameError("no room with that code", code="no_room"))
             await self.close(code=4404)

@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from game import protocol, selectors, services
+from game import address_limits, protocol, selectors, services
 from game.errors import GameError
 
 
@@ -17,6 +17,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def create_room(request: HttpRequest) -> HttpResponse:
+    if not address_limits.allow("create_room", address_limits.client_address(request.META)):
+        return render(
+            request, "game/home.html",
+            {"error": "Too many new rooms from your address; try again in a few minutes.",
+             "public_rooms": selectors.public_rooms()},
+            status=429,
+        )
     try:
         room = services.create_room(is_public=request.POST.get("public") in ("on", "1", "true"))
     except GameError as exc:
@@ -27,6 +34,12 @@ def create_room(request: HttpRequest) -> HttpResponse:
 @require_GET
 def join_by_code(request: HttpRequest) -> HttpResponse:
     code = (request.GET.get("code") or "").strip().upper()
+    if not address_limits.allow("try_code", address_limits.client_address(request.META)):
+        return render(
+            request, "game/home.html",
+            {"error": "Too many room codes tried; wait a minute.", "public_rooms": selectors.public_rooms()},
+            status=429,
+        )
     if selectors.room_by_code(code=code) is None:
         return render(
             request, "game/home.html",

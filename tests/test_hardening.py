@@ -66,3 +66,35 @@ async def test_garbage_flood_closes_only_the_abuser():
     chat = await ana.wait_for(lambda m: m["type"] == "chat" and m.get("name") == "Ana")
     assert chat["text"] == "still here"
     await ana.close()
+
+
+def test_an_address_cannot_create_rooms_or_try_codes_without_limit(client):
+    from django.core.cache import cache
+
+    from game.address_limits import LIMITS
+
+    cache.clear()
+    made = [client.post("/rooms/new").status_code for _ in range(LIMITS["create_room"][0] + 2)]
+    assert made[: LIMITS["create_room"][0]] == [302] * LIMITS["create_room"][0]
+    assert made[-1] == 429
+    tried = [client.get("/rooms/join", {"code": f"ZZZZ{i:02d}"}).status_code for i in range(LIMITS["try_code"][0] + 2)]
+    assert set(tried[: LIMITS["try_code"][0]]) == {404} and tried[-1] == 429
+    cache.clear()
+
+
+async def test_walking_the_code_space_over_websockets_is_cut_off():
+    from django.core.cache import cache
+
+    from game.address_limits import LIMITS
+
+    await sync_to_async(cache.clear)()
+    closes = []
+    for i in range(LIMITS["try_code"][0] + 2):
+        c = Client(f"QQQQ{i:02d}", "x")
+        await c.connect()
+        out = await c.comm.receive_output(timeout=3)
+        while out["type"] != "websocket.close":
+            out = await c.comm.receive_output(timeout=3)
+        closes.append(out["code"])
+    assert closes[0] == 4404 and closes[-1] == ABUSE_CLOSE_CODE
+    await sync_to_async(cache.clear)()

@@ -1,0 +1,38 @@
+"""Per-address limits (rooms created, room codes tried), counted in Django's cache.
+
+Fixed windows are enough here: the aim is to stop one address from creating
+rooms by the thousand or walking the code space, not to meter fairly. With
+REDIS_URL the cache is Redis, so the count holds across web processes.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+# kind -> (allowed per window, window seconds)
+LIMITS = {
+    "create_room": (10, 600),
+    "try_code": (30, 60),
+}
+
+
+def client_address(scope_or_meta: dict) -> str:
+    """The peer address from an ASGI scope or a request's META (the proxy's forwarded-for is not trusted)."""
+    if "client" in scope_or_meta:
+        client = scope_or_meta.get("client") or ("unknown", 0)
+        return str(client[0])
+    return str(scope_or_meta.get("REMOTE_ADDR", "unknown"))
+
+
+def allow(kind: str, address: str) -> bool:
+    """Count one attempt; False once the address is over its limit for this window."""
+    limit, window = LIMITS[kind]
+    key = f"gtd:limit:{kind}:{address}"
+    if cache.add(key, 1, timeout=window):
+        return True
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window)
+        return True
+    return count <= limit
