@@ -27,6 +27,7 @@ class LiveModel:
         self._classifier: Classifier | None = None
         self._version_id: int | None = None
         self._checked_at = 0.0
+        self._failed_id: int | None = None  # a version that would not load: not retried every tick
         self._lock = threading.Lock()
 
     @property
@@ -47,13 +48,14 @@ class LiveModel:
                 if self._classifier is None:
                     self._load_shipped_default()
                 return
-            if version.pk == self._version_id and self._classifier is not None:
+            if (version.pk == self._version_id or version.pk == self._failed_id) and self._classifier is not None:
                 return
             try:
                 self._classifier = Classifier(version.path, version.labels)
-                self._version_id = version.pk
+                self._version_id, self._failed_id = version.pk, None
                 log.info("live model is now %s", version)
             except ModelFileError as exc:
+                self._failed_id = version.pk
                 log.error("cannot switch to %s, keeping the last good model: %s", version, exc)
                 if self._classifier is None:
                     self._load_shipped_default()

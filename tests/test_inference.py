@@ -215,3 +215,40 @@ def test_hot_swap_reaches_the_live_model_within_a_second_during_concurrent_class
     assert not errors
     assert model.version_id == second.pk and switched_after < 1.0
     assert {first.pk, second.pk} <= seen
+
+
+@pytest.mark.django_db
+def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings):
+    """At start-up the shipped default serves; at a swap the last good model keeps serving."""
+    import shutil
+
+    from inference import live
+    from inference.models import ModelVersion
+    from inference.services import ensure_default_model, register_model_version
+
+    good = ensure_default_model()
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    shutil.copy(SHIPPED / "model.tflite", bad_dir / "model.tflite")
+    shutil.copy(SHIPPED / "labels.txt", bad_dir / "labels.txt")
+    bad = register_model_version(name="soon broken", model_dir=bad_dir)
+    (bad_dir / "model.tflite").write_bytes(b"corrupted on disk")
+    image = rasterize(simplify(drawings[0]))
+    # A process starting while the active file is corrupt.
+    ModelVersion.objects.update(is_active=False)
+    ModelVersion.objects.filter(pk=bad.pk).update(is_active=True)
+    fresh = live.LiveModel()
+    assert len(fresh.classifier().top_k(image)) == 3 and fresh.version_id is None  # the shipped default
+    # A running process when the active version goes bad: it keeps the last good one.
+    running = live.LiveModel()
+    ModelVersion.objects.update(is_active=False)
+    ModelVersion.objects.filter(pk=good.pk).update(is_active=True)
+    running.refresh()
+    assert running.version_id == good.pk
+    ModelVersion.objects.update(is_active=False)
+    ModelVersion.objects.filter(pk=bad.pk).update(is_active=True)
+    running.refresh()
+    assert running.version_id == good.pk and len(running.classifier().top_k(image)) == 3
+    (bad_dir / "model.tflite").unlink()
+    running.refresh()
+    assert running.version_id == good.pk
