@@ -8,6 +8,7 @@ refreshed on every room change, so any web process can serve any player.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -15,7 +16,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from game import address_limits, events, protocol, selectors, services
+from game import address_limits, events, protocol, rules, selectors, services
 from game.errors import GameError
 from game.models import Phase, Room
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
@@ -64,6 +65,8 @@ class GameConsumer(AsyncWebsocketConsumer):
         events.bind_event_loop()
 
     async def disconnect(self, close_code):
+        if getattr(self, "heartbeat", None) is not None:
+            self.heartbeat.cancel()
         if self.player_id is not None:
             await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
             await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
@@ -106,9 +109,19 @@ class GameConsumer(AsyncWebsocketConsumer):
         # Room traffic only for sockets that took a seat.
         await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
+        self.heartbeat = asyncio.ensure_future(self._heartbeat(player.pk))
         state = await self._snapshot()
         self.sent_version = state.version
         await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
+
+    async def _heartbeat(self, player_id: int) -> None:
+        touch = database_sync_to_async(services.touch)
+        while True:
+            await asyncio.sleep(rules.PRESENCE_SECONDS)
+            try:
+                await touch(player_id=player_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; only a long silence counts
+                log.warning("presence heartbeat failed for player %s", player_id, exc_info=True)
 
     async def on_settings(self, message: protocol.UpdateSettings):
         await database_sync_to_async(services.update_settings)(

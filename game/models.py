@@ -78,6 +78,9 @@ class Player(models.Model):
     is_ai = models.BooleanField(default=False)
     score = models.IntegerField(default=0)
     connections = models.PositiveSmallIntegerField(default=0)
+    # Touched by every open socket every few seconds: a count left behind by a
+    # web process that died goes stale and is cleared (services.housekeeping).
+    last_seen = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     left = models.BooleanField(default=False)
     joined_at = models.DateTimeField(auto_now_add=True)

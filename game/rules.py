@@ -16,6 +16,10 @@ MIN_PLAYERS = 2
 DRAWER_GRACE_SECONDS = 10
 # A disconnected player keeps seat and score this long.
 SEAT_HOLD_SECONDS = 60
+# Open sockets refresh their player's last_seen this often; a count not
+# refreshed for PRESENCE_STALE_SECONDS was left by a dead web process.
+PRESENCE_SECONDS = 15
+PRESENCE_STALE_SECONDS = 45
 # An empty room is deleted after this long.
 EMPTY_ROOM_SECONDS = 60
 # Below this top-1 probability the AI shows "not sure yet" and cannot score.

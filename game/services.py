@@ -113,10 +113,17 @@ def connect(*, player_id: int) -> Player:
         room = _lock_room(player.room_id)
         if player.left:
             raise GameError("you left this room; join again", code="not_joined")
-        Player.objects.filter(pk=player.pk).update(connections=F("connections") + 1, disconnected_at=None)
+        Player.objects.filter(pk=player.pk).update(
+            connections=F("connections") + 1, disconnected_at=None, last_seen=_now()
+        )
         player.refresh_from_db()
         _bump(room, empty_since=None)
     return player
+
+
+def touch(*, player_id: int) -> None:
+    """An open socket's heartbeat (no broadcast: nothing visible changed)."""
+    Player.objects.filter(pk=player_id, connections__gt=0).update(last_seen=_now())
 
 
 def disconnect(*, player_id: int) -> None:
@@ -525,6 +532,15 @@ def _on_hint(room_id: int, now: datetime) -> int:
 def housekeeping(*, now: datetime | None = None) -> None:
     """Seats not reclaimed in time are released; a drawer gone too long ends the turn; empty rooms go."""
     now = now or _now()
+    # Sockets counted by a web process that died never said goodbye.
+    stale = now - timedelta(seconds=rules.PRESENCE_STALE_SECONDS)
+    for player in Player.objects.filter(is_ai=False, connections__gt=0, last_seen__lt=stale):
+        with transaction.atomic():
+            room = Room.objects.select_for_update().filter(pk=player.room_id).first()
+            if room is not None and Player.objects.filter(pk=player.pk, last_seen__lt=stale).update(
+                connections=0, disconnected_at=player.last_seen
+            ):
+                _bump(room)
     stale_seat = now - timedelta(seconds=rules.SEAT_HOLD_SECONDS)
     for player in Player.objects.filter(is_ai=False, left=False, connections=0, disconnected_at__lte=stale_seat):
         with transaction.atomic():

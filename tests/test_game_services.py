@@ -214,3 +214,16 @@ def test_words_in_play_protect_running_games_from_a_model_swap():
     assert selectors.words_in_play() == set(turn.choices)
     turn = choose(room)
     assert selectors.words_in_play() == {turn.word}
+
+
+def test_connections_left_behind_by_a_dead_web_process_expire():
+    room, (a, b) = seated(2)
+    services.connect(player_id=b.pk)  # a second socket, on a process that then dies without a goodbye
+    services.disconnect(player_id=b.pk)
+    assert Player.objects.get(pk=b.pk).connections == 1
+    services.touch(player_id=a.pk)
+    later = timezone.now() + timedelta(seconds=rules.PRESENCE_STALE_SECONDS + 1)
+    Player.objects.filter(pk=a.pk).update(last_seen=later)  # a's socket keeps beating
+    services.housekeeping(now=later)
+    assert Player.objects.get(pk=b.pk).connections == 0 and Player.objects.get(pk=b.pk).disconnected_at is not None
+    assert Player.objects.get(pk=a.pk).connections == 1

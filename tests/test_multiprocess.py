@@ -140,3 +140,55 @@ def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topo
     assert ai_after_restart and len(topology.workers) == 2
     # AI guesses resumed once the new worker was up.
     assert sum(bot.ai_updates for bot in bots) > restarted["ai_updates"]
+
+
+def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_another(topology):
+    """The client reconnects (here: by hand) to the other process with its token."""
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.typing import Origin
+
+    a, b = topology.start_web(), topology.start_web()
+    topology.start_worker()
+    code = create_room_over_http(b)
+
+    async def join(url: str, name: str, token: str | None = None):
+        ws = await connect(ws_url_for(url, code), origin=Origin(origin_for(url)))
+        await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
+        while True:
+            m = json.loads(await ws.recv())
+            if m["type"] == "welcome":
+                return ws, m
+
+    async def until(ws, pred, timeout=10.0):
+        async with asyncio.timeout(timeout):
+            while True:
+                m = json.loads(await ws.recv())
+                if pred(m):
+                    return m
+
+    async def main():
+        host, _ = await join(b, "Host")
+        ana, welcome = await join(a, "Ana")  # on the process that will die
+        token, me = welcome["token"], welcome["player_id"]
+        await host.send(json.dumps({"type": "start"}))
+        st = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
+        drawer = host if st["state"]["drawer_id"] != me else ana
+        assert drawer is host
+        await host.send(json.dumps({"type": "choose_word", "word": st["state"]["choices"][0]}))
+        await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "drawing")
+        stroke = [[100, 100, 0], [200, 150, 16], [300, 120, 32]]
+        await host.send(json.dumps({"type": "stroke", "stroke": 0, "points": stroke, "width": 10}))
+        await until(ana, lambda m: m["type"] == "stroke")
+        topology.procs[0].kill()  # web process A dies with Ana's socket
+        topology.procs[0].wait(10)
+        again, welcome = await join(b, "Ana", token)
+        state = welcome["state"]
+        assert welcome["player_id"] == me and state["phase"] == "drawing"
+        assert [s["points"] for s in state["canvas"]] == [stroke]
+        assert any(p["id"] == me and p["connected"] for p in state["players"])
+        await again.close()
+        await host.close()
+
+    asyncio.run(main())
