@@ -81,32 +81,29 @@ def _check_points(points: list[list[float]]) -> None:
             raise ValueError("t must be milliseconds since the turn started")
 
 
-class Points(Message):
+class _StrokeMessage(Message):
+    stroke: Annotated[int, Field(ge=0, le=MAX_STROKES_PER_DRAWING)]
+    points: list[list[Coord]]
+    width: Literal[4, 10, 22] = 10
+
+    @model_validator(mode="after")
+    def _valid(self):
+        _check_points(self.points)
+        return self
+
+
+class Points(_StrokeMessage):
     """A batch of the stroke being drawn, sent about every 50 ms for others to see live."""
 
     type: Literal["points"]
-    stroke: Annotated[int, Field(ge=0, le=MAX_STROKES_PER_DRAWING)]
     points: Annotated[list[list[Coord]], Field(min_length=1, max_length=MAX_POINTS_PER_BATCH)]
-    width: Literal[4, 10, 22] = 10
-
-    @model_validator(mode="after")
-    def _valid(self):
-        _check_points(self.points)
-        return self
 
 
-class StrokeEnd(Message):
+class StrokeEnd(_StrokeMessage):
     """The finished stroke, whole: what is stored and what the AI sees."""
 
     type: Literal["stroke"]
-    stroke: Annotated[int, Field(ge=0, le=MAX_STROKES_PER_DRAWING)]
     points: Annotated[list[list[Coord]], Field(min_length=1, max_length=MAX_POINTS_PER_STROKE)]
-    width: Literal[4, 10, 22] = 10
-
-    @model_validator(mode="after")
-    def _valid(self):
-        _check_points(self.points)
-        return self
 
 
 class Undo(Message):

@@ -193,14 +193,23 @@ def _connected_humans(room: Room):
 # --- settings and game flow ------------------------------------------------------
 
 
+def _host_room(player_id: int, action: str, phases: tuple[str, ...], wrong_phase: str) -> Room:
+    """The locked room of a host about to `action`, in one of `phases` (call inside a transaction)."""
+    player = _player(player_id)
+    room = _lock_room(player.room_id)
+    if room.host_id != player.pk:
+        raise GameError(f"only the host can {action}", code="not_host")
+    if room.phase not in phases:
+        raise GameError(wrong_phase, code="wrong_phase")
+    return room
+
+
+BETWEEN_GAMES = (Phase.LOBBY, Phase.GAME_OVER)
+
+
 def update_settings(*, player_id: int, **changes) -> None:
     with transaction.atomic():
-        player = _player(player_id)
-        room = _lock_room(player.room_id)
-        if room.host_id != player.pk:
-            raise GameError("only the host can change settings", code="not_host")
-        if room.phase not in (Phase.LOBBY, Phase.GAME_OVER):
-            raise GameError("settings can change only between games", code="wrong_phase")
+        room = _host_room(player_id, "change settings", BETWEEN_GAMES, "settings can change only between games")
         fields = {k: v for k, v in changes.items() if v is not None}
         for key, value in fields.items():
             if key in rules.SETTING_RANGES:
@@ -214,12 +223,7 @@ def update_settings(*, player_id: int, **changes) -> None:
 
 def start_game(*, player_id: int) -> None:
     with transaction.atomic():
-        player = _player(player_id)
-        room = _lock_room(player.room_id)
-        if room.host_id != player.pk:
-            raise GameError("only the host can start the game", code="not_host")
-        if room.phase not in (Phase.LOBBY, Phase.GAME_OVER):
-            raise GameError("the game is already running", code="wrong_phase")
+        room = _host_room(player_id, "start the game", BETWEEN_GAMES, "the game is already running")
         if _connected_humans(room).count() < rules.MIN_PLAYERS:
             raise GameError(f"at least {rules.MIN_PLAYERS} players are needed to start", code="too_few_players")
         room.players.update(score=0)
@@ -232,12 +236,7 @@ def start_game(*, player_id: int) -> None:
 
 def play_again(*, player_id: int) -> None:
     with transaction.atomic():
-        player = _player(player_id)
-        room = _lock_room(player.room_id)
-        if room.host_id != player.pk:
-            raise GameError("only the host can restart", code="not_host")
-        if room.phase != Phase.GAME_OVER:
-            raise GameError("the game is not over yet", code="wrong_phase")
+        room = _host_room(player_id, "restart", (Phase.GAME_OVER,), "the game is not over yet")
         _bump(room, phase=Phase.LOBBY, current_turn=None, deadline=None, hint_at=None, round_no=0)
 
 
