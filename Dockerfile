@@ -3,10 +3,10 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY requirements.txt requirements-train.txt ./
+COPY requirements.txt requirements-train.txt requirements.lock ./
 ARG WITH_TRAINING=0
-RUN pip install --no-cache-dir -r requirements.txt \
-    && if [ "$WITH_TRAINING" = "1" ]; then pip install --no-cache-dir -r requirements-train.txt; fi
+RUN pip install --no-cache-dir -r requirements.txt -c requirements.lock \
+    && if [ "$WITH_TRAINING" = "1" ]; then pip install --no-cache-dir -r requirements-train.txt -c requirements.lock; fi
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .

@@ -23,12 +23,12 @@ $(VENV)/bin/python:
 	$(PIP) install -q --upgrade pip
 
 # A stamp per requirements file: pip runs again only when a pin changes.
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
-	$(PIP) install -q -r requirements.txt
+$(VENV)/.runtime: requirements.txt requirements.lock | $(VENV)/bin/python
+	$(PIP) install -q -r requirements.txt -c requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(VENV)/bin/python
-	$(PIP) install -q -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt requirements.lock | $(VENV)/bin/python
+	$(PIP) install -q -r requirements-dev.txt -c requirements.lock
 	touch $@ $(VENV)/.runtime
 
 install: $(VENV)/.runtime
