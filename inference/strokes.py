@@ -140,7 +140,9 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
     cand_start = np.concatenate((start_of, start_of, start_of))
     cand_len = np.concatenate((length_of, length_of, length_of))
     ok = cand_local <= cand_len
-    where = np.unique(cand_local[ok] + cand_start[ok])
+    where = np.sort(cand_local[ok] + cand_start[ok])
+    if len(where) > 1:  # np.unique without its Python-level overhead
+        where = where[np.concatenate(([True], where[1:] != where[:-1]))]
     owner = np.searchsorted(axis[first], where, side="right") - 1
     cx = np.interp(where, axis, pts[:, 0])
     cy = np.interp(where, axis, pts[:, 1])
@@ -157,8 +159,8 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
         repeat = np.all(pts[1:] == pts[:-1], axis=1) & (owner[1:] == owner[:-1])
         keep = np.concatenate(([True], ~repeat))
         pts, owner = pts[keep], owner[keep]
-    cuts = np.flatnonzero(np.diff(owner)) + 1
-    return np.split(pts, cuts)
+    bounds = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(pts)]
+    return [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def is_simplified(drawing: Drawing) -> bool:
