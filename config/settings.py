@@ -131,6 +131,11 @@ CACHES = (
     else {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 )
 
+ADDRESS_LIMITS = {
+    "create_room": (int(os.environ.get("ROOMS_PER_ADDRESS", "10")), 600),
+    "try_code": (int(os.environ.get("CODES_PER_ADDRESS", "30")), 60),
+}
+
 # With no Redis the web process also runs the inference consumer and the game
 # clock itself; with Redis they are separate processes
 # (`manage.py runworker inference`, `manage.py run_clock`) unless forced on.

@@ -423,6 +423,9 @@ def create_room_over_http(base_url: str, timeout: float = 15.0) -> str:
         response = http.post(urljoin(home, "rooms/new"), data={"csrfmiddlewaretoken": token},
                              headers={"X-CSRFToken": token, "Referer": home}, allow_redirects=False, timeout=timeout)
     location = response.headers.get("Location", "")
+    if response.status_code == 429:
+        raise RuntimeError("the server refused more rooms from this address (429): start it with a higher "
+                           "ROOMS_PER_ADDRESS for load tests")
     if response.status_code not in (301, 302, 303) or "/r/" not in location:
         raise RuntimeError(f"POST /rooms/new answered {response.status_code} {location!r}: {response.text[:200]}")
     return location.rstrip("/").rsplit("/", 1)[-1]
