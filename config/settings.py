@@ -121,7 +121,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "config.layers.FastInMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # Per-address limits (game/address_limits.py) are counted here: shared by all
 # web processes when Redis is there.

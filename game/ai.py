@@ -10,6 +10,7 @@ thread for the moves that change the game.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 
@@ -24,6 +25,12 @@ _REMEMBERED = 10_000
 # turn id -> (top-1 label last recorded, when)
 _recorded: OrderedDict[int, tuple[str, float]] = OrderedDict()
 _record = database_sync_to_async(services.record_ai_guess)
+# Recording runs beside the inference loop, one write per turn at a time: while
+# one is in flight, only the newest answer for that turn waits (an older one
+# would be dropped by record_ai_guess anyway), so a busy database thread never
+# holds up the next classification or builds a backlog.
+_writing: dict[int, asyncio.Task] = {}
+_waiting: dict[int, dict] = {}
 
 
 def confident(guesses: list[tuple[str, float]], n_labels: int | None = None) -> bool:
@@ -48,4 +55,20 @@ async def on_ai_guess(*, room: str, turn_id: int, version: int, guesses: list[tu
         _recorded.move_to_end(turn_id)
         while len(_recorded) > _REMEMBERED:
             _recorded.popitem(last=False)
-        await _record(turn_id=turn_id, version=version, guesses=guesses, n_labels=n_labels)
+        _schedule(turn_id, {"turn_id": turn_id, "version": version, "guesses": guesses, "n_labels": n_labels})
+
+
+def _schedule(turn_id: int, kwargs: dict) -> None:
+    if turn_id in _writing:
+        _waiting[turn_id] = kwargs
+        return
+    _writing[turn_id] = asyncio.ensure_future(_write(turn_id, kwargs))
+
+
+async def _write(turn_id: int, kwargs: dict) -> None:
+    try:
+        while kwargs is not None:
+            await _record(**kwargs)
+            kwargs = _waiting.pop(turn_id, None)
+    finally:
+        _writing.pop(turn_id, None)

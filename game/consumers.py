@@ -16,6 +16,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from config.consumers import DirectDispatchMixin
 from game import address_limits, events, protocol, rules, selectors, services
 from game.errors import GameError
 from game.models import Phase, Room
@@ -34,7 +35,7 @@ def _dump(message: protocol.Message) -> str:
     return message.model_dump_json()
 
 
-class GameConsumer(AsyncWebsocketConsumer):
+class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     player_id: int | None = None
     room_id: int | None = None
     code: str = ""
@@ -176,13 +177,16 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def on_stroke(self, message: protocol.StrokeEnd):
         if self._late_drawing():
             return
+        # The AI hears of the stroke first: its answer need not wait for the database.
+        if self.drawing_turn is not None:
+            xs, ys = [p[0] for p in message.points], [p[1] for p in message.points]
+            await self._infer([*self.strokes, [xs, ys]])
         room, turn = await database_sync_to_async(services.add_stroke)(
             player_id=self.player_id, index=message.stroke, points=message.points, width=message.width
         )
         self.strokes = turn.strokes
         self.live_stroke = []
         self.last_partial = time.monotonic()
-        await self._infer(self.strokes)
 
     async def on_undo(self, message: protocol.Undo):
         room, turn = await database_sync_to_async(services.undo_stroke)(player_id=self.player_id)

@@ -147,8 +147,11 @@ class LoadRoom:
         self.sent_strokes: list[tuple[float, LoadPlayer]] = []
 
     async def play(self, stop: asyncio.Event) -> None:
-        runners = [asyncio.ensure_future(p.run(stop)) for p in self.players]
+        # The host joins first (the first seat hosts), then the others.
+        runners = [asyncio.ensure_future(self.players[0].run(stop))]
         try:
+            await asyncio.wait_for(self.players[0].joined.wait(), 60)
+            runners += [asyncio.ensure_future(p.run(stop)) for p in self.players[1:]]
             await asyncio.wait_for(asyncio.gather(*(p.joined.wait() for p in self.players)), 60)
             host = self.players[0]
             await host.send({"type": "settings", "rounds": 10, "draw_seconds": 240, "word_choices": 3})
@@ -182,8 +185,10 @@ class LoadRoom:
         turn = s["turn_id"]
         begun = time.monotonic()
         drawing = to_canvas_strokes(self.drawings.pick(s["word"] or "", self.rng))
+        # One drawing per "turn": turns here last the maximum 240 s, far longer than
+        # a drawing, so the canvas is cleared between drawings as a new turn would.
         index = len(s["canvas"])
-        if index > 300:
+        if index:
             await me.send({"type": "clear"})
             index = 0
         for stroke in drawing:
@@ -205,6 +210,7 @@ class LoadRoom:
                 self.sent_strokes.append((now, me))
             index += 1
             await asyncio.sleep(PEN_UP_SECONDS)
+        me.state["canvas"] = [None] * index  # what the server holds now, without waiting for a snapshot
 
     def score(self) -> None:
         """Match what was sent with what arrived, for the measuring window."""

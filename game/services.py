@@ -41,6 +41,14 @@ def _lock_room(room_id: int) -> Room:
         raise GameError("this room no longer exists", code="no_room") from None
 
 
+def _turn_of(room: Room) -> Turn | None:
+    """The room's current turn without its strokes: most moves never read the drawing, and it is the
+    largest thing stored (saving such a turn writes only the fields that were loaded)."""
+    if room.current_turn_id is None:
+        return None
+    return Turn.objects.defer("strokes", "stroke_widths").get(pk=room.current_turn_id)
+
+
 def _player(player_id: int) -> Player:
     try:
         return Player.objects.get(pk=player_id)
@@ -170,7 +178,7 @@ def _remove_player(room: Room, player: Player, now: datetime, reason: str) -> No
         if heir is not None:
             _system(room, f"{heir.name} is now the host")
     _system(room, reason)
-    turn = room.current_turn
+    turn = _turn_of(room)
     if turn is not None and turn.drawer_id == player.pk and room.phase in (Phase.CHOOSING, Phase.DRAWING):
         _end_turn(room, turn, now, why="the drawer left")
     elif room.phase in (Phase.CHOOSING, Phase.DRAWING) and _humans(room).count() < rules.MIN_PLAYERS:
@@ -277,7 +285,7 @@ def choose_word(*, player_id: int, word: str) -> None:
     with transaction.atomic():
         player = _player(player_id)
         room = _lock_room(player.room_id)
-        turn = room.current_turn
+        turn = _turn_of(room)
         if room.phase != Phase.CHOOSING or turn is None or turn.drawer_id != player.pk:
             raise GameError("it is not your turn to choose", code="not_drawer")
         if word not in turn.choices:
@@ -396,7 +404,7 @@ def submit_guess(*, player_id: int, text: str) -> str:
     with transaction.atomic():
         player = _player(player_id)
         room = _lock_room(player.room_id)
-        turn = room.current_turn
+        turn = _turn_of(room)
         now = _now()
         drawing = room.phase == Phase.DRAWING and turn is not None
         if drawing and turn.drawer_id == player.pk:
@@ -446,7 +454,7 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
         return
     with transaction.atomic():
         room = _lock_room(turn.room_id)
-        turn = Turn.objects.get(pk=turn_id)
+        turn = Turn.objects.defer("strokes", "stroke_widths").get(pk=turn_id)
         if room.current_turn_id != turn.pk or room.phase != Phase.DRAWING or version <= turn.ai_version:
             return  # a stale answer: the turn moved on, or a newer version was recorded already
         now = _now()
@@ -494,7 +502,7 @@ def _on_deadline(room_id: int, now: datetime) -> int:
         room = Room.objects.select_for_update().filter(pk=room_id).first()
         if room is None or room.deadline is None or room.deadline > now:
             return 0  # another process got there first
-        turn = room.current_turn
+        turn = _turn_of(room)
         if room.phase == Phase.CHOOSING and turn is not None:
             _start_drawing(room, turn, random.choice(turn.choices), now)
         elif room.phase == Phase.DRAWING and turn is not None:
@@ -512,7 +520,7 @@ def _on_hint(room_id: int, now: datetime) -> int:
         room = Room.objects.select_for_update().filter(pk=room_id).first()
         if room is None or room.hint_at is None or room.hint_at > now:
             return 0
-        turn = room.current_turn
+        turn = _turn_of(room)
         if room.phase != Phase.DRAWING or turn is None:
             room.hint_at = None
             room.save(update_fields=["hint_at"])
@@ -548,7 +556,10 @@ def housekeeping(*, now: datetime | None = None) -> None:
             if room is not None and not player.left and player.connections == 0:
                 _remove_player(room, player, now, reason=f"{player.name} left (disconnected)")
     grace = now - timedelta(seconds=rules.DRAWER_GRACE_SECONDS)
-    for room in Room.objects.filter(phase__in=[Phase.CHOOSING, Phase.DRAWING]).select_related("current_turn__drawer"):
+    active = Room.objects.filter(phase__in=[Phase.CHOOSING, Phase.DRAWING], current_turn__drawer__connections=0)
+    for room in active.select_related("current_turn__drawer").defer(
+        "current_turn__strokes", "current_turn__stroke_widths"
+    ):
         drawer = room.current_turn.drawer if room.current_turn else None
         if drawer and drawer.connections == 0 and drawer.disconnected_at and drawer.disconnected_at <= grace:
             with transaction.atomic():

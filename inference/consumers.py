@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from inference.live import live_model
+from config.consumers import DirectDispatchMixin
+from inference.live import SWAP_CHECK_SECONDS, live_model
 from inference.recognize import recognize
 from inference.strokes import StrokeError
 
@@ -30,19 +32,35 @@ log = logging.getLogger(__name__)
 INFERENCE_CHANNEL = "inference"
 # Drawings whose newest classified version we remember (to drop stale ones).
 REMEMBERED_DRAWINGS = 10_000
+# Classification runs in its own thread so the event loop keeps receiving
+# (and coalescing) new versions meanwhile; one thread, as the interpreter is
+# shared and a second would only contend for it.
+_classifier_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
 
 
-class InferenceConsumer(AsyncConsumer):
+class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pending: dict[int, dict] = {}
         self.done: OrderedDict[int, int] = OrderedDict()
         self.draining: asyncio.Task | None = None
+        self.watcher: asyncio.Task | None = None
         handler = import_string(settings.INFERENCE_RESULT_HANDLER)
         self.deliver = handler if asyncio.iscoroutinefunction(handler) else database_sync_to_async(handler)
         self.refresh = database_sync_to_async(live_model.refresh)
 
+    async def _watch_model(self) -> None:
+        """Follow model activations off the classification path: a slow database never delays a guess."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # noqa: BLE001 - keep serving the model we have
+                log.warning("could not check the active model", exc_info=True)
+            await asyncio.sleep(SWAP_CHECK_SECONDS)
+
     async def classify(self, message: dict) -> None:
+        if self.watcher is None:
+            self.watcher = asyncio.ensure_future(self._watch_model())
         key = int(message["drawing_id"])
         waiting = self.pending.get(key)
         if waiting is None or message["version"] > waiting["version"]:
@@ -64,10 +82,13 @@ class InferenceConsumer(AsyncConsumer):
             await asyncio.sleep(0)
 
     async def _classify_one(self, key: int, message: dict) -> None:
-        if live_model.refresh_due():
+        if not live_model.loaded:
             await self.refresh()
+        classifier = live_model.classifier()
         try:
-            guesses = recognize(message["strokes"], live_model.classifier())
+            guesses = await asyncio.get_running_loop().run_in_executor(
+                _classifier_thread, recognize, message["strokes"], classifier
+            )
         except StrokeError as exc:
             log.warning("unreadable drawing %s: %s", key, exc)
             return
@@ -80,7 +101,7 @@ class InferenceConsumer(AsyncConsumer):
             turn_id=key,
             version=message["version"],
             guesses=[(g.label, g.probability) for g in guesses],
-            n_labels=len(live_model.classifier().labels),
+            n_labels=len(classifier.labels),
         )
 
 

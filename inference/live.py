@@ -34,6 +34,10 @@ class LiveModel:
     def version_id(self) -> int | None:
         return self._version_id
 
+    @property
+    def loaded(self) -> bool:
+        return self._classifier is not None
+
     def refresh_due(self) -> bool:
         return self._classifier is None or time.monotonic() - self._checked_at >= SWAP_CHECK_SECONDS
 
@@ -67,10 +71,22 @@ class LiveModel:
         self._version_id = None
 
     def classifier(self) -> Classifier:
-        if self.refresh_due():
+        """The live classifier; sync callers (database thread, commands) refresh it here when due,
+        the inference consumer refreshes it from its own task."""
+        if self._classifier is None or (self.refresh_due() and not _in_event_loop()):
             self.refresh()
         assert self._classifier is not None
         return self._classifier
+
+
+def _in_event_loop() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 live_model = LiveModel()
