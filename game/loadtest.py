@@ -135,12 +135,15 @@ class LoadPlayer:
 
 
 class LoadRoom:
-    def __init__(self, base: str, code: str, n: int, stats: Stats, drawings: DrawingLibrary, rng: random.Random):
+    def __init__(self, bases: list[str], code: str, n: int, stats: Stats, drawings: DrawingLibrary,
+                 rng: random.Random, offset: int = 0):
         self.code = code
         self.stats = stats
         self.drawings = drawings
         self.rng = rng
-        self.players = [LoadPlayer(base, code, f"{code[:3]}{i}", self, stats) for i in range(n)]
+        # With several web processes, a room's players are spread over them.
+        self.players = [LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", self, stats)
+                        for i in range(n)]
         self.stopping = False
         # (turn_id, stroke) -> (sent wall time, sender) for points batches and stroke ends.
         self.sent_points: list[tuple[tuple, float, LoadPlayer]] = []
@@ -238,12 +241,14 @@ class LoadRoom:
                 self.stats.stroke_to_guess_ms.append(worst * 1000)
 
 
-async def run_load(base: str, *, rooms: int, players_per_room: int, duration: float, warmup: float = 5.0,
+async def run_load(bases: list[str], *, rooms: int, players_per_room: int, duration: float, warmup: float = 5.0,
                    drawings: DrawingLibrary, seed: int = 1) -> dict:
     stats = Stats(started=time.time())
     rng = random.Random(seed)
-    codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, base) for _ in range(rooms)))
-    all_rooms = [LoadRoom(base, code, players_per_room, stats, drawings, random.Random(rng.random())) for code in codes]
+    codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, bases[i % len(bases)])
+                                   for i in range(rooms)))
+    all_rooms = [LoadRoom(bases, code, players_per_room, stats, drawings, random.Random(rng.random()), offset=i)
+                 for i, code in enumerate(codes)]
     stop = asyncio.Event()
     stats.measuring_from = time.time() + warmup
     stats.measuring_until = stats.measuring_from + duration
@@ -254,6 +259,7 @@ async def run_load(base: str, *, rooms: int, players_per_room: int, duration: fl
     for r in all_rooms:
         r.score()
     return {
+        "urls": bases,
         "rooms": rooms,
         "players_per_room": players_per_room,
         "duration_s": duration,

@@ -25,7 +25,9 @@ class Command(BaseCommand):
     help = "Load benchmark over real WebSockets: drawers replay Quick, Draw! drawings, guessers chat."
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", required=True, help="ws://HOST:PORT or http://HOST:PORT of a running server")
+        parser.add_argument("--url", required=True, action="append",
+                            help="ws://HOST:PORT or http://HOST:PORT of a running server; repeat for several web "
+                                 "processes (each room's players are spread over them)")
         parser.add_argument("--rooms", type=int, default=50)
         parser.add_argument("--players-per-room", type=int, default=4)
         parser.add_argument("--duration", type=float, default=60.0, help="seconds measured (after a warm-up)")
@@ -39,7 +41,7 @@ class Command(BaseCommand):
         if o["duration"] > 3600:
             raise CommandError("load tests are bounded: at most 3600 s")
         result = asyncio.run(
-            run_load(http_base(o["url"]), rooms=o["rooms"], players_per_room=o["players_per_room"],
+            run_load([http_base(u) for u in o["url"]], rooms=o["rooms"], players_per_room=o["players_per_room"],
                      duration=o["duration"], warmup=o["warmup"], drawings=DrawingLibrary(o["data"]))
         )
         self.stdout.write(json.dumps(result))
