@@ -141,6 +141,9 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def on_kick(self, message: protocol.Kick):
         await database_sync_to_async(services.kick_player)(player_id=self.player_id, target_id=message.player_id)
 
+    async def on_votekick(self, message: protocol.VoteKick):
+        await database_sync_to_async(services.vote_kick)(player_id=self.player_id, target_id=message.player_id)
+
     async def on_leave(self, message: protocol.Leave):
         await database_sync_to_async(services.leave_room)(player_id=self.player_id)
         await self.close(code=1000)

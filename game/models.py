@@ -47,6 +47,8 @@ class Room(models.Model):
     # When the current phase ends by itself, and when the next hint is due.
     deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     hint_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Votekicks in progress: {"<target player id>": [voter ids]}.
+    kick_votes = models.JSONField(default=dict, blank=True)
     # Bumped on every change: clients drop snapshots older than the one they hold.
     state_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -124,6 +124,13 @@ class Kick(Message):
     player_id: int
 
 
+class VoteKick(Message):
+    """Anyone seated: a vote to remove a player; a strict majority of the others removes them."""
+
+    type: Literal["votekick"]
+    player_id: int
+
+
 class Leave(Message):
     type: Literal["leave"]
 
@@ -133,7 +140,8 @@ class Ping(Message):
 
 
 ClientMessage = Annotated[
-    Join | UpdateSettings | Start | PlayAgain | ChooseWord | Points | StrokeEnd | Undo | Clear | GuessText | Kick | Leave | Ping,
+    Join | UpdateSettings | Start | PlayAgain | ChooseWord | Points | StrokeEnd | Undo | Clear | GuessText | Kick | VoteKick
+    | Leave | Ping,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter = TypeAdapter(ClientMessage)
@@ -174,6 +182,7 @@ class PlayerView(Message):
     is_host: bool
     is_drawer: bool
     guessed: bool
+    kick_votes: int = 0  # votes to remove this player so far
 
 
 class AIGuess(Message):
@@ -215,6 +224,7 @@ class Snapshot(Message):
     word_choices: int
     max_players: int
     players: list[PlayerView]
+    kick_votes_needed: int  # votes a votekick against any one player needs now
     drawer_id: int | None
     turn_id: int | None
     word_mask: str | None

@@ -24,6 +24,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "play_again": (1.0, 3.0),
     "choose_word": (2.0, 5.0),
     "kick": (1.0, 3.0),
+    "votekick": (1.0, 3.0),
     "leave": (1.0, 2.0),
     "ping": (2.0, 5.0),
     "invalid": (2.0, 10.0),  # malformed frames: a buggy client gets some slack, a fuzzer does not

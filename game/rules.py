@@ -148,6 +148,11 @@ def everyone_guessed(guessers: Iterable[int], guessed: Iterable[int]) -> bool:
     return bool(guessers) and guessers <= set(guessed)
 
 
+def votes_needed(eligible_voters: int) -> int:
+    """A votekick needs a strict majority of the connected players other than the target."""
+    return eligible_voters // 2 + 1
+
+
 # --- scoring -----------------------------------------------------------------
 
 

@@ -71,9 +71,11 @@ def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
                 is_host=p.pk == room.host_id,
                 is_drawer=p.pk == drawer_id,
                 guessed=p.pk in guessed,
+                kick_votes=len(room.kick_votes.get(str(p.pk), [])),
             )
             for p in players
         ],
+        kick_votes_needed=rules.votes_needed(max(0, sum(1 for p in players if p.connections > 0 and not p.is_ai) - 1)),
         drawer_id=drawer_id,
         turn_id=turn.pk if turn else None,
         word_mask=word_mask,

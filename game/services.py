@@ -169,9 +169,35 @@ def kick_player(*, player_id: int, target_id: int) -> None:
         events.kick(target.pk)
 
 
+def vote_kick(*, player_id: int, target_id: int) -> bool:
+    """One player's vote to remove another; a strict majority of the other connected players removes them."""
+    with transaction.atomic():
+        voter = _player(player_id)
+        room = _lock_room(voter.room_id)
+        if voter.left or voter.is_ai:
+            raise GameError("you are not in this room", code="not_joined")
+        target = room.players.filter(pk=target_id, is_ai=False, left=False).first()
+        if target is None or target.pk == voter.pk:
+            raise GameError("no such player to vote against", code="bad_target")
+        eligible = set(_connected_humans(room).exclude(pk=target.pk).values_list("pk", flat=True))
+        votes = {int(v) for v in room.kick_votes.get(str(target.pk), [])} & eligible
+        votes.add(voter.pk)
+        if len(votes) >= rules.votes_needed(len(eligible)):
+            room.kick_votes = {k: v for k, v in room.kick_votes.items() if k != str(target.pk)}
+            _remove_player(room, target, _now(), reason=f"{target.name} was voted out")
+            events.kick(target.pk)
+            return True
+        room.kick_votes = {**room.kick_votes, str(target.pk): sorted(votes)}
+        _system(room, f"{voter.name} voted to remove {target.name} ({len(votes)}/{rules.votes_needed(len(eligible))})")
+        _bump(room)
+        return False
+
+
 def _remove_player(room: Room, player: Player, now: datetime, reason: str) -> None:
     Player.objects.filter(pk=player.pk).update(left=True, connections=0)
     changes: dict = {}
+    if str(player.pk) in room.kick_votes:
+        changes["kick_votes"] = {k: v for k, v in room.kick_votes.items() if k != str(player.pk)}
     if room.host_id == player.pk:
         heir = room.players.filter(is_ai=False, left=False).exclude(pk=player.pk).order_by("-connections", "joined_at").first()
         changes["host"] = heir

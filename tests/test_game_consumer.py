@@ -138,3 +138,16 @@ async def test_sockets_that_have_not_joined_get_no_room_traffic_and_kicked_playe
     assert [p["name"] for p in st["players"] if not p["is_ai"]] == ["Ana"]
     await lurker.close()
     await ana.close()
+
+
+async def test_a_majority_votekick_cuts_the_player_off():
+    room, (ana, bo, cy, dan) = await _room_with("Ana", "Bo", "Cy", "Dan")
+    await bo.send({"type": "votekick", "player_id": dan.player_id})
+    st = await ana.state(lambda s: any(p["name"] == "Dan" and p["kick_votes"] == 1 for p in s["players"]))
+    assert st["kick_votes_needed"] == 2
+    await cy.send({"type": "votekick", "player_id": dan.player_id})
+    err = await dan.wait_for(lambda m: m["type"] == "error")
+    assert err["code"] == "kicked"
+    await ana.state(lambda s: all(p["name"] != "Dan" for p in s["players"]))
+    for c in (ana, bo, cy):
+        await c.close()

@@ -227,3 +227,16 @@ def test_connections_left_behind_by_a_dead_web_process_expire():
     services.housekeeping(now=later)
     assert Player.objects.get(pk=b.pk).connections == 0 and Player.objects.get(pk=b.pk).disconnected_at is not None
     assert Player.objects.get(pk=a.pk).connections == 1
+
+
+def test_a_majority_of_the_other_players_votes_a_player_out():
+    assert [rules.votes_needed(n) for n in (1, 2, 3, 4)] == [1, 2, 2, 3]
+    room, (a, b, c, d) = seated(4)
+    assert services.vote_kick(player_id=b.pk, target_id=d.pk) is False
+    assert services.vote_kick(player_id=b.pk, target_id=d.pk) is False  # the same voter twice counts once
+    view = selectors.snapshot(room_id=room.pk, player_id=a.pk)
+    assert next(p.kick_votes for p in view.players if p.id == d.pk) == 1 and view.kick_votes_needed == 2
+    with pytest.raises(GameError):
+        services.vote_kick(player_id=d.pk, target_id=d.pk)
+    assert services.vote_kick(player_id=c.pk, target_id=d.pk) is True
+    assert Player.objects.get(pk=d.pk).left and str(d.pk) not in Room.objects.get(pk=room.pk).kick_votes

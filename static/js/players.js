@@ -29,7 +29,7 @@ export function avatar(player, extraClass = '') {
  * @param {number|null} meId
  * @param {(player: object) => void} onKick shown to the host for other humans
  */
-export function renderPlayers(list, state, meId, onKick) {
+export function renderPlayers(list, state, meId, onKick, onVoteKick = null) {
   const inGame = state.phase !== 'lobby';
   const players = inGame ? ranked(state.players) : state.players;
   const me = state.players.find((p) => p.id === meId);
@@ -53,6 +53,14 @@ export function renderPlayers(list, state, meId, onKick) {
           class: 'kick', type: 'button', title: `Remove ${player.name}`, 'aria-label': `Remove ${player.name}`,
           onclick: () => onKick(player),
         }, icon('x')));
+      } else if (onVoteKick && me && !player.is_ai && player.id !== meId) {
+        // Everyone else may vote a player out; a majority of the others removes them.
+        const votes = `${player.kick_votes || 0}/${state.kick_votes_needed}`;
+        tags.append(h('button', {
+          class: 'kick votekick', type: 'button', 'data-testid': 'votekick',
+          title: `Vote to remove ${player.name} (${votes})`, 'aria-label': `Vote to remove ${player.name}`,
+          onclick: () => onVoteKick(player),
+        }, icon('x'), player.kick_votes ? h('span', { class: 'vote-count', text: votes }) : null));
       }
 
       const name = h('span', { class: 'player-name', text: player.name });

@@ -247,6 +247,10 @@ function render() {
   // Players.
   renderPlayers($('#players'), s, S.playerId, (player) => {
     if (window.confirm(`Remove ${player.name} from the room?`)) send({ type: 'kick', player_id: player.id });
+  }, (player) => {
+    if (window.confirm(`Vote to remove ${player.name}? A majority of the other players removes them.`)) {
+      send({ type: 'votekick', player_id: player.id });
+    }
   });
   $('#player-count').textContent = String(s.players.filter((p) => !p.is_ai).length);
   $('#players-summary').replaceChildren(icon('users'), ` Players (${s.players.length})`,
