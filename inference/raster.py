@@ -39,13 +39,17 @@ def rasterize(strokes: Sequence[np.ndarray]) -> np.ndarray:
     shift = ((256.0 - (hi - lo)) / 2.0 - lo) * _SCALE + MARGIN * SUPERSAMPLE
     img = Image.new("L", (_BIG, _BIG), 0)
     draw = ImageDraw.Draw(img)
+    # One scale-and-shift for the whole drawing, then each stroke is a slice of it.
+    flat = (allpts * _SCALE + shift).ravel().tolist()
+    at = 0
     for stroke in strokes:
-        pts = stroke * _SCALE + shift
-        if len(pts) == 1:
-            x, y = pts[0]
+        end = at + 2 * len(stroke)
+        if len(stroke) == 1:
+            x, y = flat[at], flat[at + 1]
             draw.ellipse((x - _RADIUS, y - _RADIUS, x + _RADIUS, y + _RADIUS), fill=255)
         else:
-            draw.line(pts.ravel().tolist(), fill=255, width=_WIDTH)
+            draw.line(flat[at:end], fill=255, width=_WIDTH)
+        at = end
     return np.asarray(img.reduce(SUPERSAMPLE))
 
 

@@ -52,8 +52,8 @@ def _flatten(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
     """All points as an (n, 2) float array and each point's stroke index."""
     xs: list[float] = []
     ys: list[float] = []
-    ids: list[int] = []
-    for i, stroke in enumerate(drawing):
+    lengths: list[int] = []
+    for stroke in drawing:
         if len(stroke) < 2:
             raise StrokeError("a stroke needs x and y lists")
         sx, sy = stroke[0], stroke[1]
@@ -61,14 +61,16 @@ def _flatten(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
             raise StrokeError("a stroke's x and y lists differ in length")
         xs.extend(sx)
         ys.extend(sy)
-        ids.extend([i] * len(sx))
+        lengths.append(len(sx))
     try:
-        pts = np.array([xs, ys], dtype=np.float64).T
+        pts = np.empty((len(xs), 2), dtype=np.float64)
+        pts[:, 0] = xs
+        pts[:, 1] = ys
     except (TypeError, ValueError) as exc:
         raise StrokeError("coordinates must be numbers") from exc
     if not np.isfinite(pts).all():
         raise StrokeError("coordinates must be finite numbers")
-    return pts, np.asarray(ids, dtype=np.int64)
+    return pts, np.repeat(np.arange(len(lengths)), lengths)
 
 
 def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
