@@ -192,3 +192,75 @@ def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_anoth
         await host.close()
 
     asyncio.run(main())
+
+
+def test_redis_restart_mid_game_players_reconnect_state_from_the_database_timers_fire_once(topology):
+    """Redis goes away and comes back on the same port: sockets drop, clients reconnect, nothing is lost."""
+    import json
+    import sqlite3
+    import time
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+    from websockets.typing import Origin
+
+    from tests.redis_server import start_redis
+
+    a = topology.start_web()
+    topology.start_worker()
+    code = create_room_over_http(a)
+    port = int(topology.redis_url.rsplit(":", 1)[1].split("/")[0])
+
+    async def join(name: str, token: str | None = None):
+        # Like the browser client: retry with backoff until the server takes the seat again.
+        for attempt in range(6):
+            try:
+                ws = await connect(ws_url_for(a, code), origin=Origin(origin_for(a)))
+                await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
+                while True:
+                    m = json.loads(await ws.recv())
+                    if m["type"] == "welcome":
+                        return ws, m
+            except (ConnectionClosed, OSError):
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise AssertionError(f"{name} could not rejoin")
+
+    async def until(ws, pred, timeout=25.0):
+        async with asyncio.timeout(timeout):
+            while True:
+                m = json.loads(await ws.recv())
+                if pred(m):
+                    return m
+
+    async def main():
+        host, hw = await join("Host")
+        bo, bw = await join("Bo")
+        await host.send(json.dumps({"type": "settings", "draw_seconds": 30}))
+        await host.send(json.dumps({"type": "start"}))
+        st = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
+        turn_id = st["state"]["turn_id"]
+        topology.redis.kill()
+        topology.redis.wait(10)
+        await asyncio.sleep(1.0)
+        topology.redis, _ = start_redis(topology.workdir, port=port)
+        # The old sockets may or may not survive the outage; a client reconnects with its token either way.
+        for ws in (host, bo):
+            try:
+                await ws.close()
+            except ConnectionClosed:
+                pass
+        host, hw2 = await join("Host", hw["token"])
+        bo, bw2 = await join("Bo", bw["token"])
+        assert hw2["player_id"] == hw["player_id"] and bw2["player_id"] == bw["player_id"]
+        assert hw2["state"]["turn_id"] == turn_id and hw2["state"]["phase"] in ("choosing", "drawing")
+        # Nobody chooses: the 15 s word-pick timer fires (once) and drawing begins.
+        st = await until(bo, lambda m: m["type"] == "state" and m["state"]["phase"] == "drawing")
+        assert st["state"]["turn_id"] == turn_id
+        await host.close()
+        await bo.close()
+
+    began = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - began < 60
+    with sqlite3.connect(topology.db) as db:
+        assert db.execute("select count(*) from game_turn").fetchone()[0] == 1
