@@ -8,6 +8,7 @@ inference worker can die and a new one picks up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -245,10 +246,8 @@ def test_redis_restart_mid_game_players_reconnect_state_from_the_database_timers
         topology.redis, _ = start_redis(topology.workdir, port=port)
         # The old sockets may or may not survive the outage; a client reconnects with its token either way.
         for ws in (host, bo):
-            try:
+            with contextlib.suppress(ConnectionClosed):
                 await ws.close()
-            except ConnectionClosed:
-                pass
         host, hw2 = await join("Host", hw["token"])
         bo, bw2 = await join("Bo", bw["token"])
         assert hw2["player_id"] == hw["player_id"] and bw2["player_id"] == bw["player_id"]
