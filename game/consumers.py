@@ -40,13 +40,14 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     room_id: int | None = None
     code: str = ""
     drawing_turn: int | None = None  # set while this player is drawing
-    strokes: list = []  # the current drawing's finished strokes (drawer only)
-    live_stroke: list = []  # points of the stroke being drawn (drawer only)
+    strokes: list  # the current drawing's finished strokes (drawer only; set in connect)
+    live_stroke: list  # points of the stroke being drawn (drawer only)
     last_partial: float = 0.0
     stopped_drawing_at: float = -1e9
     sent_version: int = -1
 
     async def connect(self):
+        self.strokes, self.live_stroke = [], []
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
         room = await database_sync_to_async(selectors.room_by_code)(code=self.code)
         await self.accept()

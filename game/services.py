@@ -454,10 +454,11 @@ def submit_guess(*, player_id: int, text: str) -> str:
                 if pid:
                     events.to_player(pid, chat)
             return "hidden"
-        if drawing and rules.is_close(text, turn.word):
+        close = drawing and rules.is_close(text, turn.word)
+        if close:
             events.to_player(player.pk, {"type": "chat", "kind": "close", "text": f"'{text}' is close!"})
         events.to_room(room.code, chat)
-        return "close" if drawing and rules.is_close(text, turn.word) else "chat"
+        return "close" if close else "chat"
 
 
 def _maybe_everyone_guessed(room: Room, turn: Turn, now: datetime) -> None:
