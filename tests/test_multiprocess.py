@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from game.bots import (
     Bot,
@@ -99,6 +103,29 @@ async def play(bots: list[Bot], timeout: float) -> None:
         await asyncio.gather(*(b.play() for b in bots))
 
 
+async def join(url: str, code: str, name: str, token: str | None = None):
+    """Take (or, with a token, take back) a seat like the browser client: retry with backoff."""
+    for attempt in range(6):
+        try:
+            ws = await connect(ws_url_for(url, code), origin=Origin(origin_for(url)))
+            await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
+            while True:
+                m = json.loads(await ws.recv())
+                if m["type"] == "welcome":
+                    return ws, m
+        except (ConnectionClosed, OSError):
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError(f"{name} could not join")
+
+
+async def until(ws, pred, timeout: float = 25.0) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            m = json.loads(await ws.recv())
+            if pred(m):
+                return m
+
+
 def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topology):
     a, b = topology.start_web(), topology.start_web()
     worker = topology.start_worker()
@@ -145,33 +172,13 @@ def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topo
 
 def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_another(topology):
     """The client reconnects (here: by hand) to the other process with its token."""
-    import json
-
-    from websockets.asyncio.client import connect
-    from websockets.typing import Origin
-
     a, b = topology.start_web(), topology.start_web()
     topology.start_worker()
     code = create_room_over_http(b)
 
-    async def join(url: str, name: str, token: str | None = None):
-        ws = await connect(ws_url_for(url, code), origin=Origin(origin_for(url)))
-        await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
-        while True:
-            m = json.loads(await ws.recv())
-            if m["type"] == "welcome":
-                return ws, m
-
-    async def until(ws, pred, timeout=10.0):
-        async with asyncio.timeout(timeout):
-            while True:
-                m = json.loads(await ws.recv())
-                if pred(m):
-                    return m
-
     async def main():
-        host, _ = await join(b, "Host")
-        ana, welcome = await join(a, "Ana")  # on the process that will die
+        host, _ = await join(b, code, "Host")
+        ana, welcome = await join(a, code, "Ana")  # on the process that will die
         token, me = welcome["token"], welcome["player_id"]
         await host.send(json.dumps({"type": "start"}))
         st = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
@@ -184,7 +191,7 @@ def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_anoth
         await until(ana, lambda m: m["type"] == "stroke")
         topology.procs[0].kill()  # web process A dies with Ana's socket
         topology.procs[0].wait(10)
-        again, welcome = await join(b, "Ana", token)
+        again, welcome = await join(b, code, "Ana", token)
         state = welcome["state"]
         assert welcome["player_id"] == me and state["phase"] == "drawing"
         assert [s["points"] for s in state["canvas"]] == [stroke]
@@ -197,45 +204,16 @@ def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_anoth
 
 def test_redis_restart_mid_game_players_reconnect_state_from_the_database_timers_fire_once(topology):
     """Redis goes away and comes back on the same port: sockets drop, clients reconnect, nothing is lost."""
-    import json
-    import sqlite3
     import time
-
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
-    from websockets.typing import Origin
-
-    from tests.redis_server import start_redis
 
     a = topology.start_web()
     topology.start_worker()
     code = create_room_over_http(a)
     port = int(topology.redis_url.rsplit(":", 1)[1].split("/")[0])
 
-    async def join(name: str, token: str | None = None):
-        # Like the browser client: retry with backoff until the server takes the seat again.
-        for attempt in range(6):
-            try:
-                ws = await connect(ws_url_for(a, code), origin=Origin(origin_for(a)))
-                await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
-                while True:
-                    m = json.loads(await ws.recv())
-                    if m["type"] == "welcome":
-                        return ws, m
-            except (ConnectionClosed, OSError):
-                await asyncio.sleep(0.5 * 2**attempt)
-        raise AssertionError(f"{name} could not rejoin")
-
-    async def until(ws, pred, timeout=25.0):
-        async with asyncio.timeout(timeout):
-            while True:
-                m = json.loads(await ws.recv())
-                if pred(m):
-                    return m
-
     async def main():
-        host, hw = await join("Host")
-        bo, bw = await join("Bo")
+        host, hw = await join(a, code, "Host")
+        bo, bw = await join(a, code, "Bo")
         await host.send(json.dumps({"type": "settings", "draw_seconds": 30}))
         await host.send(json.dumps({"type": "start"}))
         st = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
@@ -248,8 +226,8 @@ def test_redis_restart_mid_game_players_reconnect_state_from_the_database_timers
         for ws in (host, bo):
             with contextlib.suppress(ConnectionClosed):
                 await ws.close()
-        host, hw2 = await join("Host", hw["token"])
-        bo, bw2 = await join("Bo", bw["token"])
+        host, hw2 = await join(a, code, "Host", hw["token"])
+        bo, bw2 = await join(a, code, "Bo", bw["token"])
         assert hw2["player_id"] == hw["player_id"] and bw2["player_id"] == bw["player_id"]
         assert hw2["state"]["turn_id"] == turn_id and hw2["state"]["phase"] in ("choosing", "drawing")
         # Nobody chooses: the 15 s word-pick timer fires (once) and drawing begins.
