@@ -68,6 +68,24 @@ def score_of(page, name: str) -> int:
     raise AssertionError(f"{name} not in the player list")
 
 
+def create_room(page, base_url: str, name: str) -> str:
+    """From the home page: a nickname, "Create room", and wait until the room page has joined; its URL."""
+    page.goto(base_url + "/")
+    page.fill("#name-input", name)
+    page.click("#create-button")
+    page.wait_for_url("**/r/*")
+    page.wait_for_function("() => window.gtd && window.gtd.state && window.gtd.playerId")
+    return page.url
+
+
+def join_room(page, room_url: str, name: str) -> None:
+    """Open a shared room link as a newcomer: the name prompt, then wait until seated."""
+    page.goto(room_url)
+    page.fill("#name-prompt-input", name)
+    page.locator("#name-prompt-input").press("Enter")
+    page.wait_for_function("() => window.gtd && window.gtd.state && window.gtd.playerId")
+
+
 def test_two_browsers_play_a_turn_with_the_live_ai(browser, live_server_url):  # noqa: F811
     ctx_a = browser.new_context(viewport=DESKTOP)
     ctx_b = browser.new_context(viewport=DESKTOP)
@@ -76,16 +94,7 @@ def test_two_browsers_play_a_turn_with_the_live_ai(browser, live_server_url):  #
     for page in (ana, bo):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        ana.goto(live_server_url + "/")
-        ana.fill("#name-input", "Ana")
-        ana.click("#create-button")
-        ana.wait_for_url("**/r/*")
-        ana.wait_for_function("() => window.gtd && window.gtd.state && window.gtd.playerId")
-        room_url = ana.url
-        bo.goto(room_url)
-        bo.fill("#name-prompt-input", "Bo")
-        bo.locator("#name-prompt-input").press("Enter")
-        bo.wait_for_function("() => window.gtd && window.gtd.state && window.gtd.playerId")
+        join_room(bo, create_room(ana, live_server_url, "Ana"), "Bo")
         ana.wait_for_function("() => window.gtd.state.players.filter(p => !p.is_ai).length === 2")
         ana.screenshot(path=artifact("game-lobby-host-desktop.png"))
         ana.click("#start-button")
@@ -132,15 +141,7 @@ def test_names_and_chat_are_text_never_html(browser, live_server_url):  # noqa: 
     ctx_a, ctx_b = browser.new_context(viewport=DESKTOP), browser.new_context(viewport=DESKTOP)
     ana, eve = ctx_a.new_page(), ctx_b.new_page()
     try:
-        ana.goto(live_server_url + "/")
-        ana.fill("#name-input", "Ana")
-        ana.click("#create-button")
-        ana.wait_for_url("**/r/*")
-        ana.wait_for_function("() => window.gtd && window.gtd.playerId")
-        eve.goto(ana.url)
-        eve.fill("#name-prompt-input", evil[:20])
-        eve.locator("#name-prompt-input").press("Enter")
-        eve.wait_for_function("() => window.gtd && window.gtd.playerId")
+        join_room(eve, create_room(ana, live_server_url, "Ana"), evil[:20])
         eve.fill("#chat-input", evil)
         eve.locator("#chat-input").press("Enter")
         ana.wait_for_function("(t) => document.querySelector('#chat-log').innerText.includes(t)", arg=evil)

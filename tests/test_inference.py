@@ -58,6 +58,16 @@ def as_raw(drawing, scale=3.3, dx=57.25, dy=12.5, densify=4):
     return raw
 
 
+def copy_of_shipped(folder: Path) -> Path:
+    """A second model folder holding the shipped model and labels (to register as another version)."""
+    import shutil
+
+    folder.mkdir()
+    for name in ("model.tflite", "labels.txt"):
+        shutil.copy(SHIPPED / name, folder / name)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def drawings():
     return [d["drawing"] for c in ("cat", "airplane", "The Eiffel Tower", "snowflake") for d in read_drawings(c, 10)]
@@ -172,17 +182,11 @@ def test_classifier_is_safe_under_concurrency(drawings):
 @pytest.mark.django_db(transaction=True)
 def test_hot_swap_reaches_the_live_model_within_a_second_during_concurrent_classification(tmp_path, drawings):
     """Activate another version while threads classify: they switch without an error or a restart."""
-    import shutil
-
     from inference import live
     from inference.services import activate_model_version, ensure_default_model, register_model_version
 
     first = ensure_default_model()
-    other_dir = tmp_path / "other"
-    other_dir.mkdir()
-    shutil.copy(SHIPPED / "model.tflite", other_dir / "model.tflite")
-    shutil.copy(SHIPPED / "labels.txt", other_dir / "labels.txt")
-    second = register_model_version(name="other", model_dir=other_dir)
+    second = register_model_version(name="other", model_dir=copy_of_shipped(tmp_path / "other"))
     model = live.LiveModel()
     model.refresh()
     assert model.version_id == first.pk
@@ -220,17 +224,12 @@ def test_hot_swap_reaches_the_live_model_within_a_second_during_concurrent_class
 @pytest.mark.django_db
 def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings):
     """At start-up the shipped default serves; at a swap the last good model keeps serving."""
-    import shutil
-
     from inference import live
     from inference.models import ModelVersion
     from inference.services import ensure_default_model, register_model_version
 
     good = ensure_default_model()
-    bad_dir = tmp_path / "bad"
-    bad_dir.mkdir()
-    shutil.copy(SHIPPED / "model.tflite", bad_dir / "model.tflite")
-    shutil.copy(SHIPPED / "labels.txt", bad_dir / "labels.txt")
+    bad_dir = copy_of_shipped(tmp_path / "bad")
     bad = register_model_version(name="soon broken", model_dir=bad_dir)
     (bad_dir / "model.tflite").write_bytes(b"corrupted on disk")
     image = rasterize(simplify(drawings[0]))
