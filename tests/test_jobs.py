@@ -320,4 +320,17 @@ def test_cancel_stops_a_training_process_and_a_killed_process_is_marked_failed(s
     while process_is_job(pid=pid, job_id=to_cancel) and time.monotonic() < end:
         time.sleep(0.2)
     assert not process_is_job(pid=pid, job_id=to_cancel), "the cancelled process exited"
-    assert site.query("SELECT COUNT(*) FROM inference_modelversion WHERE name IN ('long', 'doomed')") == [(0,)]
+
+    # An operator's SIGTERM (a deploy, a host shutdown) stops the job cleanly and records it as failed.
+    to_term = start_job(site, http, epochs="30", per_class="150", name="terminated")
+    wait_for(site, http, to_term, lambda s: s["phase"] == "training", 90)
+    (term_pid,) = site.query("SELECT pid FROM training_trainingjob WHERE id = ?", to_term)[0]
+    os.kill(term_pid, signal.SIGTERM)
+    ended = wait_for(site, http, to_term, lambda s: s["finished"], 20)
+    assert ended["status"] == "failed" and "terminated (SIGTERM)" in ended["error"], ended
+    end = time.monotonic() + 10
+    while process_is_job(pid=term_pid, job_id=to_term) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not process_is_job(pid=term_pid, job_id=to_term), "the terminated process exited"
+    names = "('long', 'doomed', 'terminated')"
+    assert site.query(f"SELECT COUNT(*) FROM inference_modelversion WHERE name IN {names}") == [(0,)]

@@ -51,6 +51,8 @@ STALE_SECONDS = float(getattr(settings, "TRAINING_JOB_STALE_SECONDS", 120))
 START_SECONDS = float(getattr(settings, "TRAINING_JOB_START_SECONDS", 60))
 # After a cancel request, how long the job may take to stop by itself before it is cut off.
 CANCEL_GRACE_SECONDS = 15.0
+# How long a cancel waits for the job's next progress call before interrupting the main thread.
+CANCEL_INTERRUPT_SECONDS = 5.0
 
 # Share of the progress bar each phase starts at; training fills the span up to exporting.
 PHASE_START = {
@@ -402,18 +404,13 @@ class JobRunner:
             )
         except (JobCancelled, KeyboardInterrupt):
             self._flush()
-            asked = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
-            if self.terminated.is_set() and not asked:
-                error = "the training process was terminated (SIGTERM)"
-                finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="terminated")
-                self.say(error)
-                return JobStatus.FAILED
-            finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled by an admin")
-            self.say("cancelled")
-            return TrainingJob.objects.get(pk=job.pk).status
+            return self._stopped(job)
         except Exception as exc:
             self._flush()
             self.out.write(traceback.format_exc())
+            if self.cancel_seen.is_set():
+                # The interrupt that stops a phase stuck in native code may surface as any error there.
+                return self._stopped(job)
             error = f"{type(exc).__name__}: {exc}"
             finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="failed")
             self.say(f"failed: {error}")
@@ -425,6 +422,18 @@ class JobRunner:
         m = report["metrics"]
         self.say(f"registered {version}: top1 {m['top1']:.3f} top3 {m['top3']:.3f} map3 {m['map3']:.3f}")
         return JobStatus.SUCCEEDED
+
+    def _stopped(self, job: TrainingJob) -> str:
+        """Record a job stopped on request: cancelled if an admin asked, failed if the process was terminated."""
+        asked = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+        if self.terminated.is_set() and not asked:
+            error = "the training process was terminated (SIGTERM)"
+            finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="terminated")
+            self.say(error)
+            return JobStatus.FAILED
+        finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled by an admin")
+        self.say("cancelled")
+        return TrainingJob.objects.get(pk=job.pk).status
 
     def _download_first(self, source) -> None:
         """Fetch Quick, Draw! files up front, one category at a time, so the page can show the download."""
@@ -469,23 +478,37 @@ class JobRunner:
                     continue
                 if (cancel or not alive) and not self.cancel_seen.is_set() and not self.finished.is_set():
                     self.say("cancel requested" if cancel else "the job was ended from outside; stopping")
-                    self.cancel_seen.set()
-                    _thread.interrupt_main()  # KeyboardInterrupt in the training thread, at its next bytecode
+                    self.cancel_seen.set()  # training stops at its next progress call (every batch)
                     threading.Thread(target=self._cut_off, daemon=True).start()
         finally:
             connection.close()
 
     def _cut_off(self) -> None:
-        """If training does not stop by itself within the grace period, record the cancel and exit hard."""
-        if self.finished.wait(CANCEL_GRACE_SECONDS):
+        """If the job does not stop at a progress call, interrupt it; if that fails too, record the cancel and exit.
+
+        The interrupt comes second because a KeyboardInterrupt raised inside TensorFlow's native code can
+        leave the interpreter in a bad state; a progress call between two steps is the clean way out."""
+        if self.finished.wait(CANCEL_INTERRUPT_SECONDS):
+            return
+        _thread.interrupt_main()  # KeyboardInterrupt in the main thread, at its next bytecode
+        if self.finished.wait(CANCEL_GRACE_SECONDS - CANCEL_INTERRUPT_SECONDS):
             return
         self.say(f"did not stop within {CANCEL_GRACE_SECONDS:.0f} s; exiting")
-        finish_job(job_id=self.job_id, status=JobStatus.CANCELLED, message="cancelled by an admin (forced)")
+        asked = TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+        if self.terminated.is_set() and not asked:
+            finish_job(job_id=self.job_id, status=JobStatus.FAILED, error="the training process was terminated "
+                       "(SIGTERM) and did not stop in time", message="terminated (forced)")
+        else:
+            finish_job(job_id=self.job_id, status=JobStatus.CANCELLED, message="cancelled by an admin (forced)")
         os._exit(1)
 
     def _on_sigterm(self, signum, frame) -> None:
         """Someone terminated the process: stop like a cancel (recorded as failed unless a cancel was asked).
 
-        Only a flag and an exception here: a signal handler may interrupt a database call of this thread."""
+        Only flags here, as for a cancel: the job stops at its next progress call, and is interrupted
+        or cut off if it does not (a signal handler may also interrupt a database call of this thread)."""
+        if self.terminated.is_set():
+            return
         self.terminated.set()
-        raise JobCancelled()
+        self.cancel_seen.set()
+        threading.Thread(target=self._cut_off, daemon=True).start()

@@ -64,8 +64,10 @@ def _progress_callback(progress: Progress, epochs: int, steps: int):
             progress("training", epoch=self.epoch, epochs=epochs, step=0, steps=steps)
 
         def on_train_batch_end(self, batch, logs=None):
-            if (batch + 1) % 50 == 0:
-                progress("training", epoch=self.epoch, epochs=epochs, step=batch + 1, steps=steps, **_floats(logs))
+            # Every batch, so that a job's cancel (raised from progress) stops training between two steps;
+            # losses only every 50, since reading them waits for the step to finish.
+            metrics = _floats(logs) if (batch + 1) % 50 == 0 else {}
+            progress("training", epoch=self.epoch, epochs=epochs, step=batch + 1, steps=steps, **metrics)
 
         def on_epoch_end(self, epoch, logs=None):
             progress("epoch_end", epoch=epoch + 1, epochs=epochs, seconds=time.time() - self.started, **_floats(logs))

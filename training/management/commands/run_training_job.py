@@ -6,7 +6,11 @@ writes its progress there and exits with 0 when the model was registered.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from training.models import JobStatus, TrainingJob
 
@@ -24,4 +28,12 @@ class Command(BaseCommand):
             raise CommandError(f"no training job {opts['job_id']}")
         status = JobRunner(opts["job_id"], out=self.stdout).run()
         if status != JobStatus.SUCCEEDED:
-            raise CommandError(f"job {opts['job_id']} ended {status}")
+            self.stderr.write(f"CommandError: job {opts['job_id']} ended {status}")
+        # The outcome is in the database; exit at once. After a cancel interrupted TensorFlow mid-step,
+        # its worker threads can keep a normal interpreter shutdown waiting for ever.
+        connections.close_all()
+        self.stdout.flush()
+        self.stderr.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0 if status == JobStatus.SUCCEEDED else 1)
