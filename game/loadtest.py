@@ -13,6 +13,12 @@ clock as the server, so it can time:
 
 Anything expected and not received by the end (plus a grace period) counts as
 ``lost``. It stops by itself after ``duration`` seconds.
+
+With ``flooders``, that many extra rooms each hold a client drawing at
+``flood_factor`` times human pace (points, strokes and pen lifts all that much
+faster), reconnecting at once whenever the server closes it, while the normal
+rooms are measured as usual: their figures against a run without flooders say
+what one abuser costs everyone else. The flooders' own counts go to ``flood``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import contextlib
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -41,6 +47,7 @@ from game.bots import (
     to_canvas_strokes,
     ws_url_for,
 )
+from game.ratelimit import ABUSE_CLOSE_CODE
 
 GRACE_SECONDS = 3.0
 CHAT_EVERY_SECONDS = 5.0
@@ -132,6 +139,119 @@ class LoadPlayer:
         except ConnectionClosed as exc:
             if not self.room.stopping:
                 self.stats.errors.append(f"{self.name}: connection closed: {exc}")
+
+
+@dataclass
+class FloodStats:
+    frames_sent: int = 0
+    strokes_sent: int = 0
+    refused: int = 0  # "rate_limited" errors back
+    other_errors: dict[str, int] = field(default_factory=dict)  # error code -> count
+    abuse_closes: int = 0  # closed with the documented abuse code
+    other_closes: int = 0
+    connects: int = 0
+
+
+class FloodRoom:
+    """A room whose drawer sends at `factor` times human pace and comes straight back when closed.
+
+    The flooder creates the room, so it hosts and draws first; a silent partner
+    makes the game startable. Turns last the maximum 240 s, so within a run the
+    flooder keeps the pen.
+    """
+
+    RECONNECT_SECONDS = 0.2
+
+    def __init__(self, base: str, code: str, factor: float, drawings: DrawingLibrary, rng: random.Random):
+        self.url, self.origin = ws_url_for(base, code), origin_for(base)
+        self.code, self.factor, self.drawings, self.rng = code, factor, drawings, rng
+        self.stats = FloodStats()
+        self.token: str | None = None
+        self.player_id: int | None = None
+        self.state: dict | None = None
+
+    async def play(self, stop: asyncio.Event) -> None:
+        partner = asyncio.ensure_future(self._partner(stop))
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+                    await self._session(stop)
+                if not stop.is_set():
+                    await asyncio.sleep(self.RECONNECT_SECONDS)
+        finally:
+            partner.cancel()
+            await asyncio.gather(partner, return_exceptions=True)
+
+    async def _partner(self, stop: asyncio.Event) -> None:
+        await asyncio.sleep(0.5)  # the flooder takes the first seat, and with it the host's
+        async with connect(self.url, origin=Origin(self.origin), open_timeout=30, max_queue=None) as ws:
+            await ws.send(json.dumps({"type": "join", "name": "partner"}))
+            async for _ in ws:  # reads and ignores, so the server never waits on this socket
+                if stop.is_set():
+                    return
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        async with connect(self.url, origin=Origin(self.origin), open_timeout=30, max_queue=None) as ws:
+            self.stats.connects += 1
+            join = {"type": "join", "name": "flooder"} | ({"token": self.token} if self.token else {})
+            await ws.send(json.dumps(join))
+            receiver = asyncio.ensure_future(self._receive(ws))
+            try:
+                while not stop.is_set() and not receiver.done():
+                    await self._act(ws)
+            finally:
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
+                if ws.close_code is not None and not stop.is_set():
+                    if ws.close_code == ABUSE_CLOSE_CODE:
+                        self.stats.abuse_closes += 1
+                    else:
+                        self.stats.other_closes += 1
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            m = json.loads(raw)
+            kind = m.get("type")
+            if kind == "welcome":
+                self.token, self.player_id = m["token"], m["player_id"]
+            if kind in ("welcome", "state"):
+                self.state = m["state"]
+            elif kind == "error":
+                if m.get("code") == "rate_limited":
+                    self.stats.refused += 1
+                else:
+                    code = str(m.get("code"))
+                    self.stats.other_errors[code] = self.stats.other_errors.get(code, 0) + 1
+
+    async def _send(self, ws: ClientConnection, msg: dict) -> None:
+        await ws.send(json.dumps(msg))
+        self.stats.frames_sent += 1
+
+    async def _act(self, ws: ClientConnection) -> None:
+        s = self.state
+        if s is None or s["drawer_id"] is None or s["drawer_id"] != self.player_id:
+            humans = s and sum(1 for p in s["players"] if p["connected"] and not p["is_ai"])
+            if s is not None and s["phase"] == "lobby" and humans >= 2:
+                await self._send(ws, {"type": "start"})
+            await asyncio.sleep(0.2)
+            return
+        if s["phase"] == "choosing" and s.get("choices"):
+            await self._send(ws, {"type": "choose_word", "word": s["choices"][0]})
+            await asyncio.sleep(0.2)
+            return
+        if s["phase"] != "drawing":
+            await asyncio.sleep(0.2)
+            return
+        # Draw one whole doodle at `factor` x pace, then clear and start again.
+        await self._send(ws, {"type": "clear"})
+        for index, stroke in enumerate(to_canvas_strokes(self.drawings.pick(s["word"] or "", self.rng))):
+            timed = [[x, y, i * 8] for i, (x, y) in enumerate(densify(stroke))]
+            for batch in batches(timed, BATCHES_PER_STROKE):
+                await self._send(ws, {"type": "points", "stroke": index, "points": batch, "width": BRUSH_WIDTH})
+                await asyncio.sleep(BATCH_SECONDS / self.factor)
+            await self._send(ws, {"type": "stroke", "stroke": index, "points": timed, "width": BRUSH_WIDTH})
+            self.stats.strokes_sent += 1
+            await asyncio.sleep(PEN_UP_SECONDS / self.factor)
 
 
 class LoadRoom:
@@ -242,7 +362,7 @@ class LoadRoom:
 
 
 async def run_load(bases: list[str], *, rooms: int, players_per_room: int, duration: float, warmup: float = 5.0,
-                   drawings: DrawingLibrary, seed: int = 1) -> dict:
+                   drawings: DrawingLibrary, seed: int = 1, flooders: int = 0, flood_factor: float = 10.0) -> dict:
     stats = Stats(started=time.time())
     rng = random.Random(seed)
     codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, bases[i % len(bases)])
@@ -252,7 +372,11 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
     stop = asyncio.Event()
     stats.measuring_from = time.time() + warmup
     stats.measuring_until = stats.measuring_from + duration
-    tasks = [asyncio.ensure_future(r.play(stop)) for r in all_rooms]
+    flood_codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, bases[i % len(bases)])
+                                         for i in range(flooders)))
+    flood_rooms = [FloodRoom(bases[i % len(bases)], code, flood_factor, drawings, random.Random(rng.random()))
+                   for i, code in enumerate(flood_codes)]
+    tasks = [asyncio.ensure_future(r.play(stop)) for r in [*all_rooms, *flood_rooms]]
     await asyncio.sleep(warmup + duration + GRACE_SECONDS)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -273,4 +397,18 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
         "lost": stats.lost,
         "errors": stats.errors[:50],
         "error_count": len(stats.errors),
+        **({"flood": _flood_summary(flood_rooms, flood_factor, warmup + duration)} if flood_rooms else {}),
     }
+
+
+def _flood_summary(rooms: list[FloodRoom], factor: float, seconds: float) -> dict:
+    total = FloodStats()
+    for room in rooms:
+        for name, value in asdict(room.stats).items():
+            if isinstance(value, dict):
+                for key, count in value.items():
+                    getattr(total, name)[key] = getattr(total, name).get(key, 0) + count
+            else:
+                setattr(total, name, getattr(total, name) + value)
+    return {"flooders": len(rooms), "factor": factor, **asdict(total),
+            "frames_per_s": round(total.frames_sent / seconds, 1)}

@@ -34,3 +34,17 @@ def test_fuzz_command_finds_no_server_error_and_a_normal_game_still_plays(live_s
     assert result["frames_sent"] >= 390
     assert result["server_errors"] == 0 and result["unexpected_closes"] == 0
     assert result["normal_player_ok"] is True
+
+
+def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(live_server_url):  # noqa: F811
+    code, result, err = run_command("loadtest", "--url", live_server_url.replace("http", "ws"), "--rooms", "2",
+                                    "--players-per-room", "3", "--duration", "8", "--warmup", "3",
+                                    "--flooders", "1", "--flood-factor", "10", "--json")
+    assert code == 0, err
+    flood = result["flood"]
+    assert flood["strokes_sent"] > 10 and flood["frames_per_s"] > 100, flood
+    assert flood["refused"] > 0 and flood["abuse_closes"] >= 1, "refused, then closed with the abuse code"
+    assert flood["connects"] >= 2 and flood["other_closes"] == 0 and flood["other_errors"] == {}, flood
+    # Everyone else plays on: every points batch and every AI guess arrived, no error, no close.
+    assert result["players_connected"] == 6 and result["strokes_measured"] > 5
+    assert result["lost"] == 0 and result["errors"] == [], result

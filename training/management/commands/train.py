@@ -105,8 +105,9 @@ class Command(BaseCommand):
                         bar.close()
                     state["bar"] = tqdm(total=info["steps"], desc=f"epoch {info['epoch']}/{info['epochs']}", file=sys.stderr, leave=False)
                 else:
-                    bar.n = info["step"]
-                    bar.set_postfix(loss=f"{info.get('loss', 0):.3f}", acc=f"{info.get('accuracy', 0):.3f}")
+                    if "loss" in info:  # losses come every 50 steps; steps every step
+                        bar.set_postfix(loss=f"{info['loss']:.3f}", acc=f"{info.get('accuracy', 0):.3f}", refresh=False)
+                    bar.update(info["step"] - bar.n)  # redraws at most every 0.1 s
             elif phase == "epoch_end":
                 if state["bar"] is not None:
                     state["bar"].close()
