@@ -74,32 +74,45 @@ def _flatten(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
-    """Ramer-Douglas-Peucker over one stroke: a mask of the points kept.
+    """Ramer-Douglas-Peucker over one stroke: a mask of the points kept."""
+    keep = [False] * len(xs)
+    _rdp_mark(xs, ys, xs.tolist(), ys.tolist(), 0, len(xs), epsilon, keep)
+    return np.array(keep, dtype=bool)
 
-    Long spans are measured with numpy, short ones in plain Python, whichever
-    is cheaper at that size (numpy's per-call overhead is a few microseconds).
+
+def _rdp_mark(xs: np.ndarray, ys: np.ndarray, lx: list, ly: list, start: int, stop: int, epsilon: float,
+              keep: list) -> None:
+    """RDP over points start..stop-1 of the drawing: sets keep[i] for the points kept.
+
+    The points come both as arrays and as lists: long spans are measured with
+    numpy, short ones in plain Python, whichever is cheaper at that size
+    (numpy's per-call overhead is a few microseconds).
     """
-    n = len(xs)
-    keep = np.zeros(n, dtype=bool)
-    keep[0] = keep[n - 1] = True
-    lx, ly = xs.tolist(), ys.tolist()
-    stack = [(0, n - 1)]
+    keep[start] = keep[stop - 1] = True
+    stack = [(start, stop - 1)]
+    hypot = math.hypot
     while stack:
         first, last = stack.pop()
         if last - first < 2:
             continue
         ax, ay = lx[first], ly[first]
         dx, dy = lx[last] - ax, ly[last] - ay
-        norm = math.hypot(dx, dy)
+        norm = hypot(dx, dy)
         if last - first > _NUMPY_SPAN:
             ix, iy = xs[first + 1 : last] - ax, ys[first + 1 : last] - ay
             dists = np.hypot(ix, iy) if norm == 0.0 else np.abs(dy * ix - dx * iy)
             i = int(dists.argmax())
             best, best_i = float(dists[i]), first + 1 + i
+        elif norm == 0.0:
+            best, best_i = -1.0, -1
+            for i in range(first + 1, last):
+                d = hypot(lx[i] - ax, ly[i] - ay)
+                if d > best:
+                    best, best_i = d, i
         else:
             best, best_i = -1.0, -1
             for i in range(first + 1, last):
-                d = math.hypot(lx[i] - ax, ly[i] - ay) if norm == 0.0 else abs(dy * (lx[i] - ax) - dx * (ly[i] - ay))
+                d = abs(dy * (lx[i] - ax) - dx * (ly[i] - ay))
                 if d > best:
                     best, best_i = d, i
         if norm != 0.0:
@@ -108,7 +121,6 @@ def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
             keep[best_i] = True
             stack.append((first, best_i))
             stack.append((best_i, last))
-    return keep
 
 
 def simplify(drawing: Drawing) -> list[np.ndarray]:
@@ -150,11 +162,14 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
     cy = np.interp(where, axis, pts[:, 1])
     # 4. RDP per stroke (a keep-mask over the whole drawing), then round and
     # drop repeats for all strokes at once.
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(owner)) + 1, [len(owner)]))
-    keep = np.ones(len(owner), dtype=bool)
-    for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+    starts = np.flatnonzero(np.diff(owner)).tolist()
+    keep = [True] * len(owner)
+    lx, ly = cx.tolist(), cy.tolist()
+    for a, b in zip([0, *(i + 1 for i in starts)], [*(i + 1 for i in starts), len(owner)], strict=True):
         if b - a > 2:
-            keep[a:b] = _rdp_keep(cx[a:b], cy[a:b], RDP_EPSILON)
+            keep[a + 1 : b - 1] = [False] * (b - a - 2)
+            _rdp_mark(cx, cy, lx, ly, a, b, RDP_EPSILON, keep)
+    keep = np.array(keep, dtype=bool)
     pts = np.round(np.column_stack((cx[keep], cy[keep])))
     owner = owner[keep]
     if len(pts) > 1:
