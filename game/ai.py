@@ -46,7 +46,7 @@ async def on_ai_guess(*, room: str, turn_id: int, version: int, guesses: list[tu
         "guesses": [{"label": label, "p": round(p, 4)} for label, p in guesses],
         "confident": confident(guesses, n_labels),
     }
-    await get_channel_layer().group_send(events.room_group(room), {"type": "room.event", "payload": payload})
+    await get_channel_layer().group_send(events.room_group(room), events.room_event(payload))
     top = guesses[0][0] if guesses else ""
     last = _recorded.get(turn_id)
     now = time.monotonic()

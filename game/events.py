@@ -14,6 +14,7 @@ commands, plain scripts) they are sent synchronously.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 from asgiref.sync import async_to_sync
@@ -82,12 +83,23 @@ def room_changed(code: str) -> None:
     after_commit(lambda: _group_send(room_group(code), {"type": "room.changed"}))
 
 
+def room_event(payload: dict, *, sender: str = "") -> dict:
+    """A layer message that every receiving socket forwards as is: the JSON is encoded once, by the sender,
+    not once per player (a points batch reaches every guesser in the room)."""
+    message = {"type": "room.event", "text": json.dumps(payload, separators=(",", ":"))}
+    if sender:
+        message["sender"] = sender  # that socket skips it
+    return message
+
+
 def to_room(code: str, payload: dict) -> None:
-    after_commit(lambda: _group_send(room_group(code), {"type": "room.event", "payload": payload}))
+    message = room_event(payload)
+    after_commit(lambda: _group_send(room_group(code), message))
 
 
 def to_player(player_id: int, payload: dict) -> None:
-    after_commit(lambda: _group_send(player_group(player_id), {"type": "room.event", "payload": payload}))
+    message = room_event(payload)
+    after_commit(lambda: _group_send(player_group(player_id), message))
 
 
 def kick(player_id: int) -> None:
