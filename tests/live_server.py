@@ -38,6 +38,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Daphne as deployed (Dockerfile, docker-compose.yml): explicit WebSocket message and frame limits.
+# A protocol frame is at most a few KiB (a points batch, a finished stroke), so 64 KiB is ample.
+WEBSOCKET_LIMIT_BYTES = 65536
+DAPHNE_LIMITS = ["--websocket-max-message-size", str(WEBSOCKET_LIMIT_BYTES),
+                 "--websocket-max-frame-size", str(WEBSOCKET_LIMIT_BYTES)]
+
+
+def daphne_args(port: int) -> list[str]:
+    """Arguments after the Python executable that run Daphne on a loopback port, as production does."""
+    return ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_LIMITS, "config.asgi:application"]
+
+
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 10.0
 
@@ -117,7 +129,7 @@ def live_server(extra_env: dict[str, str] | None = None, startup_timeout: float 
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            [sys.executable, *daphne_args(port)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     server = LiveServer(url=url, process=process, log_path=log_path)

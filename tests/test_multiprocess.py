@@ -30,7 +30,7 @@ from game.bots import (
     summarize,
     ws_url_for,
 )
-from tests.live_server import REPO, _migrate, _stop, _wait_until_up, free_port, server_env
+from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
 from tests.redis_server import start_redis
 
 pytestmark = pytest.mark.redis
@@ -56,7 +56,7 @@ class Topology:
     def start_web(self) -> str:
         port = free_port()
         name = f"web{len(self.urls)}"
-        proc = self._spawn(["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], name)
+        proc = self._spawn(daphne_args(port), name)
         url = f"http://127.0.0.1:{port}"
         _wait_until_up(url, proc, self.workdir / f"{name}.log", 60)
         self.urls.append(url)
