@@ -69,40 +69,60 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             self.draining = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
+        """Classify everything waiting, a batch per trip to the classification thread, until nothing waits.
+
+        One trip per drawing would cost a pass of the (busy) event loop per
+        drawing; a batch costs one pass for all the rooms drawing at the moment.
+        """
         while self.pending:
-            key = next(iter(self.pending))
-            message = self.pending.pop(key)
-            if message["version"] <= self.done.get(key, -1):
+            batch = [(key, m) for key, m in self.pending.items() if m["version"] > self.done.get(key, -1)]
+            self.pending.clear()
+            if not batch:
                 continue
             try:
-                await self._classify_one(key, message)
-            except Exception:  # one bad drawing must not stop the worker
-                log.exception("inference failed for drawing %s", key)
-            # Let newer versions that arrived meanwhile replace waiting ones.
-            await asyncio.sleep(0)
+                if not live_model.loaded:
+                    await self.refresh()
+                classifier = live_model.classifier()
+                results = await asyncio.get_running_loop().run_in_executor(
+                    _classifier_thread, _recognize_batch, [m["strokes"] for _, m in batch], classifier
+                )
+            except Exception:  # no model to serve with right now: these versions are dropped, the worker lives
+                log.exception("inference failed for %d drawings", len(batch))
+                continue
+            deliveries = []
+            for (key, message), guesses in zip(batch, results, strict=True):
+                if guesses is None:
+                    continue
+                self.done[key] = message["version"]
+                self.done.move_to_end(key)
+                deliveries.append(self.deliver(
+                    room=message["room"],
+                    turn_id=key,
+                    version=message["version"],
+                    guesses=[(g.label, g.probability) for g in guesses],
+                    n_labels=len(classifier.labels),
+                ))
+            while len(self.done) > REMEMBERED_DRAWINGS:
+                self.done.popitem(last=False)
+            # Rooms are independent: their sends go out together, and one failure stops none of the others.
+            for outcome in await asyncio.gather(*deliveries, return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    log.error("delivering an AI guess failed", exc_info=outcome)
 
-    async def _classify_one(self, key: int, message: dict) -> None:
-        if not live_model.loaded:
-            await self.refresh()
-        classifier = live_model.classifier()
+
+def _recognize_batch(drawings: list, classifier) -> list:
+    """Top-3 for each drawing (None for one that cannot be read), in the classification thread."""
+    results = []
+    for strokes in drawings:
         try:
-            guesses = await asyncio.get_running_loop().run_in_executor(
-                _classifier_thread, recognize, message["strokes"], classifier
-            )
+            results.append(recognize(strokes, classifier))
         except StrokeError as exc:
-            log.warning("unreadable drawing %s: %s", key, exc)
-            return
-        self.done[key] = message["version"]
-        self.done.move_to_end(key)
-        while len(self.done) > REMEMBERED_DRAWINGS:
-            self.done.popitem(last=False)
-        await self.deliver(
-            room=message["room"],
-            turn_id=key,
-            version=message["version"],
-            guesses=[(g.label, g.probability) for g in guesses],
-            n_labels=len(classifier.labels),
-        )
+            log.warning("unreadable drawing: %s", exc)
+            results.append(None)
+        except Exception:  # one bad drawing must not stop the worker
+            log.exception("inference failed for a drawing")
+            results.append(None)
+    return results
 
 
 async def request_inference(channel_layer, *, room: str, drawing_id: int, version: int, strokes: list) -> None:

@@ -7,7 +7,9 @@ import asyncio
 import pytest
 from channels.layers import get_channel_layer
 
+import inference.consumers
 from inference.consumers import InferenceConsumer, request_inference
+from inference.consumers import _recognize_batch as recognize_batch
 from tests.conftest import read_drawings
 from tests.wsclient import inference_worker
 
@@ -60,3 +62,38 @@ async def test_worker_on_the_inference_channel_answers_and_survives_bad_drawings
     assert [d["turn_id"] for d in recorder] == [2]
     labels = [g[0] for g in recorder[0]["guesses"]]
     assert len(labels) == 3 and len(set(labels)) == 3
+
+
+def record_or_fail(**kwargs) -> None:
+    if kwargs["room"] == "BROKEN":
+        raise RuntimeError("this room's delivery fails")
+    DELIVERED.append(kwargs)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_drawings_waiting_together_are_classified_as_one_batch_and_one_failed_delivery_spares_the_rest(
+    settings, monkeypatch
+):
+    settings.INFERENCE_RESULT_HANDLER = "tests.test_inference_consumer.record_or_fail"
+    DELIVERED.clear()
+    batches = []
+
+    def counting(drawings, classifier):
+        batches.append(len(drawings))
+        return recognize_batch(drawings, classifier)
+
+    monkeypatch.setattr(inference.consumers, "_recognize_batch", counting)
+    consumer = InferenceConsumer()
+    rooms = ["BROKEN", "A", "B", "C"]
+    for key, room in enumerate(rooms, start=1):
+        await consumer.classify({"type": "classify", "room": room, "drawing_id": key, "version": 1,
+                                 "strokes": drawing("airplane")})
+    await consumer.draining
+    assert batches == [4], "one trip to the classification thread for the four waiting drawings"
+    assert sorted(d["room"] for d in DELIVERED) == ["A", "B", "C"]
+    assert set(consumer.done) == {1, 2, 3, 4}, "every drawing was classified, the failed delivery's too"
+    # The worker lives on after the failure.
+    await consumer.classify({"type": "classify", "room": "D", "drawing_id": 9, "version": 1, "strokes": drawing()})
+    await consumer.draining
+    assert DELIVERED[-1]["room"] == "D"
+    DELIVERED.clear()
