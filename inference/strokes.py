@@ -42,6 +42,8 @@ RDP_EPSILON = 2.0
 _STROKE_GAP = 8.0
 # Above this many points a span's distances are computed with numpy.
 _NUMPY_SPAN = 40
+# Drawings of at most this many input points are simplified in plain Python.
+SMALL_DRAWING_POINTS = 96
 
 
 class StrokeError(ValueError):
@@ -80,33 +82,36 @@ def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
     return np.array(keep, dtype=bool)
 
 
-def _rdp_mark(xs: np.ndarray, ys: np.ndarray, lx: list, ly: list, start: int, stop: int, epsilon: float,
-              keep: list) -> None:
+def _rdp_mark(xs: np.ndarray | None, ys: np.ndarray | None, lx: list, ly: list, start: int, stop: int,
+              epsilon: float, keep: list) -> None:
     """RDP over points start..stop-1 of the drawing: sets keep[i] for the points kept.
 
-    The points come both as arrays and as lists: long spans are measured with
-    numpy, short ones in plain Python, whichever is cheaper at that size
-    (numpy's per-call overhead is a few microseconds).
+    The points come as lists and, optionally, as arrays: long spans are
+    measured with numpy when the arrays are given, short ones in plain Python,
+    whichever is cheaper at that size (numpy's per-call overhead is a few
+    microseconds). Both compute the same floating-point operations in the same
+    order, so they pick the same points.
     """
     keep[start] = keep[stop - 1] = True
     stack = [(start, stop - 1)]
-    hypot = math.hypot
+    sqrt = math.sqrt
     while stack:
         first, last = stack.pop()
         if last - first < 2:
             continue
         ax, ay = lx[first], ly[first]
         dx, dy = lx[last] - ax, ly[last] - ay
-        norm = hypot(dx, dy)
-        if last - first > _NUMPY_SPAN:
+        norm = sqrt(dx * dx + dy * dy)
+        if xs is not None and last - first > _NUMPY_SPAN:
             ix, iy = xs[first + 1 : last] - ax, ys[first + 1 : last] - ay
-            dists = np.hypot(ix, iy) if norm == 0.0 else np.abs(dy * ix - dx * iy)
+            dists = np.sqrt(ix * ix + iy * iy) if norm == 0.0 else np.abs(dy * ix - dx * iy)
             i = int(dists.argmax())
             best, best_i = float(dists[i]), first + 1 + i
         elif norm == 0.0:
             best, best_i = -1.0, -1
             for i in range(first + 1, last):
-                d = hypot(lx[i] - ax, ly[i] - ay)
+                ix, iy = lx[i] - ax, ly[i] - ay
+                d = sqrt(ix * ix + iy * iy)
                 if d > best:
                     best, best_i = d, i
         else:
@@ -124,7 +129,19 @@ def _rdp_mark(xs: np.ndarray, ys: np.ndarray, lx: list, ly: list, start: int, st
 
 
 def simplify(drawing: Drawing) -> list[np.ndarray]:
-    """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per stroke, in 0-255."""
+    """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per stroke, in 0-255.
+
+    Small drawings (most of the dataset, and every drawing's first strokes in
+    play) take a plain-Python route, larger ones a vectorised one; both do the
+    same floating-point operations in the same order and give the same result
+    to the bit (a test holds them to that over the whole shared sample).
+    """
+    if sum(len(stroke[0]) for stroke in drawing if len(stroke) >= 2) <= SMALL_DRAWING_POINTS:
+        return _simplify_small(drawing)
+    return _simplify_vectorised(drawing)
+
+
+def _simplify_vectorised(drawing: Drawing) -> list[np.ndarray]:
     pts, ids = _flatten(drawing)
     if len(pts) == 0:
         return []
@@ -140,7 +157,8 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
     # 3. Resampling at 1 px: arc length along each stroke, strokes laid end to
     # end on one axis with a gap between them.
     same = ids[1:] == ids[:-1]
-    step = np.where(same, np.hypot(*np.diff(pts, axis=0).T), _STROKE_GAP)
+    dx, dy = np.diff(pts, axis=0).T
+    step = np.where(same, np.sqrt(dx * dx + dy * dy), _STROKE_GAP)
     axis = np.concatenate(([0.0], np.cumsum(step)))
     first = np.concatenate(([True], ~same))
     last = np.concatenate((~same, [True]))
@@ -178,6 +196,94 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
         pts, owner = pts[keep], owner[keep]
     bounds = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(pts)]
     return [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _simplify_small(drawing: Drawing) -> list[np.ndarray]:
+    """:func:`_simplify_vectorised` in plain Python, step for step (numpy's call overhead dominates at this size)."""
+    strokes: list[tuple[list[float], list[float]]] = []
+    lox = loy = math.inf
+    hix = hiy = -math.inf
+    for stroke in drawing:
+        if len(stroke) < 2:
+            raise StrokeError("a stroke needs x and y lists")
+        sx, sy = stroke[0], stroke[1]
+        if len(sx) != len(sy):
+            raise StrokeError("a stroke's x and y lists differ in length")
+        if not len(sx):
+            continue
+        try:
+            xs, ys = [float(v) for v in sx], [float(v) for v in sy]
+        except (TypeError, ValueError) as exc:
+            raise StrokeError("coordinates must be numbers") from exc
+        if not math.isfinite(sum(xs) + sum(ys)):  # NaN slips through min and max; a sum keeps it
+            raise StrokeError("coordinates must be finite numbers")
+        lox, hix, loy, hiy = min(lox, *xs), max(hix, *xs), min(loy, *ys), max(hiy, *ys)
+        strokes.append((xs, ys))
+    if not strokes:
+        return []
+    extent = max(hix - lox, hiy - loy)
+    scale = SPAN / extent if extent > 0 else 1.0
+    sqrt, floor = math.sqrt, math.floor
+    # One axis for the whole drawing, accumulated exactly as np.cumsum does, gaps between strokes included.
+    axis: list[float] = []
+    px: list[float] = []
+    py: list[float] = []
+    spans: list[tuple[int, int]] = []  # each stroke's slice of axis/px/py
+    at = 0.0
+    for xs, ys in strokes:
+        begin = len(axis)
+        if begin:
+            at += _STROKE_GAP
+        lastx = lasty = None
+        for x, y in zip(xs, ys, strict=True):
+            x, y = (x - lox) * scale, (y - loy) * scale
+            if lastx is not None:
+                if x == lastx and y == lasty:
+                    continue
+                dx, dy = x - lastx, y - lasty
+                at += sqrt(dx * dx + dy * dy)
+            axis.append(at)
+            px.append(x)
+            py.append(y)
+            lastx, lasty = x, y
+        spans.append((begin, len(axis)))
+    out: list[np.ndarray] = []
+    n = len(axis)
+    for begin, end in spans:
+        start = axis[begin]
+        length = axis[end - 1] - start
+        cands = {length}
+        for i in range(begin, end):
+            f = floor(axis[i] - start)
+            cands.add(f)
+            cands.add(f + RESAMPLE_SPACING)
+        where = sorted({c + start for c in cands if c <= length})
+        # np.interp over the whole axis: the segment j with axis[j] <= w < axis[j + 1].
+        cx: list[float] = []
+        cy: list[float] = []
+        j = begin
+        for w in where:
+            while j + 1 < n and axis[j + 1] <= w:
+                j += 1
+            if j == n - 1 or axis[j] == w:
+                cx.append(px[j])
+                cy.append(py[j])
+            else:
+                run = axis[j + 1] - axis[j]
+                cx.append((px[j + 1] - px[j]) / run * (w - axis[j]) + px[j])
+                cy.append((py[j + 1] - py[j]) / run * (w - axis[j]) + py[j])
+        keep = [True] * len(cx)
+        if len(cx) > 2:
+            keep[1:-1] = [False] * (len(cx) - 2)
+            _rdp_mark(None, None, cx, cy, 0, len(cx), RDP_EPSILON, keep)
+        kept: list[tuple[float, float]] = []
+        for x, y, k in zip(cx, cy, keep, strict=True):
+            if k:
+                point = (float(round(x)), float(round(y)))
+                if not kept or kept[-1] != point:
+                    kept.append(point)
+        out.append(np.array(kept, dtype=np.float64))
+    return out
 
 
 def is_simplified(drawing: Drawing) -> bool:

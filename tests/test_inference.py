@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,15 @@ import pytest
 from inference.classifier import Classifier, ModelFileError
 from inference.raster import SIZE, rasterize
 from inference.recognize import recognize
-from inference.strokes import StrokeError, _rdp_keep, is_simplified, simplify
+from inference.strokes import (
+    SMALL_DRAWING_POINTS,
+    StrokeError,
+    _rdp_keep,
+    _simplify_small,
+    _simplify_vectorised,
+    is_simplified,
+    simplify,
+)
 from tests.conftest import read_drawings
 
 SHIPPED = Path(__file__).resolve().parent.parent / "inference" / "shipped_model"
@@ -79,6 +88,32 @@ def test_fast_simplify_matches_the_published_recipe(drawings):
     )
     # Ties between equally distant points may break differently; nearly all must be identical.
     assert same >= 0.95 * len(drawings)
+
+
+def test_small_and_vectorised_simplify_agree_to_the_bit(shared_quickdraw):
+    """`simplify` picks a plain-Python route for small drawings; it must not change a single point."""
+    rng = np.random.default_rng(3)
+    files = sorted(shared_quickdraw.glob("*.ndjson"))[::15]
+    checked = 0
+    for path in files:
+        for d in [json.loads(line)["drawing"] for line in path.read_text().splitlines()[:20]]:
+            for case in (d, as_raw(d, scale=rng.uniform(0.5, 4), dx=rng.uniform(-50, 400), densify=1),
+                         d[: max(1, len(d) // 2)], [[s[0][:1], s[1][:1]] for s in d]):
+                small, vectorised = _simplify_small(case), _simplify_vectorised(case)
+                assert len(small) == len(vectorised)
+                assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(small, vectorised, strict=True))
+                checked += 1
+    assert checked == len(files) * 20 * 4
+    small_drawing = read_drawings("cat", 1)[0]["drawing"]
+    assert sum(len(s[0]) for s in small_drawing) <= SMALL_DRAWING_POINTS, "the fixture takes the small route"
+
+
+@pytest.mark.parametrize("route", [_simplify_small, _simplify_vectorised])
+@pytest.mark.parametrize("bad", [[[[1.0, float("nan")], [2.0, 3.0]]], [[[1.0, 2.0], [float("inf"), 3.0]]],
+                                 [[[1.0, "x"], [2.0, 3.0]]], [[[1.0, 2.0], [3.0]]], [[[1.0, 2.0]]]])
+def test_both_routes_refuse_unreadable_strokes(route, bad):
+    with pytest.raises(StrokeError):
+        route(bad)
 
 
 def test_simplify_output_is_the_simplified_format(drawings):
