@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +13,8 @@ from django.utils import timezone
 from inference.classifier import Classifier, ModelFileError
 from inference.errors import ModelVersionError
 from inference.models import ModelActivation, ModelVersion
+
+log = logging.getLogger(__name__)
 
 
 def read_model_dir(model_dir: Path) -> tuple[Path, list[str], dict]:
@@ -100,11 +103,44 @@ def rollback_model_version(*, by: str = "") -> ModelVersion:
 
 
 def ensure_default_model() -> ModelVersion:
-    """Register and activate the shipped default model unless some version is active already."""
+    """Register and activate the shipped default model unless some version is active already.
+
+    Runs after every `migrate`, so a release that ships a new default model
+    registers it too (see :func:`current_shipped_default`)."""
+    shipped = current_shipped_default()
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None:
         return active
-    shipped = ModelVersion.objects.filter(is_shipped_default=True).first()
-    if shipped is None:
-        shipped = register_model_version(name="shipped default", model_dir=Path(settings.SHIPPED_MODEL_DIR), shipped=True)
     return activate_model_version(version=shipped, by="system")
+
+
+def current_shipped_default() -> ModelVersion:
+    """The version row of the model in SHIPPED_MODEL_DIR, registered anew when a release replaced its files.
+
+    The shipped files live in the code checkout, so an upgrade overwrites the
+    old default's file in place. Its row then describes a model that is gone:
+    it is renamed and pointed at no file (activating it is refused as missing),
+    a new row describes the new files, and if the old default was live the new
+    one takes over. A model an admin activated stays live.
+    """
+    folder = Path(settings.SHIPPED_MODEL_DIR)
+    model_file, labels, metrics = read_model_dir(folder)
+    shipped = ModelVersion.objects.filter(is_shipped_default=True).order_by("-pk").first()
+    if shipped is not None and (shipped.labels, shipped.metrics, shipped.size_bytes) == (
+        labels, metrics, model_file.stat().st_size
+    ):
+        return shipped
+    with transaction.atomic():
+        new = register_model_version(name="shipped default", model_dir=folder, shipped=True)
+        if shipped is not None:
+            ModelVersion.objects.filter(pk=shipped.pk).update(
+                is_shipped_default=False,
+                name=f"{shipped.name} (replaced by version {new.pk})"[:100],
+                file_path=f"{shipped.file_path}.replaced-by-{new.pk}",
+            )
+            if shipped.is_active:
+                try:
+                    activate_model_version(version=new, by="system: a new shipped default")
+                except ModelVersionError as exc:  # e.g. it lacks a word a game is using: an admin decides
+                    log.warning("the new shipped default model %s was not activated: %s", new.pk, exc)
+    return new

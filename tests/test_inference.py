@@ -286,3 +286,41 @@ def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings
     (bad_dir / "model.tflite").unlink()
     running.refresh()
     assert running.version_id == good.pk
+
+
+@pytest.mark.django_db
+def test_a_release_with_a_new_shipped_model_registers_it_and_replaces_a_live_old_default(tmp_path, settings):
+    """The shipped files live in the checkout: an upgrade overwrites them, and `migrate` must notice."""
+    import json as json_module
+    import shutil
+
+    from inference.errors import ModelVersionError
+    from inference.models import ModelVersion
+    from inference.services import activate_model_version, ensure_default_model, register_model_version
+
+    shipped_dir = tmp_path / "shipped"
+    shutil.copytree(SHIPPED, shipped_dir, ignore=shutil.ignore_patterns("*.png", "report.json"))
+    settings.SHIPPED_MODEL_DIR = shipped_dir
+    ModelVersion.objects.all().delete()
+    old = ensure_default_model()
+    assert old.is_shipped_default and old.is_active
+    assert ensure_default_model().pk == old.pk, "nothing changed: no new row"
+    assert ModelVersion.objects.count() == 1
+
+    # The release: new files in place of the old ones (here: other metrics).
+    metrics = json_module.loads((shipped_dir / "metrics.json").read_text())
+    (shipped_dir / "metrics.json").write_text(json_module.dumps({**metrics, "top1": 0.99}))
+    new = ensure_default_model()
+    old.refresh_from_db()
+    assert new.pk != old.pk and new.is_active and new.is_shipped_default and new.metrics["top1"] == 0.99
+    assert not old.is_shipped_default and not old.is_active and "replaced by version" in old.name
+    with pytest.raises(ModelVersionError):
+        activate_model_version(version=old, by="test")  # its model is gone from disk
+
+    # An admin's own model stays live through the next release.
+    mine = register_model_version(name="mine", model_dir=copy_of_shipped(tmp_path / "mine"))
+    activate_model_version(version=mine, by="admin")
+    (shipped_dir / "metrics.json").write_text(json_module.dumps({**metrics, "top1": 0.98}))
+    assert ensure_default_model().pk == mine.pk
+    newest = ModelVersion.objects.get(is_shipped_default=True)
+    assert newest.metrics["top1"] == 0.98 and not newest.is_active
