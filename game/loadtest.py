@@ -97,7 +97,9 @@ class LoadPlayer:
         self.joined = asyncio.Event()
         # Arrival times (wall clock) of AI updates: (version, arrived).
         self.ai: list[tuple[int, float]] = []
-        self.points_seen: dict[tuple, float] = {}
+        # Arrival times per (turn, stroke, first point), in order: a drawer that draws the same doodle
+        # twice in one turn sends the same key twice, and each send is matched with its own arrival.
+        self.points_seen: dict[tuple, list[float]] = {}
 
     async def send(self, msg: dict) -> None:
         assert self.ws is not None
@@ -133,7 +135,7 @@ class LoadPlayer:
                 elif kind == "ai":
                     self.ai.append((m["version"], now))
                 elif kind == "points":
-                    self.points_seen[(m["turn_id"], m["stroke"], tuple(m["points"][0]))] = now
+                    self.points_seen.setdefault((m["turn_id"], m["stroke"], tuple(m["points"][0])), []).append(now)
                 elif kind == "error" and m.get("code") not in ("not_drawer", "rate_limited"):
                     self.stats.errors.append(f"{self.name}: {m.get('code')}: {m.get('message')}")
         except ConnectionClosed as exc:
@@ -341,7 +343,11 @@ class LoadRoom:
             for p in self.players:
                 if p is sender:
                     continue
-                arrived = p.points_seen.get(key)
+                arrivals = p.points_seen.get(key, [])
+                # Arrivals of earlier sends of the same key (before the measuring window) go first.
+                while arrivals and arrivals[0] < sent:
+                    arrivals.pop(0)
+                arrived = arrivals.pop(0) if arrivals else None
                 if arrived is None:
                     self.stats.lost += 1
                 else:
