@@ -50,17 +50,23 @@ class StrokeError(ValueError):
     """A drawing that cannot be read as strokes."""
 
 
+def _xy(stroke: Stroke) -> tuple[Sequence[float], Sequence[float]]:
+    """A stroke's x and y lists (a third list of timestamps, if any, is not needed)."""
+    if len(stroke) < 2:
+        raise StrokeError("a stroke needs x and y lists")
+    sx, sy = stroke[0], stroke[1]
+    if len(sx) != len(sy):
+        raise StrokeError("a stroke's x and y lists differ in length")
+    return sx, sy
+
+
 def _flatten(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
     """All points as an (n, 2) float array and each point's stroke index."""
     xs: list[float] = []
     ys: list[float] = []
     lengths: list[int] = []
     for stroke in drawing:
-        if len(stroke) < 2:
-            raise StrokeError("a stroke needs x and y lists")
-        sx, sy = stroke[0], stroke[1]
-        if len(sx) != len(sy):
-            raise StrokeError("a stroke's x and y lists differ in length")
+        sx, sy = _xy(stroke)
         xs.extend(sx)
         ys.extend(sy)
         lengths.append(len(sx))
@@ -204,11 +210,7 @@ def _simplify_small(drawing: Drawing) -> list[np.ndarray]:
     lox = loy = math.inf
     hix = hiy = -math.inf
     for stroke in drawing:
-        if len(stroke) < 2:
-            raise StrokeError("a stroke needs x and y lists")
-        sx, sy = stroke[0], stroke[1]
-        if len(sx) != len(sy):
-            raise StrokeError("a stroke's x and y lists differ in length")
+        sx, sy = _xy(stroke)
         if not len(sx):
             continue
         try:
