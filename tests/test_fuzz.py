@@ -9,12 +9,11 @@ from asgiref.sync import sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from game import services
 from game.fuzzing import frame
 from game.models import Phase, Player, Room
 from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
 from game.ratelimit import ABUSE_CLOSE_CODE
-from tests.wsclient import Client
+from tests.wsclient import Client, room_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,11 +44,7 @@ def check_invariants(room_id: int) -> None:
 
 @pytest.fixture
 async def room_in_play():
-    room = await sync_to_async(services.create_room)()
-    ana, bo = Client(room.code, "Ana"), Client(room.code, "Bo")
-    for c in (ana, bo):
-        await c.connect()
-        await c.join()
+    room, (ana, bo) = await room_with("Ana", "Bo")
     await ana.send({"type": "start"})
     st_ = await ana.state(lambda s: s["phase"] == "choosing")
     await ana.send({"type": "choose_word", "word": st_["choices"][0]})

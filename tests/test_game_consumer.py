@@ -5,23 +5,11 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from game import services
 from game.models import Player, Turn
 from tests.conftest import read_drawings
-from tests.wsclient import Client, inference_worker, to_canvas
+from tests.wsclient import Client, inference_worker, room_with, to_canvas
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _room_with(*names: str):
-    room = await sync_to_async(services.create_room)()
-    clients = []
-    for name in names:
-        c = Client(room.code, name)
-        await c.connect()
-        await c.join()
-        clients.append(c)
-    return room, clients
 
 
 async def _start_and_choose(host: Client, others: list[Client]) -> tuple[Client, list[Client], str]:
@@ -45,7 +33,7 @@ async def _start_and_choose(host: Client, others: list[Client]) -> tuple[Client,
 
 
 async def test_two_players_draw_guess_and_score_with_live_ai():
-    room, (ana, bo) = await _room_with("Ana", "Bo")
+    room, (ana, bo) = await room_with("Ana", "Bo")
     async with inference_worker():
         drawer, (guesser,), word = await _start_and_choose(ana, [bo])
         drawing = read_drawings("cat", 1)[0]["drawing"]
@@ -84,7 +72,7 @@ async def test_two_players_draw_guess_and_score_with_live_ai():
 
 
 async def test_malformed_and_forbidden_messages_get_errors_and_keep_the_socket():
-    room, (ana, bo) = await _room_with("Ana", "Bo")
+    room, (ana, bo) = await room_with("Ana", "Bo")
     for bad in ["not json", '{"type": "nope"}', '{"type": "guess"}', '{"type": "guess", "text": "x", "extra": 1}',
                 '{"type": "points", "stroke": 0, "points": [[NaN, 1, 0]]}',
                 '{"type": "points", "stroke": 0, "points": [[5000, 1, 0]]}']:
@@ -103,7 +91,7 @@ async def test_malformed_and_forbidden_messages_get_errors_and_keep_the_socket()
 
 
 async def test_reconnect_with_token_gets_seat_score_and_canvas_back():
-    room, (ana, bo) = await _room_with("Ana", "Bo")
+    room, (ana, bo) = await room_with("Ana", "Bo")
     drawer, (guesser,), word = await _start_and_choose(ana, [bo])
     stroke = to_canvas(read_drawings("cat", 1)[0]["drawing"])[0]
     await drawer.send({"type": "stroke", "stroke": 0, "points": stroke, "width": 22})
@@ -123,7 +111,7 @@ async def test_reconnect_with_token_gets_seat_score_and_canvas_back():
 
 
 async def test_sockets_that_have_not_joined_get_no_room_traffic_and_kicked_players_are_cut_off():
-    room, (ana, bo) = await _room_with("Ana", "Bo")
+    room, (ana, bo) = await room_with("Ana", "Bo")
     lurker = Client(room.code, "Lurker")
     await lurker.connect()
     await bo.send({"type": "guess", "text": "hello all"})
@@ -141,7 +129,7 @@ async def test_sockets_that_have_not_joined_get_no_room_traffic_and_kicked_playe
 
 
 async def test_a_majority_votekick_cuts_the_player_off():
-    room, (ana, bo, cy, dan) = await _room_with("Ana", "Bo", "Cy", "Dan")
+    room, (ana, bo, cy, dan) = await room_with("Ana", "Bo", "Cy", "Dan")
     await bo.send({"type": "votekick", "player_id": dan.player_id})
     st = await ana.state(lambda s: any(p["name"] == "Dan" and p["kick_votes"] == 1 for p in s["players"]))
     assert st["kick_votes_needed"] == 2

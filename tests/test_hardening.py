@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from game import services
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits, TokenBucket
-from tests.wsclient import Client
+from tests.wsclient import Client, room_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,11 +32,7 @@ def test_connection_limits_flag_abuse_only_after_many_refusals():
 
 
 async def test_guess_flood_is_throttled_with_errors_and_the_socket_survives():
-    room = await sync_to_async(services.create_room)()
-    ana, bo = Client(room.code, "Ana"), Client(room.code, "Bo")
-    for c in (ana, bo):
-        await c.connect()
-        await c.join()
+    room, (ana, bo) = await room_with("Ana", "Bo")
     for i in range(20):
         await bo.send({"type": "guess", "text": f"guess {i}"})
     got = await bo.drain(0.5)
@@ -51,11 +46,7 @@ async def test_guess_flood_is_throttled_with_errors_and_the_socket_survives():
 
 
 async def test_garbage_flood_closes_only_the_abuser():
-    room = await sync_to_async(services.create_room)()
-    ana, eve = Client(room.code, "Ana"), Client(room.code, "Eve")
-    for c in (ana, eve):
-        await c.connect()
-        await c.join()
+    room, (ana, eve) = await room_with("Ana", "Eve")
     for _ in range(80):
         await eve.send("{not json")
     output = await eve.comm.receive_output(timeout=3)

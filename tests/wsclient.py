@@ -73,6 +73,22 @@ class Client:
         await self.comm.disconnect()
 
 
+async def room_with(*names: str):
+    """A new room and one joined client per name (the first one hosts)."""
+    from asgiref.sync import sync_to_async
+
+    from game import services
+
+    room = await sync_to_async(services.create_room)()
+    clients = []
+    for name in names:
+        c = Client(room.code, name)
+        await c.connect()
+        await c.join()
+        clients.append(c)
+    return room, clients
+
+
 @asynccontextmanager
 async def inference_worker():
     """The real inference consumer on the real (in-memory) channel layer, as runworker runs it."""
