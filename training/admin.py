@@ -262,10 +262,14 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
 
     def _get_job(self, request: HttpRequest, object_id) -> TrainingJob:
-        jobs.reap_dead_jobs()
         try:
-            job = TrainingJob.objects.select_related("model_version", "created_by").get(pk=int(object_id))
-        except (TrainingJob.DoesNotExist, ValueError):
+            pk = int(object_id)
+        except ValueError:
+            raise Http404("no such training job") from None
+        jobs.reap_dead_jobs(job_id=pk)  # this job only: the job page polls every second
+        try:
+            job = TrainingJob.objects.select_related("model_version", "created_by").get(pk=pk)
+        except TrainingJob.DoesNotExist:
             raise Http404("no such training job") from None
         if not self.has_view_permission(request, job):
             raise PermissionDenied

@@ -200,10 +200,12 @@ def why_dead(*, job: TrainingJob, now=None) -> str:
     return ""
 
 
-def reap_dead_jobs(*, now=None) -> list[int]:
-    """Mark queued/running jobs whose process is gone as failed (cancelled if a cancel was asked); returns their ids."""
+def reap_dead_jobs(*, now=None, job_id: int | None = None) -> list[int]:
+    """Mark queued/running jobs (all, or just `job_id`) whose process is gone as failed (cancelled if a cancel
+    was asked); returns their ids."""
     reaped = []
-    for job in TrainingJob.objects.filter(status__in=list(ACTIVE_STATUSES)):
+    active = TrainingJob.objects.filter(status__in=list(ACTIVE_STATUSES))
+    for job in active.filter(pk=job_id) if job_id is not None else active:
         reason = why_dead(job=job, now=now)
         if not reason:
             continue
@@ -404,13 +406,13 @@ class JobRunner:
             )
         except (JobCancelled, KeyboardInterrupt):
             self._flush()
-            return self._stopped(job)
+            return self._stopped()
         except Exception as exc:
             self._flush()
             self.out.write(traceback.format_exc())
             if self.cancel_seen.is_set():
                 # The interrupt that stops a phase stuck in native code may surface as any error there.
-                return self._stopped(job)
+                return self._stopped()
             error = f"{type(exc).__name__}: {exc}"
             finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="failed")
             self.say(f"failed: {error}")
@@ -423,17 +425,18 @@ class JobRunner:
         self.say(f"registered {version}: top1 {m['top1']:.3f} top3 {m['top3']:.3f} map3 {m['map3']:.3f}")
         return JobStatus.SUCCEEDED
 
-    def _stopped(self, job: TrainingJob) -> str:
+    def _stopped(self, *, forced: bool = False) -> str:
         """Record a job stopped on request: cancelled if an admin asked, failed if the process was terminated."""
-        asked = TrainingJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+        asked = TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+        how = " (forced)" if forced else ""
         if self.terminated.is_set() and not asked:
-            error = "the training process was terminated (SIGTERM)"
-            finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="terminated")
+            error = "the training process was terminated (SIGTERM)" + (" and did not stop in time" if forced else "")
+            finish_job(job_id=self.job_id, status=JobStatus.FAILED, error=error, message="terminated" + how)
             self.say(error)
             return JobStatus.FAILED
-        finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled by an admin")
-        self.say("cancelled")
-        return TrainingJob.objects.get(pk=job.pk).status
+        finish_job(job_id=self.job_id, status=JobStatus.CANCELLED, message="cancelled by an admin" + how)
+        self.say("cancelled" + how)
+        return TrainingJob.objects.get(pk=self.job_id).status
 
     def _download_first(self, source) -> None:
         """Fetch Quick, Draw! files up front, one category at a time, so the page can show the download."""
@@ -494,12 +497,7 @@ class JobRunner:
         if self.finished.wait(CANCEL_GRACE_SECONDS - CANCEL_INTERRUPT_SECONDS):
             return
         self.say(f"did not stop within {CANCEL_GRACE_SECONDS:.0f} s; exiting")
-        asked = TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
-        if self.terminated.is_set() and not asked:
-            finish_job(job_id=self.job_id, status=JobStatus.FAILED, error="the training process was terminated "
-                       "(SIGTERM) and did not stop in time", message="terminated (forced)")
-        else:
-            finish_job(job_id=self.job_id, status=JobStatus.CANCELLED, message="cancelled by an admin (forced)")
+        self._stopped(forced=True)
         os._exit(1)
 
     def _on_sigterm(self, signum, frame) -> None:

@@ -61,8 +61,8 @@ class Command(BaseCommand):
         from training import jobs
 
         action = opts["action"]
-        if action != "start":
-            jobs.reap_dead_jobs()
+        if action not in ("start", "reap"):
+            jobs.reap_dead_jobs()  # so that list/show/cancel see no job "running" whose process is gone
         if action == "start":
             try:
                 job_settings = clean_job_settings(
