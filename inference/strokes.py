@@ -217,7 +217,7 @@ def _simplify_small(drawing: Drawing) -> list[np.ndarray]:
             xs, ys = [float(v) for v in sx], [float(v) for v in sy]
         except (TypeError, ValueError) as exc:
             raise StrokeError("coordinates must be numbers") from exc
-        if not math.isfinite(sum(xs) + sum(ys)):  # NaN slips through min and max; a sum keeps it
+        if not all(map(math.isfinite, xs)) or not all(map(math.isfinite, ys)):  # NaN slips through min and max
             raise StrokeError("coordinates must be finite numbers")
         lox, hix, loy, hiy = min(lox, *xs), max(hix, *xs), min(loy, *ys), max(hiy, *ys)
         strokes.append((xs, ys))

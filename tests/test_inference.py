@@ -104,8 +104,20 @@ def test_small_and_vectorised_simplify_agree_to_the_bit(shared_quickdraw):
                 assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(small, vectorised, strict=True))
                 checked += 1
     assert checked == len(files) * 20 * 4
-    small_drawing = read_drawings("cat", 1)[0]["drawing"]
-    assert sum(len(s[0]) for s in small_drawing) <= SMALL_DRAWING_POINTS, "the fixture takes the small route"
+    huge = [[[1e308, 1.7e308], [0.0, 1.0]]]  # finite coordinates whose sum overflows: still readable by both
+    assert all(np.array_equal(a, b) for a, b in zip(_simplify_small(huge), _simplify_vectorised(huge), strict=True))
+
+
+def test_simplify_takes_the_plain_python_route_only_for_small_drawings(monkeypatch):
+    import inference.strokes as strokes
+
+    taken = []
+    monkeypatch.setattr(strokes, "_simplify_small", lambda d: taken.append("small") or [])
+    monkeypatch.setattr(strokes, "_simplify_vectorised", lambda d: taken.append("vectorised") or [])
+    line = [list(range(SMALL_DRAWING_POINTS)), list(range(SMALL_DRAWING_POINTS))]
+    simplify([line])
+    simplify([line, [[0], [0]]])  # one point more
+    assert taken == ["small", "vectorised"]
 
 
 @pytest.mark.parametrize("route", [_simplify_small, _simplify_vectorised])
