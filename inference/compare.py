@@ -9,7 +9,6 @@ same as that command's, and each drawing is rasterized once for every model.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,9 @@ import numpy as np
 
 from inference.classifier import Classifier, ModelFileError
 from inference.errors import ModelVersionError
-from inference.management.commands.evaluate import METRICS, Tally, live_image
+from inference.management.commands.evaluate import METRICS, Tally, live_image, read_drawings
 from inference.models import ModelVersion
 from inference.strokes import StrokeError, first_half
-from training.sources import is_validation
 
 SCOPES = {
     "both": "categories both versions know",
@@ -50,25 +48,6 @@ class Comparison:
             values = [r[key] for r in self.results]
             rows.append({"metric": key, "values": values, "best": int(np.argmax(values)) if values else 0})
         return rows
-
-
-def validation_drawings(*, path: Path, limit: int) -> list:
-    """Up to `limit` held-out drawings of one file (the split training never trains on)."""
-    drawings = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh):
-            if len(drawings) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            key = str(record.get("key_id") or f"{path.stem}:{line_no}")
-            if is_validation(key) and isinstance(record.get("drawing"), list):
-                drawings.append(record["drawing"])
-    return drawings
 
 
 def _classifier(version: ModelVersion) -> Classifier:
@@ -106,7 +85,7 @@ def compare_model_versions(
     started = time.perf_counter()
     for category in categories:
         full, half = [], []
-        for drawing in validation_drawings(path=files[category], limit=limit):
+        for drawing in read_drawings(files[category], limit, "validation")[0]:
             try:
                 images = live_image(drawing), live_image(first_half(drawing))
             except (StrokeError, TypeError, ValueError):

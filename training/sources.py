@@ -38,6 +38,11 @@ class DrawingSource(Protocol):
     def iter_category(self, category: str) -> Iterator[Sample]: ...
 
 
+def sample_key(record: dict, path: Path, line_no: int) -> str:
+    """A drawing's identity for the train/validation split: its key_id, or its file and line when it has none."""
+    return str(record.get("key_id") or f"{path.stem}:{line_no}")
+
+
 def iter_ndjson(path: Path, word: str | None = None) -> Iterator[Sample]:
     """Drawings from a Quick, Draw! ndjson file (raw or simplified; both have `word` and `drawing`)."""
     with open(path, encoding="utf-8") as fh:
@@ -46,7 +51,7 @@ def iter_ndjson(path: Path, word: str | None = None) -> Iterator[Sample]:
             if not line:
                 continue
             record = json.loads(line)
-            key = str(record.get("key_id") or f"{path.stem}:{line_no}")
+            key = sample_key(record, path, line_no)
             yield Sample(word=word or record["word"], drawing=record["drawing"], key=key)
 
 

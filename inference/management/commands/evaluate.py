@@ -87,13 +87,13 @@ def data_files(folder: Path) -> list[Path]:
     return files
 
 
-def in_split(record: dict, split: str) -> bool:
-    """`validation`: only the drawings training held out (same key hash as training.sources); `all`: every one."""
+def in_split(key: str, split: str) -> bool:
+    """`validation`: only the drawings training held out (same key and hash as training.sources); `all`: every one."""
     if split == "all":
         return True
     from training.sources import is_validation
 
-    held_out = is_validation(str(record.get("key_id", "")))
+    held_out = is_validation(key)
     return held_out if split == "validation" else not held_out
 
 
@@ -101,8 +101,10 @@ def read_drawings(path: Path, limit: int | None, split: str = "all") -> tuple[li
     """Up to `limit` drawings of one file, and how many lines were not a drawing record."""
     drawings: list = []
     bad = 0
+    from training.sources import sample_key
+
     with path.open(encoding="utf-8") as fh:
-        for line in fh:
+        for line_no, line in enumerate(fh):
             if limit is not None and len(drawings) >= limit:
                 break
             if not line.strip():
@@ -113,7 +115,7 @@ def read_drawings(path: Path, limit: int | None, split: str = "all") -> tuple[li
             except (json.JSONDecodeError, KeyError):
                 drawing = None
             if isinstance(drawing, list):
-                if in_split(record, split):
+                if in_split(sample_key(record, path, line_no), split):
                     drawings.append(drawing)
             else:
                 bad += 1
