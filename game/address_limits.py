@@ -42,3 +42,15 @@ def allow(kind: str, address: str) -> bool:
         cache.add(key, 1, timeout=window)
         return True
     return count <= limit
+
+
+def room_by_code(*, code: str, address: str):
+    """The room with `code`, or None; an unknown code counts against `address`, and past the limit the
+    lookup is refused with GameError `rate_limited` (so nobody walks the code space, by page or socket)."""
+    from game import selectors
+    from game.errors import GameError
+
+    room = selectors.room_by_code(code=code)
+    if room is None and not allow("try_code", address):
+        raise GameError("too many room codes tried; wait a minute", code="rate_limited")
+    return room

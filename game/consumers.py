@@ -49,12 +49,13 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def connect(self):
         self.strokes, self.live_stroke = [], []
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
-        room = await database_sync_to_async(selectors.room_by_code)(code=self.code)
         await self.accept()
-        if room is None and not await database_sync_to_async(address_limits.allow)(
-            "try_code", address_limits.client_address(self.scope)
-        ):
-            await self.send_error(GameError("too many room codes tried; wait a minute", code="rate_limited"))
+        try:
+            room = await database_sync_to_async(address_limits.room_by_code)(
+                code=self.code, address=address_limits.client_address(self.scope)
+            )
+        except GameError as exc:  # too many unknown codes from this address
+            await self.send_error(exc)
             await self.close(code=ABUSE_CLOSE_CODE)
             return
         if room is None:

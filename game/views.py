@@ -15,42 +15,40 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "game/home.html", {"public_rooms": selectors.public_rooms()})
 
 
+def _home_with_error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "game/home.html", {"error": message, "public_rooms": selectors.public_rooms()},
+                  status=status)
+
+
 @require_POST
 def create_room(request: HttpRequest) -> HttpResponse:
     if not address_limits.allow("create_room", address_limits.client_address(request.META)):
-        return render(
-            request, "game/home.html",
-            {"error": "Too many new rooms from your address; try again in a few minutes.",
-             "public_rooms": selectors.public_rooms()},
-            status=429,
-        )
+        return _home_with_error(request, "Too many new rooms from your address; try again in a few minutes.", 429)
     try:
         room = services.create_room(is_public=request.POST.get("public") in ("on", "1", "true"))
     except GameError as exc:
-        return render(request, "game/home.html", {"error": exc.message, "public_rooms": selectors.public_rooms()}, status=503)
+        return _home_with_error(request, exc.message, 503)
     return redirect("room", code=room.code)
 
 
 @require_GET
 def join_by_code(request: HttpRequest) -> HttpResponse:
     code = (request.GET.get("code") or "").strip().upper()
-    if not address_limits.allow("try_code", address_limits.client_address(request.META)):
-        return render(
-            request, "game/home.html",
-            {"error": "Too many room codes tried; wait a minute.", "public_rooms": selectors.public_rooms()},
-            status=429,
-        )
-    if selectors.room_by_code(code=code) is None:
-        return render(
-            request, "game/home.html",
-            {"error": "No room with that code.", "public_rooms": selectors.public_rooms()}, status=404,
-        )
+    try:
+        found = address_limits.room_by_code(code=code, address=address_limits.client_address(request.META))
+    except GameError:
+        return _home_with_error(request, "Too many room codes tried; wait a minute.", 429)
+    if found is None:
+        return _home_with_error(request, "No room with that code.", 404)
     return redirect("room", code=code)
 
 
 @require_GET
 def room(request: HttpRequest, code: str) -> HttpResponse:
-    found = selectors.room_by_code(code=code)
+    try:
+        found = address_limits.room_by_code(code=code, address=address_limits.client_address(request.META))
+    except GameError:
+        return _home_with_error(request, "Too many room codes tried; wait a minute.", 429)
     if found is None:
         raise Http404("no such room")
     context = {
