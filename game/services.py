@@ -182,13 +182,13 @@ def vote_kick(*, player_id: int, target_id: int) -> bool:
         eligible = set(_connected_humans(room).exclude(pk=target.pk).values_list("pk", flat=True))
         votes = {int(v) for v in room.kick_votes.get(str(target.pk), [])} & eligible
         votes.add(voter.pk)
-        if len(votes) >= rules.votes_needed(len(eligible)):
-            room.kick_votes = {k: v for k, v in room.kick_votes.items() if k != str(target.pk)}
-            _remove_player(room, target, _now(), reason=f"{target.name} was voted out")
+        needed = rules.votes_needed(len(eligible))
+        if len(votes) >= needed:
+            _remove_player(room, target, _now(), reason=f"{target.name} was voted out")  # clears their votes too
             events.kick(target.pk)
             return True
         room.kick_votes = {**room.kick_votes, str(target.pk): sorted(votes)}
-        _system(room, f"{voter.name} voted to remove {target.name} ({len(votes)}/{rules.votes_needed(len(eligible))})")
+        _system(room, f"{voter.name} voted to remove {target.name} ({len(votes)}/{needed})")
         _bump(room)
         return False
 
