@@ -8,7 +8,6 @@ refreshed on every room change, so any web process can serve any player.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -17,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from config.consumers import DirectDispatchMixin
-from game import address_limits, events, protocol, rules, selectors, services
+from game import address_limits, events, presence, protocol, selectors, services
 from game.errors import GameError
 from game.models import Phase, Room
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
@@ -68,9 +67,8 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         events.bind_event_loop()
 
     async def disconnect(self, close_code):
-        if getattr(self, "heartbeat", None) is not None:
-            self.heartbeat.cancel()
         if self.player_id is not None:
+            presence.closed(self.player_id)
             await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
             await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
             await database_sync_to_async(services.disconnect)(player_id=self.player_id)
@@ -112,19 +110,10 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         # Room traffic only for sockets that took a seat.
         await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
-        self.heartbeat = asyncio.ensure_future(self._heartbeat(player.pk))
+        presence.opened(player.pk)
         state = await self._snapshot()
         self.sent_version = state.version
         await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
-
-    async def _heartbeat(self, player_id: int) -> None:
-        touch = database_sync_to_async(services.touch)
-        while True:
-            await asyncio.sleep(rules.PRESENCE_SECONDS)
-            try:
-                await touch(player_id=player_id)
-            except Exception:  # noqa: BLE001 - a missed beat is retried; only a long silence counts
-                log.warning("presence heartbeat failed for player %s", player_id, exc_info=True)
 
     async def on_settings(self, message: protocol.UpdateSettings):
         await database_sync_to_async(services.update_settings)(
@@ -251,6 +240,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send_error(GameError("the host removed you from the room", code="kicked"))
         await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
         await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
+        presence.closed(self.player_id)
         self.player_id = None
         await self.close(code=4403)
 

@@ -129,9 +129,9 @@ def connect(*, player_id: int) -> Player:
     return player
 
 
-def touch(*, player_id: int) -> None:
-    """An open socket's heartbeat (no broadcast: nothing visible changed)."""
-    Player.objects.filter(pk=player_id, connections__gt=0).update(last_seen=_now())
+def touch(*, player_ids: list[int]) -> None:
+    """A web process's heartbeat for the seats it holds open (no broadcast: nothing visible changed)."""
+    Player.objects.filter(pk__in=player_ids, connections__gt=0).update(last_seen=_now())
 
 
 def disconnect(*, player_id: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -139,3 +141,24 @@ async def test_a_majority_votekick_cuts_the_player_off():
     await ana.state(lambda s: all(p["name"] != "Dan" for p in s["players"]))
     for c in (ana, bo, cy):
         await c.close()
+
+
+async def test_one_presence_beat_per_process_refreshes_every_seat_open_here():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from game import presence
+
+    room, (ana, bo) = await room_with("Ana", "Bo")
+    assert {ana.player_id, bo.player_id} <= set(presence.open_seats())
+    old = timezone.now() - timedelta(minutes=5)
+    await sync_to_async(Player.objects.filter(room=room).update)(last_seen=old)
+    await bo.close()
+    await asyncio.sleep(0.1)  # the disconnect handler runs
+    assert bo.player_id not in presence.open_seats() and ana.player_id in presence.open_seats()
+    await presence.beat()
+    seen = dict(await sync_to_async(list)(Player.objects.filter(room=room, is_ai=False).values_list("name", "last_seen")))
+    assert seen["Ana"] > old, "Ana's socket is open here: refreshed"
+    assert seen["Bo"] == old, "Bo left: not refreshed"
+    await ana.close()

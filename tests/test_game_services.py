@@ -221,7 +221,7 @@ def test_connections_left_behind_by_a_dead_web_process_expire():
     services.connect(player_id=b.pk)  # a second socket, on a process that then dies without a goodbye
     services.disconnect(player_id=b.pk)
     assert Player.objects.get(pk=b.pk).connections == 1
-    services.touch(player_id=a.pk)
+    services.touch(player_ids=[a.pk])
     later = timezone.now() + timedelta(seconds=rules.PRESENCE_STALE_SECONDS + 1)
     Player.objects.filter(pk=a.pk).update(last_seen=later)  # a's socket keeps beating
     services.housekeeping(now=later)
