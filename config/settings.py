@@ -145,6 +145,8 @@ EMBEDDED_SERVICES = env_bool("EMBEDDED_SERVICES", not REDIS_URL)
 # ones in a data folder shared by web, workers and training.
 SHIPPED_MODEL_DIR = BASE_DIR / "inference" / "shipped_model"
 MODEL_STORE_DIR = Path(os.environ.get("MODEL_STORE_DIR", BASE_DIR / "var" / "models"))
+# The real Quick, Draw! sample every developer and CI machine has beside the project (simplified ndjson).
+QUICKDRAW_SAMPLE_DIR = Path(os.environ.get("QUICKDRAW_SAMPLE_DIR", BASE_DIR.parent / "shared" / "quickdraw" / "simplified"))
 QUICKDRAW_CACHE_DIR = Path(os.environ.get("QUICKDRAW_CACHE_DIR", BASE_DIR / "var" / "quickdraw"))
 # Google's public bucket; tests point this at a loopback fake.
 QUICKDRAW_BASE_URL = os.environ.get("QUICKDRAW_BASE_URL", "https://storage.googleapis.com/quickdraw_dataset")

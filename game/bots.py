@@ -434,7 +434,7 @@ def create_room_over_http(base_url: str, timeout: float = 15.0) -> str:
 def default_drawing_folder() -> Path:
     from django.conf import settings
 
-    return Path(settings.BASE_DIR).parent / "shared" / "quickdraw" / "simplified"
+    return Path(settings.QUICKDRAW_SAMPLE_DIR)
 
 
 def make_bots(base_url: str, code: str, players: int, *, rounds: int = 1, drawings: DrawingLibrary | None = None,

@@ -31,7 +31,7 @@ class JobSettingsError(ValueError):
 
 def default_data_folder() -> Path:
     """The Quick, Draw! sample shipped next to the project (`../shared/quickdraw/simplified`)."""
-    return Path(settings.BASE_DIR).parent / "shared" / "quickdraw" / "simplified"
+    return Path(settings.QUICKDRAW_SAMPLE_DIR)
 
 
 def source_specs(*, sources: list[str], folder: str = "") -> list[str]:

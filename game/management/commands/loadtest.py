@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--players-per-room", type=int, default=4)
         parser.add_argument("--duration", type=float, default=60.0, help="seconds measured (after a warm-up)")
         parser.add_argument("--warmup", type=float, default=8.0)
-        parser.add_argument("--data", default=str(settings.BASE_DIR.parent / "shared" / "quickdraw" / "simplified"))
+        parser.add_argument("--data", default=str(settings.QUICKDRAW_SAMPLE_DIR))
         parser.add_argument("--flooders", type=int, default=0,
                             help="extra rooms whose drawer floods at --flood-factor x human pace, reconnecting "
                                  "whenever closed; the normal rooms are measured as usual")

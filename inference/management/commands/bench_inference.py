@@ -42,7 +42,7 @@ SEED = 1
 
 def default_data() -> Path:
     """The shared Quick, Draw! sample next to the project."""
-    return Path(settings.BASE_DIR).parent / "shared" / "quickdraw" / "simplified"
+    return Path(settings.QUICKDRAW_SAMPLE_DIR)
 
 
 def sample_drawings(folder: Path, n: int) -> list:

@@ -6,6 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from training.pipeline import TrainConfig
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         from training.services import make_source, new_model_dir, train_and_register
 
         categories = parse_categories(opts["categories"])
-        specs = opts["source"] or [str(Path(__file__).resolve().parents[3].parent / "shared" / "quickdraw" / "simplified")]
+        specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
         try:
             source = make_source(specs=specs, categories=categories)
         except (FileNotFoundError, ValueError) as exc:
