@@ -25,5 +25,4 @@ application = with_background_services(
             "channel": channel_routes,
         }
     ),
-    channel_routes,
 )
