@@ -5,7 +5,8 @@ entries on each send and receive, deep-copies every message, and fans a group
 send out through one task per member. With a few hundred sockets in one
 process, that made the layer the busiest code in the server. Here the sweep
 runs at most once a second, a message is copied shallowly (consumers never
-mutate what they receive), and a group send is a plain loop.
+mutate what they receive), a group send is a plain loop, and no queue is
+built only to be thrown away.
 """
 
 from __future__ import annotations
@@ -29,13 +30,29 @@ class FastInMemoryChannelLayer(InMemoryChannelLayer):
             self._swept_at = now
             super()._clean_expired()
 
+    def _queue(self, channel: str) -> asyncio.Queue:
+        queue = self.channels.get(channel)
+        if queue is None:  # (Channels builds a queue for every call and throws most of them away)
+            queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
+        return queue
+
+    async def receive(self, channel):
+        self.require_valid_channel_name(channel)
+        self._clean_expired()
+        queue = self._queue(channel)
+        try:
+            _, message = await queue.get()
+        finally:
+            if queue.empty():  # as in Channels: a drained channel is forgotten, so closed sockets leave nothing
+                self.channels.pop(channel, None)
+        return message
+
     async def send(self, channel, message):
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         assert "__asgi_channel__" not in message
-        queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
         try:
-            queue.put_nowait((time.time() + self.expiry, dict(message)))
+            self._queue(channel).put_nowait((time.time() + self.expiry, dict(message)))
         except asyncio.QueueFull:
             raise ChannelFull(channel) from None
 

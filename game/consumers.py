@@ -8,15 +8,17 @@ refreshed on every room change, so any web process can serve any player.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from config.consumers import DirectDispatchMixin
-from game import address_limits, events, presence, protocol, selectors, services
+from config.consumers import DirectDispatchMixin, SerialLane
+from game import address_limits, events, presence, protocol, room_reads, selectors, services
 from game.errors import GameError
 from game.models import Phase, Room
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 PARTIAL_INFERENCE_SECONDS = 0.3
 # Points already in flight when a turn ends are dropped quietly for this long.
 LATE_DRAWING_SECONDS = 3.0
+# Handled in the dispatch loop: no database call before their answer. Everything
+# else goes through the socket's lane (one database call at a time, in order).
+IMMEDIATE = frozenset({"ping", "points", "stroke", "undo", "clear"})
+# Closed after an unexpected server-side failure (channel layer or database unreachable): reconnect.
+SERVER_FAILURE_CLOSE_CODE = 4500
 
 
 def _dump(message: protocol.Message) -> str:
@@ -44,9 +51,15 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     last_partial: float = 0.0
     stopped_drawing_at: float = -1e9
     sent_version: int = -1
+    seen_version: int = -1
+    gone: bool = False  # the socket closed: nothing more is sent
+    refreshing: asyncio.Task | None = None
+    wanted_version: int = -1
+    joins_pending: int = 0
 
     async def connect(self):
         self.strokes, self.live_stroke = [], []
+        self.lane = SerialLane(on_failure=self._failed)
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
         await self.accept()
         try:
@@ -67,11 +80,27 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         events.bind_event_loop()
 
     async def disconnect(self, close_code):
+        self.gone = True
         if self.player_id is not None:
             presence.closed(self.player_id)
             await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
             await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
-            await database_sync_to_async(services.disconnect)(player_id=self.player_id)
+            # After whatever this socket still had queued (a last guess, a `leave`).
+            self.lane.submit(database_sync_to_async(services.disconnect), player_id=self.player_id)
+        await self.lane.drain()
+
+    async def _failed(self, exc: BaseException) -> None:
+        """Something unexpected (the channel layer or database down): drop this socket; the client rejoins."""
+        if not self.gone:
+            await self.close(code=SERVER_FAILURE_CLOSE_CODE)
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if self.gone:
+            return
+        try:
+            await super().send(text_data, bytes_data, close)
+        except Disconnected:  # the client went away; Channels hears of it next (websocket.disconnect)
+            self.gone = True
 
     # --- incoming -------------------------------------------------------------------
 
@@ -89,12 +118,21 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 await self.send_error(GameError(f"slow down: too many '{message.type}' messages", code="rate_limited"))
             await self._close_if_abusive()
             return
+        # Until a join is through, everything waits behind it: in order, as the client sent it.
+        if message.type in IMMEDIATE and not self.joins_pending:
+            await self._handle(message)
+        elif self.lane.full():
+            await self.send_error(GameError("the server is busy: try that again in a moment", code="busy"))
+        else:
+            self.joins_pending += message.type == "join"
+            self.lane.submit(self._handle, message)
+
+    async def _handle(self, message: protocol.ClientMessage) -> None:
         if message.type not in ("join", "ping") and self.player_id is None:
             await self.send_error(GameError("join the room first", code="not_joined"))
             return
-        handler = getattr(self, f"on_{message.type}")
         try:
-            await handler(message)
+            await getattr(self, f"on_{message.type}")(message)
         except GameError as exc:
             await self.send_error(exc)
 
@@ -102,6 +140,12 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.send(_dump(protocol.Pong()))
 
     async def on_join(self, message: protocol.Join):
+        try:
+            await self._join(message)
+        finally:
+            self.joins_pending -= 1
+
+    async def _join(self, message: protocol.Join):
         if self.player_id is not None:
             raise GameError("already joined", code="already_joined")
         player = await database_sync_to_async(services.join_room)(code=self.code, name=message.name, token=message.token)
@@ -112,7 +156,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
         presence.opened(player.pk)
         state = await self._snapshot()
-        self.sent_version = state.version
+        self.sent_version = max(self.sent_version, state.version)
         await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
 
     async def on_settings(self, message: protocol.UpdateSettings):
@@ -164,29 +208,47 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             partial = [[p[0] for p in self.live_stroke], [p[1] for p in self.live_stroke]]
             await self._infer([*self.strokes, partial])
 
+    # Strokes, undo and clear change the AI's copy of the drawing at once (it
+    # answers without waiting for the database) and are stored through the
+    # lane, in order; the stored drawing is what everyone else is shown.
+
     async def on_stroke(self, message: protocol.StrokeEnd):
         if self._late_drawing():
             return
-        # The AI hears of the stroke first: its answer need not wait for the database.
         if self.drawing_turn is not None:
-            xs, ys = [p[0] for p in message.points], [p[1] for p in message.points]
-            await self._infer([*self.strokes, [xs, ys]])
-        room, turn = await database_sync_to_async(services.add_stroke)(
-            player_id=self.player_id, index=message.stroke, points=message.points, width=message.width
+            points = message.points
+            self.strokes.append([[p[0] for p in points], [p[1] for p in points], [p[2] for p in points]])
+            self.live_stroke = []
+            self.last_partial = time.monotonic()
+            await self._infer([*self.strokes])
+        self.lane.submit(
+            self._store, services.add_stroke, {"index": message.stroke, "points": message.points, "width": message.width}
         )
-        self.strokes = turn.strokes
-        self.live_stroke = []
-        self.last_partial = time.monotonic()
 
     async def on_undo(self, message: protocol.Undo):
-        room, turn = await database_sync_to_async(services.undo_stroke)(player_id=self.player_id)
-        self.strokes, self.live_stroke = turn.strokes, []
-        if self.strokes:
-            await self._infer(self.strokes)
+        if self.drawing_turn is not None:
+            self.strokes, self.live_stroke = self.strokes[:-1], []
+            if self.strokes:
+                await self._infer([*self.strokes])
+        self.lane.submit(self._store, services.undo_stroke, {})
 
     async def on_clear(self, message: protocol.Clear):
-        room, turn = await database_sync_to_async(services.clear_canvas)(player_id=self.player_id)
-        self.strokes, self.live_stroke = [], []
+        if self.drawing_turn is not None:
+            self.strokes, self.live_stroke = [], []
+        self.lane.submit(self._store, services.clear_canvas, {})
+
+    async def _store(self, change, fields: dict) -> None:
+        """Store one drawing change (in the lane). Refused, the AI's copy is reloaded from the database."""
+        if self.player_id is None:
+            await self.send_error(GameError("join the room first", code="not_joined"))
+            return
+        try:
+            await database_sync_to_async(change)(player_id=self.player_id, **fields)
+        except GameError as exc:
+            if self.drawing_turn is not None:
+                await self._snapshot(reload=True)
+            if not (exc.code == "not_drawer" and self._late_drawing()):
+                await self.send_error(exc)
 
     async def _infer(self, strokes: list) -> None:
         if self.drawing_turn is None:
@@ -211,10 +273,17 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def send_error(self, exc: GameError):
         await self.send(_dump(protocol.ErrorOut(code=exc.code, message=exc.message)))
 
-    async def _snapshot(self) -> protocol.Snapshot:
+    async def _snapshot(self, *, reload: bool = False) -> protocol.Snapshot:
         state = await database_sync_to_async(selectors.snapshot)(room_id=self.room_id, player_id=self.player_id)
+        return self._apply(state, reload=reload)
+
+    def _apply(self, state: protocol.Snapshot, *, reload: bool = False) -> protocol.Snapshot:
+        """What this socket keeps of a view of the room: whether it is drawing, and the drawing so far."""
+        if state.version < self.seen_version:
+            return state  # an older read that finished late: what this socket knows is newer
+        self.seen_version = state.version
         drawing = state.phase == Phase.DRAWING and state.drawer_id == self.player_id
-        if drawing and self.drawing_turn != state.turn_id:
+        if drawing and (reload or self.drawing_turn != state.turn_id):
             self.strokes = [[[p[0] for p in s.points], [p[1] for p in s.points], [p[2] for p in s.points]]
                             for s in state.canvas]
             self.live_stroke = []
@@ -224,16 +293,27 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         return state
 
     async def room_changed(self, event):
-        if self.player_id is None:
-            return
-        try:
-            state = await self._snapshot()
-        except Room.DoesNotExist:  # cleaned up under us
-            return
-        if state.version == self.sent_version:
-            return  # several changes, one read: this view went out already
-        self.sent_version = state.version
-        await self.send(_dump(protocol.State(state=state)))
+        """Send this player's new view, made beside the dispatch loop from a read shared with the room's sockets here."""
+        version = event.get("version", self.sent_version + 1)
+        if self.player_id is None or version <= self.sent_version:
+            return  # this view went out already
+        self.wanted_version = max(self.wanted_version, version)
+        if self.refreshing is None or self.refreshing.done():
+            self.refreshing = asyncio.ensure_future(self._refresh())
+
+    async def _refresh(self) -> None:
+        while self.wanted_version > self.sent_version and self.player_id is not None and not self.gone:
+            try:
+                read = await room_reads.room_read(self.room_id, version=self.wanted_version)
+            except Room.DoesNotExist:  # cleaned up under us
+                return
+            if self.player_id is None:
+                return
+            state = self._apply(selectors.view_of(read, player_id=self.player_id))
+            if state.version <= self.sent_version:
+                return
+            self.sent_version = state.version
+            await self.send(_dump(protocol.State(state=state)))
 
     async def player_kicked(self, event):
         """The host removed this player: tell them, then stop serving this socket."""

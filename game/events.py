@@ -78,9 +78,13 @@ def after_commit(fn) -> None:
     transaction.on_commit(fn)
 
 
-def room_changed(code: str) -> None:
-    """Every player in the room re-reads their own view of it (the word stays with the drawer)."""
-    after_commit(lambda: _group_send(room_group(code), {"type": "room.changed"}))
+def room_changed(code: str, *, version: int) -> None:
+    """Every player in the room re-reads their own view of it (the word stays with the drawer).
+
+    `version` is the room's new state version: a socket that sent that view already skips the read.
+    """
+    message = {"type": "room.changed", "version": version}
+    after_commit(lambda: _group_send(room_group(code), message))
 
 
 def room_event(payload: dict, *, sender: str = "") -> dict:

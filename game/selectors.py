@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -26,12 +28,55 @@ def _ai_guesses(pairs: list) -> list[AIGuess]:
     return [AIGuess(label=label, p=p) for label, p in pairs]
 
 
-def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
-    """Everything a player needs to draw the room, and nothing they must not see (the word)."""
+@dataclass(frozen=True)
+class RoomRead:
+    """One read of a room: everything any of its players' views is made from (see `view_of`).
+
+    A change reaches every socket of the room; the sockets on one web process
+    share one read of it instead of each reading the same rows again.
+    """
+
+    room: Room
+    turn: Turn | None
+    players: list[Player]
+    guessed: list[int]  # who named the word this turn, in order
+    guessed_names: list[str]
+    canvas: list[StrokeView]
+    gallery: list[GalleryItem] | None
+    label_count: int | None
+
+    @property
+    def version(self) -> int:
+        return self.room.state_version
+
+
+def read_room(*, room_id: int) -> RoomRead:
     room = Room.objects.select_related("current_turn").get(pk=room_id)
     turn = room.current_turn
     players = list(room.players.filter(left=False))
-    guessed = set(Guess.objects.filter(turn=turn).values_list("player_id", flat=True)) if turn else set()
+    guesses = list(Guess.objects.filter(turn=turn).values_list("player_id", "player__name")) if turn else []
+    drawing_now = turn is not None and room.phase in (Phase.DRAWING, Phase.TURN_END)
+    return RoomRead(
+        room=room,
+        turn=turn,
+        players=players,
+        guessed=[pid for pid, _ in guesses],
+        guessed_names=[name for _, name in guesses],
+        canvas=stroke_views(turn) if drawing_now else [],
+        gallery=gallery(room=room) if room.phase == Phase.GAME_OVER else None,
+        label_count=_label_count(),
+    )
+
+
+def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
+    """Everything a player needs to draw the room, and nothing they must not see (the word)."""
+    return view_of(read_room(room_id=room_id), player_id=player_id)
+
+
+def view_of(read: RoomRead, *, player_id: int | None) -> Snapshot:
+    """One player's view of a room read: pure, so a read can serve every player of the room."""
+    room, turn, players = read.room, read.turn, read.players
+    guessed = set(read.guessed)
     drawer_id = turn.drawer_id if turn and room.phase in (Phase.CHOOSING, Phase.DRAWING, Phase.TURN_END) else None
     is_drawer = drawer_id is not None and drawer_id == player_id
     over = room.phase in (Phase.TURN_END, Phase.GAME_OVER)
@@ -41,11 +86,10 @@ def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
     word_mask = rules.word_mask(turn.word, turn.revealed) if turn and turn.word else None
     reveal = None
     if turn and turn.word and room.phase == Phase.TURN_END:
-        names = dict(Guess.objects.filter(turn=turn).values_list("player_id", "player__name"))
         reveal = Reveal(
             word=turn.word,
             drawer=turn.drawer_name,
-            guessed=[names[pid] for pid in names],
+            guessed=read.guessed_names,
             ai_timeline=turn.ai_timeline,
             ai_guessed_ms=turn.ai_guessed_ms,
         )
@@ -85,11 +129,11 @@ def snapshot(*, room_id: int, player_id: int | None) -> Snapshot:
         phase_seconds={Phase.CHOOSING: rules.CHOOSE_SECONDS, Phase.DRAWING: room.draw_seconds,
                        Phase.TURN_END: rules.TURN_END_SECONDS}.get(room.phase),
         server_ms=_ms(timezone.now()),
-        canvas=stroke_views(turn) if drawing_now else [],
+        canvas=read.canvas,
         ai=_ai_guesses(turn.ai_latest) if drawing_now else [],
-        ai_threshold=rules.ai_threshold(_label_count()),
+        ai_threshold=rules.ai_threshold(read.label_count),
         reveal=reveal,
-        gallery=gallery(room=room) if room.phase == Phase.GAME_OVER else None,
+        gallery=read.gallery,
     )
 
 

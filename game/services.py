@@ -62,7 +62,7 @@ def _bump(room: Room, **fields) -> None:
     for k, v in fields.items():
         setattr(room, k, v)
     room.save()
-    events.room_changed(room.code)
+    events.room_changed(room.code, version=room.state_version)
 
 
 def _system(room: Room, text: str) -> None:
@@ -361,61 +361,68 @@ def _finish_game(room: Room, now: datetime) -> None:
 # --- drawing -----------------------------------------------------------------------
 
 
-def _drawing_turn(player_id: int) -> tuple[Room, Turn]:
-    player = _player(player_id)
-    room = _lock_room(player.room_id)
-    turn = room.current_turn
-    if room.phase != Phase.DRAWING or turn is None or turn.drawer_id != player.pk:
+def _drawing_turn(player_id: int, *fields: str) -> Turn:
+    """The turn this player is drawing right now, locked, with its room's code: one query.
+
+    Strokes arrive about once a second from every drawer, so this is the
+    busiest write in the game; it loads only the turn `fields` it needs.
+    """
+    turn = (
+        Turn.objects.select_for_update()
+        .select_related("room")
+        .only("room", "room__code", *fields)
+        .filter(drawer_id=player_id, room__phase=Phase.DRAWING, room__current_turn=F("pk"))
+        .first()
+    )
+    if turn is None:
         raise GameError("only the drawer can draw, and only while drawing", code="not_drawer")
-    return room, turn
+    return turn
 
 
-def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: int) -> tuple[Room, Turn]:
+def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: int) -> Turn:
     """Store a finished stroke in the Quick, Draw! raw format and show it to everyone."""
-    from game.protocol import MAX_STROKES_PER_DRAWING
+    from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
 
     with transaction.atomic():
-        room, turn = _drawing_turn(player_id)
+        turn = _drawing_turn(player_id, "strokes", "stroke_widths")
         if len(turn.strokes) >= MAX_STROKES_PER_DRAWING:
             raise GameError("this drawing has reached its stroke limit", code="too_many_strokes")
         stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
         turn.strokes = [*turn.strokes, stroke]
         turn.stroke_widths = [*turn.stroke_widths, width]
-        from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH
-
         turn.canvas_width, turn.canvas_height = CANVAS_WIDTH, CANVAS_HEIGHT
         turn.save(update_fields=["strokes", "stroke_widths", "canvas_width", "canvas_height"])
         events.to_room(
-            room.code,
+            turn.room.code,
             {"type": "stroke", "turn_id": turn.pk, "stroke": len(turn.strokes) - 1, "points": points, "width": width},
         )
-    return room, turn
+    return turn
 
 
-def undo_stroke(*, player_id: int) -> tuple[Room, Turn]:
+def undo_stroke(*, player_id: int) -> Turn:
     with transaction.atomic():
-        room, turn = _drawing_turn(player_id)
+        turn = _drawing_turn(player_id, "strokes", "stroke_widths")
         turn.strokes = turn.strokes[:-1]
         turn.stroke_widths = turn.stroke_widths[:-1]
         turn.save(update_fields=["strokes", "stroke_widths"])
-        _send_canvas(room, turn)
-    return room, turn
+        _send_canvas(turn)
+    return turn
 
 
-def clear_canvas(*, player_id: int) -> tuple[Room, Turn]:
+def clear_canvas(*, player_id: int) -> Turn:
     with transaction.atomic():
-        room, turn = _drawing_turn(player_id)
+        turn = _drawing_turn(player_id)
         turn.strokes, turn.stroke_widths = [], []
         turn.save(update_fields=["strokes", "stroke_widths"])
-        _send_canvas(room, turn)
-    return room, turn
+        _send_canvas(turn)
+    return turn
 
 
-def _send_canvas(room: Room, turn: Turn) -> None:
+def _send_canvas(turn: Turn) -> None:
     from game.selectors import stroke_views
 
     events.to_room(
-        room.code, {"type": "canvas", "turn_id": turn.pk, "strokes": [s.model_dump() for s in stroke_views(turn)]}
+        turn.room.code, {"type": "canvas", "turn_id": turn.pk, "strokes": [s.model_dump() for s in stroke_views(turn)]}
     )
 
 
@@ -423,42 +430,70 @@ def _send_canvas(room: Room, turn: Turn) -> None:
 
 
 def submit_guess(*, player_id: int, text: str) -> str:
-    """Chat and guess in one: returns "correct", "close", "chat" or "hidden"."""
+    """Chat and guess in one: returns "correct", "close", "chat" or "hidden".
+
+    Most messages are chat: those are read without a lock and write nothing.
+    Only the word itself takes the room's lock, and is judged again under it.
+    """
     text = " ".join(text.split())
     if not text:
         raise GameError("say something", code="empty")
-    with transaction.atomic():
-        player = _player(player_id)
-        room = _lock_room(player.room_id)
-        turn = _turn_of(room)
-        now = _now()
-        drawing = room.phase == Phase.DRAWING and turn is not None
-        if drawing and turn.drawer_id == player.pk:
-            raise GameError("the drawer cannot chat while drawing", code="drawer_chat")
-        already = drawing and Guess.objects.filter(turn=turn, player=player).exists()
-        chat = {"type": "chat", "kind": "guess", "text": text, "player_id": player.pk, "name": player.name}
-        if drawing and not already and rules.is_correct(text, turn.word):
-            order = Guess.objects.filter(turn=turn).exclude(player__is_ai=True).count() + 1
-            elapsed = (now - turn.started_at).total_seconds()
-            points = rules.guesser_points(elapsed, room.draw_seconds, order)
-            Guess.objects.create(turn=turn, player=player, order=order, ms=int(elapsed * 1000), points=points)
-            Player.objects.filter(pk=player.pk).update(score=F("score") + points)
-            events.to_room(room.code, {"type": "chat", "kind": "correct", "text": f"{player.name} guessed the word!",
-                                       "player_id": player.pk, "name": player.name})
-            _maybe_everyone_guessed(room, turn, now)
-            _bump(room)
-            return "correct"
-        if drawing and already:
+    seat = (
+        Player.objects.select_related("room", "room__current_turn")
+        .only("name", "room", "room__code", "room__phase", "room__current_turn",
+              "room__current_turn__drawer", "room__current_turn__word")
+        .filter(pk=player_id)
+        .first()
+    )
+    if seat is None:
+        raise GameError("you are not in this room", code="not_joined")
+    turn = seat.room.current_turn if seat.room.phase == Phase.DRAWING else None
+    if turn is not None and turn.drawer_id == seat.pk:
+        raise GameError("the drawer cannot chat while drawing", code="drawer_chat")
+    if turn is not None and rules.is_correct(text, turn.word):
+        with transaction.atomic():
+            return _judge_guess(player_id, text)
+    return _chat(seat, seat.room, turn, text)
+
+
+def _judge_guess(player_id: int, text: str) -> str:
+    """The word, said by a guesser: scored once, in order, under the room's lock."""
+    player = _player(player_id)
+    room = _lock_room(player.room_id)
+    turn = _turn_of(room) if room.phase == Phase.DRAWING else None
+    if turn is None or turn.drawer_id == player.pk or not rules.is_correct(text, turn.word):
+        return _chat(player, room, turn, text)  # the turn moved on while this was on its way
+    if Guess.objects.filter(turn=turn, player=player).exists():
+        return _chat(player, room, turn, text)
+    now = _now()
+    order = Guess.objects.filter(turn=turn).exclude(player__is_ai=True).count() + 1
+    elapsed = (now - turn.started_at).total_seconds()
+    points = rules.guesser_points(elapsed, room.draw_seconds, order)
+    Guess.objects.create(turn=turn, player=player, order=order, ms=int(elapsed * 1000), points=points)
+    Player.objects.filter(pk=player.pk).update(score=F("score") + points)
+    events.to_room(room.code, {"type": "chat", "kind": "correct", "text": f"{player.name} guessed the word!",
+                               "player_id": player.pk, "name": player.name})
+    _maybe_everyone_guessed(room, turn, now)
+    _bump(room)
+    return "correct"
+
+
+def _chat(player: Player, room: Room, turn: Turn | None, text: str) -> str:
+    """A message that is not a new correct guess; `turn` is the turn being drawn, if any."""
+    chat = {"type": "chat", "kind": "guess", "text": text, "player_id": player.pk, "name": player.name}
+    if turn is not None:
+        knowers = [turn.drawer_id, *Guess.objects.filter(turn=turn).values_list("player_id", flat=True)]
+        if player.pk in knowers:
             # Those who know the word talk only among themselves (and the drawer).
-            for pid in [turn.drawer_id, *Guess.objects.filter(turn=turn).values_list("player_id", flat=True)]:
+            for pid in knowers:
                 if pid:
                     events.to_player(pid, chat)
             return "hidden"
-        close = drawing and rules.is_close(text, turn.word)
-        if close:
-            events.to_player(player.pk, {"type": "chat", "kind": "close", "text": f"'{text}' is close!"})
-        events.to_room(room.code, chat)
-        return "close" if close else "chat"
+    close = turn is not None and rules.is_close(text, turn.word)
+    if close:
+        events.to_player(player.pk, {"type": "chat", "kind": "close", "text": f"'{text}' is close!"})
+    events.to_room(room.code, chat)
+    return "close" if close else "chat"
 
 
 def _maybe_everyone_guessed(room: Room, turn: Turn, now: datetime) -> None:
@@ -476,13 +511,16 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
 
     The top-3 itself reaches the room through game.ai, without waiting for this.
     """
-    turn = Turn.objects.filter(pk=turn_id).only("room_id").first()
-    if turn is None or turn.room_id is None:
-        return
     with transaction.atomic():
-        room = _lock_room(turn.room_id)
-        turn = Turn.objects.defer("strokes", "stroke_widths").get(pk=turn_id)
-        if room.current_turn_id != turn.pk or room.phase != Phase.DRAWING or version <= turn.ai_version:
+        # One query for the common case: the turn if it is still being drawn and this answer is newer.
+        turn = (
+            Turn.objects.select_for_update()
+            .select_related("room")
+            .only("room", "room__code", "word", "started_at", "ai_version", "ai_latest", "ai_timeline", "ai_guessed_ms")
+            .filter(pk=turn_id, room__phase=Phase.DRAWING, room__current_turn=F("pk"), ai_version__lt=version)
+            .first()
+        )
+        if turn is None:
             return  # a stale answer: the turn moved on, or a newer version was recorded already
         now = _now()
         ms = _ms_since(turn.started_at, now)
@@ -494,19 +532,25 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
         if top and top[0][0] != previous_top:
             turn.ai_timeline = [*turn.ai_timeline, {"ms": ms, "guesses": top}]
             fields.append("ai_timeline")
-        humans = Guess.objects.filter(turn=turn, player__is_ai=False).count()
         already = turn.ai_guessed_ms is not None
-        if top and rules.ai_scores(top[0][0], top[0][1], turn.word, humans, already, n_labels):
-            turn.ai_guessed_ms = ms
-            fields.append("ai_guessed_ms")
-            ai = room.players.filter(is_ai=True).first()
-            if ai is not None:
-                points = rules.guesser_points(ms / 1000, room.draw_seconds, 1)
-                Guess.objects.create(turn=turn, player=ai, order=0, ms=ms, points=points)
-                Player.objects.filter(pk=ai.pk).update(score=F("score") + points)
-            events.to_room(room.code, {"type": "chat", "kind": "ai", "text": "The AI recognised the drawing!"})
-            _bump(room)
+        # Who guessed is read only when the AI's answer would score without them.
+        if top and rules.ai_scores(top[0][0], top[0][1], turn.word, 0, already, n_labels):
+            humans = Guess.objects.filter(turn=turn, player__is_ai=False).count()
+            if rules.ai_scores(top[0][0], top[0][1], turn.word, humans, already, n_labels):
+                turn.ai_guessed_ms = ms
+                fields.append("ai_guessed_ms")
+                _ai_scores(_lock_room(turn.room_id), turn, ms)
         turn.save(update_fields=fields)
+
+
+def _ai_scores(room: Room, turn: Turn, ms: int) -> None:
+    ai = room.players.filter(is_ai=True).first()
+    if ai is not None:
+        points = rules.guesser_points(ms / 1000, room.draw_seconds, 1)
+        Guess.objects.create(turn=turn, player=ai, order=0, ms=ms, points=points)
+        Player.objects.filter(pk=ai.pk).update(score=F("score") + points)
+    events.to_room(room.code, {"type": "chat", "kind": "ai", "text": "The AI recognised the drawing!"})
+    _bump(room)
 
 
 # --- timers ---------------------------------------------------------------------------------

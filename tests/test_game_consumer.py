@@ -162,3 +162,61 @@ async def test_one_presence_beat_per_process_refreshes_every_seat_open_here():
     assert seen["Ana"] > old, "Ana's socket is open here: refreshed"
     assert seen["Bo"] == old, "Bo left: not refreshed"
     await ana.close()
+
+
+async def test_a_guess_waiting_for_the_database_holds_back_nothing_else_for_that_player(monkeypatch):
+    """The guesser's chat waits in their socket's lane; points, strokes and AI answers still reach them."""
+    import threading
+
+    from game import services
+
+    room, (ana, bo) = await room_with("Ana", "Bo")
+    async with inference_worker():
+        drawer, (guesser,), word = await _start_and_choose(ana, [bo])
+        strokes = to_canvas(read_drawings("cat", 1)[0]["drawing"])
+        await drawer.send({"type": "stroke", "stroke": 0, "points": strokes[0], "width": 10})
+        await guesser.wait_for(lambda m: m["type"] == "ai", timeout=10)  # the AI has its model loaded
+        release, entered = threading.Event(), threading.Event()
+        submit_guess = services.submit_guess
+
+        def slow_submit_guess(**kwargs):
+            entered.set()
+            release.wait(10)  # the database thread is busy with this guess until released
+            return submit_guess(**kwargs)
+
+        monkeypatch.setattr(services, "submit_guess", slow_submit_guess)
+        await guesser.send({"type": "guess", "text": "a slow line"})
+        assert await asyncio.to_thread(entered.wait, 5)
+        await guesser.drain()
+        stroke = strokes[1]
+        await drawer.send({"type": "points", "stroke": 1, "points": stroke[:5], "width": 10})
+        live = await guesser.wait_for(lambda m: m["type"] == "points", timeout=3)
+        assert live["points"] == stroke[:5]
+        await drawer.send({"type": "stroke", "stroke": 1, "points": stroke, "width": 10})
+        ai = await guesser.wait_for(lambda m: m["type"] == "ai", timeout=5)
+        assert len(ai["guesses"]) == 3, "the AI's answer is not held behind the guess either"
+        release.set()
+        chat = await drawer.wait_for(lambda m: m["type"] == "chat" and m["kind"] == "guess", timeout=5)
+        assert chat["text"] == "a slow line"
+        got = await guesser.wait_for(lambda m: m["type"] == "stroke", timeout=5)
+        assert got["stroke"] == 1, "the stroke is stored once the database thread is free"
+    for c in (ana, bo):
+        await c.close()
+
+
+async def test_messages_sent_right_after_join_wait_for_it_in_order():
+    """A client that sends before its welcome arrived is served in the order it sent."""
+    room, (ana,) = await room_with("Ana")
+    bo = Client(room.code, "Bo")
+    await bo.connect()
+    await bo.send({"type": "join", "name": "Bo"})
+    await bo.send({"type": "ping"})
+    await bo.send({"type": "guess", "text": "hello"})
+    first = await bo.wait_for(lambda m: True)
+    assert first["type"] == "welcome", first
+    assert (await bo.wait_for(lambda m: m["type"] in ("pong", "error")))["type"] == "pong"
+    chat = await ana.wait_for(lambda m: m["type"] == "chat" and m["kind"] == "guess")
+    assert chat["text"] == "hello" and chat["name"] == "Bo"
+    assert not [m for m in await bo.drain() if m["type"] == "error"]
+    for c in (ana, bo):
+        await c.close()
