@@ -19,6 +19,8 @@ from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
 SWEEP_SECONDS = 1.0
+# The alias of the layer that carries sockets' traffic (see CHANNEL_LAYERS in config/settings.py).
+ROOM_LAYER = "rooms"
 
 
 class FastInMemoryChannelLayer(InMemoryChannelLayer):

@@ -106,22 +106,27 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/p5", BASE_DIR / "node_modules" / "p5" / "lib")]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# Two channel layers (config.layers.ROOM_LAYER): "rooms" carries the sockets'
+# traffic (room and player groups, each socket's channel); "default" carries
+# work queues (the `inference` channel, which any number of workers share).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # channels_redis #422: without socket_timeout None, redis-py 8 drops a
+    # blocking read after 5 s and idle consumers die.
+    _redis_hosts = [{"address": REDIS_URL, "socket_timeout": None}]
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # channels_redis #422: without socket_timeout None, redis-py 8
-                # drops a blocking read after 5 s and idle consumers die.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "capacity": 1000,
-                "expiry": 30,
-            },
-        }
+            "CONFIG": {"hosts": _redis_hosts, "capacity": 1000, "expiry": 30},
+        },
+        # Pub/sub: a room event is one PUBLISH, read once by each web process
+        # that has a socket in the room. The list-based layer runs a script and
+        # a pop per receiving socket, and held under half the players.
+        "rooms": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": _redis_hosts}},
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "config.layers.FastInMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+    _in_memory = {"BACKEND": "config.layers.FastInMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    CHANNEL_LAYERS = {"default": _in_memory, "rooms": _in_memory}
 
 # Per-address limits (game/address_limits.py) are counted here: shared by all
 # web processes when Redis is there.

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from config.layers import ROOM_LAYER
 from game import events, rules, services
 
 # Refresh the stored latest top-3 (gallery, reloads) at least this often.
@@ -46,7 +47,7 @@ async def on_ai_guess(*, room: str, turn_id: int, version: int, guesses: list[tu
         "guesses": [{"label": label, "p": round(p, 4)} for label, p in guesses],
         "confident": confident(guesses, n_labels),
     }
-    await get_channel_layer().group_send(events.room_group(room), events.room_event(payload))
+    await get_channel_layer(ROOM_LAYER).group_send(events.room_group(room), events.room_event(payload))
     top = guesses[0][0] if guesses else ""
     last = _recorded.get(turn_id)
     now = time.monotonic()

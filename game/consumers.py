@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from config.consumers import DirectDispatchMixin, SerialLane
+from config.layers import ROOM_LAYER
 from game import address_limits, events, presence, protocol, room_reads, selectors, services
 from game.errors import GameError
 from game.models import Phase, Room
@@ -42,6 +43,7 @@ def _dump(message: protocol.Message) -> str:
 
 
 class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
+    channel_layer_alias = ROOM_LAYER
     player_id: int | None = None
     room_id: int | None = None
     code: str = ""
@@ -254,7 +256,6 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self.drawing_turn is None:
             return
         await request_inference(
-            self.channel_layer,
             room=self.code,
             drawing_id=self.drawing_turn,
             # Wall-clock milliseconds: newer versions always compare greater,

@@ -21,6 +21,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from config.layers import ROOM_LAYER
+
 _loop: asyncio.AbstractEventLoop | None = None
 _queue: asyncio.Queue | None = None
 _lock = threading.Lock()
@@ -35,7 +37,7 @@ def player_group(player_id: int) -> str:
 
 
 async def _sender(queue: asyncio.Queue) -> None:
-    layer = get_channel_layer()
+    layer = get_channel_layer(ROOM_LAYER)
     while True:
         group, message = await queue.get()
         try:
@@ -69,7 +71,7 @@ def _group_send(group: str, message: dict) -> None:
         else:
             loop.call_soon_threadsafe(queue.put_nowait, (group, message))
         return
-    layer = get_channel_layer()
+    layer = get_channel_layer(ROOM_LAYER)
     if layer is not None:
         async_to_sync(layer.group_send)(group, message)
 

@@ -18,6 +18,7 @@ from collections import OrderedDict
 
 from channels.consumer import AsyncConsumer
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -127,8 +128,9 @@ def _recognize_batch(drawings: list, classifier) -> list:
     return results
 
 
-async def request_inference(channel_layer, *, room: str, drawing_id: int, version: int, strokes: list) -> None:
-    await channel_layer.send(
+async def request_inference(*, room: str, drawing_id: int, version: int, strokes: list) -> None:
+    """Queue a drawing on the `inference` channel of the default layer, which the inference workers share."""
+    await get_channel_layer().send(
         INFERENCE_CHANNEL,
         {"type": "classify", "room": room, "drawing_id": drawing_id, "version": version, "strokes": strokes},
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from channels.layers import get_channel_layer
 
 import inference.consumers
 from inference.consumers import InferenceConsumer, request_inference
@@ -51,10 +50,9 @@ async def test_only_the_newest_waiting_version_of_a_drawing_is_classified(record
 
 @pytest.mark.django_db(transaction=True)
 async def test_worker_on_the_inference_channel_answers_and_survives_bad_drawings(recorder):
-    layer = get_channel_layer()
     async with inference_worker():
-        await request_inference(layer, room="R", drawing_id=1, version=1, strokes=[[[1, 2], [3]]])  # unreadable
-        await request_inference(layer, room="R", drawing_id=2, version=1, strokes=drawing("airplane"))
+        await request_inference(room="R", drawing_id=1, version=1, strokes=[[[1, 2], [3]]])  # unreadable
+        await request_inference(room="R", drawing_id=2, version=1, strokes=drawing("airplane"))
         for _ in range(200):
             if recorder:
                 break
