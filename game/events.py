@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 
 from asgiref.sync import async_to_sync
@@ -43,8 +44,6 @@ async def _sender(queue: asyncio.Queue) -> None:
         try:
             await layer.group_send(group, message)
         except Exception:  # noqa: BLE001 - one failed send must not stop the others
-            import logging
-
             logging.getLogger(__name__).exception("group_send to %s failed", group)
 
 
@@ -70,6 +69,11 @@ def _group_send(group: str, message: dict) -> None:
             queue.put_nowait((group, message))
         else:
             loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+        return
+    if loop is not None and not loop.is_closed():
+        # The web process is stopping (its loop no longer runs): nobody is left to tell, and
+        # waiting here for that loop (async_to_sync) would hang the process's exit for good.
+        logging.getLogger(__name__).info("dropped an event for %s: the web process is stopping", group)
         return
     layer = get_channel_layer(ROOM_LAYER)
     if layer is not None:

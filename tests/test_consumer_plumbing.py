@@ -139,3 +139,33 @@ async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_f
                                  room_reads.room_read(room.pk, version=version))
     assert len(reads) == 2 + room_reads._ATTEMPTS, "a version never reached is given up on after a few reads"
     assert room_reads._reading == {}
+
+
+def test_an_event_committed_while_the_web_process_stops_is_dropped_without_hanging_its_exit(monkeypatch):
+    """The database thread finishing a write after the loop stopped must not wait for that loop."""
+    import threading
+
+    from game import events
+
+    stopped = asyncio.new_event_loop()  # bound once, no longer running (as Daphne's after SIGTERM)
+    monkeypatch.setattr(events, "_loop", stopped)
+    monkeypatch.setattr(events, "_queue", asyncio.Queue())
+    done, sent = threading.Event(), []
+
+    async def group_send(group, message):
+        sent.append(group)
+
+    monkeypatch.setattr(events, "get_channel_layer", lambda alias: type("Layer", (), {"group_send": group_send}))
+
+    def commit_hook():
+        events._group_send("room.X", {"type": "room.event", "text": "{}"})
+        done.set()
+
+    try:
+        threading.Thread(target=commit_hook, daemon=True).start()
+        assert done.wait(5), "the database thread hung on a stopped loop"
+        # Not sent another way either: from inside Channels' database thread, async_to_sync would wait
+        # for the stopped loop's thread forever (a web process that never exits after SIGTERM).
+        assert sent == []
+    finally:
+        stopped.close()
