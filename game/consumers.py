@@ -308,6 +308,10 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 read = await room_reads.room_read(self.room_id, version=self.wanted_version)
             except Room.DoesNotExist:  # cleaned up under us
                 return
+            except Exception as exc:  # noqa: BLE001 - as an exception in the dispatch loop did: drop the socket
+                log.exception("reading room %s failed", self.code)
+                await self._failed(exc)
+                return
             if self.player_id is None:
                 return
             state = self._apply(selectors.view_of(read, player_id=self.player_id))
