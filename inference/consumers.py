@@ -13,6 +13,7 @@ the code is the same.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import OrderedDict
 
@@ -70,25 +71,22 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             self.draining = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
-        """Classify everything waiting, in chunks between passes of the event loop, until nothing waits.
+        """Classify everything waiting, a chunk per pass of the event loop (its answers sent before the next).
 
         Versions that arrive meanwhile replace older waiting ones, so a busy
         moment never builds a backlog.
         """
         while self.pending:
-            batch = [(key, m) for key, m in self.pending.items() if m["version"] > self.done.get(key, -1)]
-            self.pending.clear()
+            # The longest-waiting drawings first; a version that arrives meanwhile takes its drawing's place.
+            waiting = [(key, self.pending.pop(key)) for key in list(itertools.islice(self.pending, CHUNK))]
+            batch = [(key, m) for key, m in waiting if m["version"] > self.done.get(key, -1)]
             if not batch:
                 continue
             try:
                 if not live_model.loaded:
                     await self.refresh()
                 classifier = live_model.classifier()
-                results = []
-                for start in range(0, len(batch), CHUNK):
-                    if start:
-                        await asyncio.sleep(0)  # let sockets and newer versions in between chunks
-                    results += _recognize_batch([m["strokes"] for _, m in batch[start:start + CHUNK]], classifier)
+                results = _recognize_batch([m["strokes"] for _, m in batch], classifier)
             except Exception:  # no model to serve with right now: these versions are dropped, the worker lives
                 log.exception("inference failed for %d drawings", len(batch))
                 continue
@@ -111,6 +109,7 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             for outcome in await asyncio.gather(*deliveries, return_exceptions=True):
                 if isinstance(outcome, BaseException):
                     log.error("delivering an AI guess failed", exc_info=outcome)
+            await asyncio.sleep(0)  # sockets, and newer versions, get in before the next chunk
 
 
 def _recognize_batch(drawings: list, classifier) -> list:
