@@ -84,12 +84,16 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def disconnect(self, close_code):
         self.gone = True
         if self.player_id is not None:
-            presence.closed(self.player_id)
-            await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
-            await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
+            await self._leave_groups()
             # After whatever this socket still had queued (a last guess, a `leave`).
             self.lane.submit(database_sync_to_async(services.disconnect), player_id=self.player_id)
         await self.lane.drain()
+
+    async def _leave_groups(self) -> None:
+        """This socket no longer holds its seat here: no more room traffic, no more presence beats."""
+        presence.closed(self.player_id)
+        await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
+        await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
 
     async def _failed(self, exc: BaseException) -> None:
         """Something unexpected (the channel layer or database down): drop this socket; the client rejoins."""
@@ -242,8 +246,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _store(self, change, fields: dict) -> None:
         """Store one drawing change (in the lane). Refused, the AI's copy is reloaded from the database."""
         if self.player_id is None:
-            await self.send_error(GameError("join the room first", code="not_joined"))
-            return
+            return  # removed by the host since (_handle checked the seat): this socket is closing
         try:
             await database_sync_to_async(change)(player_id=self.player_id, **fields)
         except GameError as exc:
@@ -323,9 +326,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def player_kicked(self, event):
         """The host removed this player: tell them, then stop serving this socket."""
         await self.send_error(GameError("the host removed you from the room", code="kicked"))
-        await self.channel_layer.group_discard(events.room_group(self.code), self.channel_name)
-        await self.channel_layer.group_discard(events.player_group(self.player_id), self.channel_name)
-        presence.closed(self.player_id)
+        await self._leave_groups()
         self.player_id = None
         await self.close(code=4403)
 
