@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Origin
@@ -431,15 +432,9 @@ def create_room_over_http(base_url: str, timeout: float = 15.0) -> str:
     return location.rstrip("/").rsplit("/", 1)[-1]
 
 
-def default_drawing_folder() -> Path:
-    from django.conf import settings
-
-    return Path(settings.QUICKDRAW_SAMPLE_DIR)
-
-
 def make_bots(base_url: str, code: str, players: int, *, rounds: int = 1, drawings: DrawingLibrary | None = None,
               names: Iterable[str] | None = None, seed: int | None = None) -> list[Bot]:
-    drawings = drawings or DrawingLibrary(default_drawing_folder())
+    drawings = drawings or DrawingLibrary(settings.QUICKDRAW_SAMPLE_DIR)
     names = list(names or (f"Bot{i + 1}" for i in range(players)))
     return [Bot(ws_url_for(base_url, code), name, origin=origin_for(base_url), drawings=drawings,
                 expect_players=players, rounds=rounds, seed=None if seed is None else seed + i)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -55,11 +56,10 @@ class CompareForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         from inference.compare import SCOPES
-        from training.job_services import default_data_folder
 
         super().__init__(*args, **kwargs)
         self.fields["scope"].choices = list(SCOPES.items())
-        self.fields["data"].initial = str(default_data_folder())
+        self.fields["data"].initial = str(settings.QUICKDRAW_SAMPLE_DIR)
 
 
 @admin.register(ModelVersion)

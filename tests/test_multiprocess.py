@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
@@ -25,7 +26,6 @@ from game.bots import (
     Bot,
     DrawingLibrary,
     create_room_over_http,
-    default_drawing_folder,
     origin_for,
     summarize,
     ws_url_for,
@@ -88,7 +88,7 @@ def topology():
 
 
 def bots_across(urls: list[str], code: str, n: int) -> list[Bot]:
-    drawings = DrawingLibrary(default_drawing_folder())
+    drawings = DrawingLibrary(settings.QUICKDRAW_SAMPLE_DIR)
     return [
         Bot(ws_url_for(urls[i % len(urls)], code), f"Bot{i + 1}", origin=origin_for(urls[i % len(urls)]),
             drawings=drawings, expect_players=n, rounds=1, seed=i)

@@ -10,6 +10,7 @@ the admin has no socket route, so it needs no socket permission checks).
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -24,7 +25,6 @@ from training.job_services import (
     SOURCE_LABELS,
     JobSettingsError,
     clean_job_settings,
-    default_data_folder,
     describe_settings,
     format_seconds,
     read_log_tail,
@@ -62,7 +62,7 @@ class TrainJobForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["folder"].initial = str(default_data_folder())
+        self.fields["folder"].initial = str(settings.QUICKDRAW_SAMPLE_DIR)
         self.job_settings: dict | None = None
 
     def clean(self):
@@ -209,7 +209,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
             else:
                 messages.success(request, f"Training job #{job.pk} started in its own process (pid {job.pid}).")
             return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
-        folder = default_data_folder()
+        folder = settings.QUICKDRAW_SAMPLE_DIR
         context = {
             **self.admin_site.each_context(request),
             "title": "Train a new model",

@@ -29,11 +29,6 @@ class JobSettingsError(ValueError):
     """Settings that cannot make a training job; the message says which and why."""
 
 
-def default_data_folder() -> Path:
-    """The Quick, Draw! sample shipped next to the project (`../shared/quickdraw/simplified`)."""
-    return Path(settings.QUICKDRAW_SAMPLE_DIR)
-
-
 def source_specs(*, sources: list[str], folder: str = "") -> list[str]:
     """The `make_source` specs (`quickdraw:binary`, `folder:PATH`, `games`) for the chosen kinds."""
     specs = []
@@ -41,7 +36,7 @@ def source_specs(*, sources: list[str], folder: str = "") -> list[str]:
         if kind == "quickdraw":
             specs.append("quickdraw:binary")
         elif kind == "folder":
-            specs.append(f"folder:{folder or default_data_folder()}")
+            specs.append(f"folder:{folder or settings.QUICKDRAW_SAMPLE_DIR}")
         elif kind == "games":
             specs.append("games")
         else:
@@ -77,7 +72,7 @@ def clean_job_settings(
         raise JobSettingsError("choose at least one data source")
     sources = list(dict.fromkeys(sources))
     if "folder" in sources:
-        folder = str(Path(folder).expanduser()) if folder else str(default_data_folder())
+        folder = str(Path(folder).expanduser()) if folder else str(settings.QUICKDRAW_SAMPLE_DIR)
         path = Path(folder)
         if not path.is_dir():
             raise JobSettingsError(f"the folder {folder} does not exist on the server")

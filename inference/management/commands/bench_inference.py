@@ -40,11 +40,6 @@ RAW_DENSITY = 5  # points per simplified segment in the raw version
 SEED = 1
 
 
-def default_data() -> Path:
-    """The shared Quick, Draw! sample next to the project."""
-    return Path(settings.QUICKDRAW_SAMPLE_DIR)
-
-
 def sample_drawings(folder: Path, n: int) -> list:
     """`n` drawings spread over every category (evenly spaced files when n is smaller than their count)."""
     files = data_files(folder)
@@ -140,7 +135,7 @@ class Command(BaseCommand):
         if opts["n"] < 1:
             raise CommandError("--n must be at least 1")
         classifier = load_model_dir(opts["model"]) if opts["model"] else live_classifier()
-        data = opts["data"] or default_data()
+        data = opts["data"] or settings.QUICKDRAW_SAMPLE_DIR
         drawings = sample_drawings(data, opts["n"])
         if not drawings:
             raise CommandError(f"--data {data} holds no readable drawings")
