@@ -10,6 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 
+from game import selectors
+from game.errors import GameError
+
 # kind -> (allowed per window, window seconds); settings.ADDRESS_LIMITS overrides
 # (a load test from one machine needs more rooms than a person does).
 LIMITS = {
@@ -47,9 +50,6 @@ def allow(kind: str, address: str) -> bool:
 def room_by_code(*, code: str, address: str):
     """The room with `code`, or None; an unknown code counts against `address`, and past the limit the
     lookup is refused with GameError `rate_limited` (so nobody walks the code space, by page or socket)."""
-    from game import selectors
-    from game.errors import GameError
-
     room = selectors.room_by_code(code=code)
     if room is None and not allow("try_code", address):
         raise GameError("too many room codes tried; wait a minute", code="rate_limited")

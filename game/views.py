@@ -31,13 +31,20 @@ def create_room(request: HttpRequest) -> HttpResponse:
     return redirect("room", code=room.code)
 
 
+def _room_by_code(request: HttpRequest, code: str):
+    """The room, None if there is none, or the 429 page for an address that tried too many codes."""
+    try:
+        return address_limits.room_by_code(code=code, address=address_limits.client_address(request.META))
+    except GameError as exc:
+        return _home_with_error(request, exc.message, 429)
+
+
 @require_GET
 def join_by_code(request: HttpRequest) -> HttpResponse:
     code = (request.GET.get("code") or "").strip().upper()
-    try:
-        found = address_limits.room_by_code(code=code, address=address_limits.client_address(request.META))
-    except GameError:
-        return _home_with_error(request, "Too many room codes tried; wait a minute.", 429)
+    found = _room_by_code(request, code)
+    if isinstance(found, HttpResponse):
+        return found
     if found is None:
         return _home_with_error(request, "No room with that code.", 404)
     return redirect("room", code=code)
@@ -45,10 +52,9 @@ def join_by_code(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def room(request: HttpRequest, code: str) -> HttpResponse:
-    try:
-        found = address_limits.room_by_code(code=code, address=address_limits.client_address(request.META))
-    except GameError:
-        return _home_with_error(request, "Too many room codes tried; wait a minute.", 429)
+    found = _room_by_code(request, code)
+    if isinstance(found, HttpResponse):
+        return found
     if found is None:
         raise Http404("no such room")
     context = {

@@ -7,7 +7,11 @@ log = logging.getLogger(__name__)
 
 
 def register_shipped_default(sender, using="default", **kwargs) -> None:
-    """First start: the shipped model becomes the active version (once; later activations stand)."""
+    """After every migrate: the shipped model is registered, and active on first start.
+
+    A release that ships a new default registers it too; it takes over only if the old default
+    was live (an admin's own activation stands). See inference.services.ensure_default_model.
+    """
     from django.conf import settings
 
     from inference.services import ensure_default_model

@@ -81,13 +81,6 @@ def _flatten(drawing: Drawing) -> tuple[np.ndarray, np.ndarray]:
     return pts, np.repeat(np.arange(len(lengths)), lengths)
 
 
-def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
-    """Ramer-Douglas-Peucker over one stroke: a mask of the points kept."""
-    keep = [False] * len(xs)
-    _rdp_mark(xs, ys, xs.tolist(), ys.tolist(), 0, len(xs), epsilon, keep)
-    return np.array(keep, dtype=bool)
-
-
 def _rdp_mark(xs: np.ndarray | None, ys: np.ndarray | None, lx: list, ly: list, start: int, stop: int,
               epsilon: float, keep: list) -> None:
     """RDP over points start..stop-1 of the drawing: sets keep[i] for the points kept.

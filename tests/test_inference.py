@@ -16,13 +16,21 @@ from inference.recognize import recognize
 from inference.strokes import (
     SMALL_DRAWING_POINTS,
     StrokeError,
-    _rdp_keep,
+    _rdp_mark,
     _simplify_small,
     _simplify_vectorised,
     is_simplified,
     simplify,
 )
 from tests.conftest import read_drawings
+
+
+def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
+    """Ramer-Douglas-Peucker over one stroke, point by point: a mask of the points kept."""
+    keep = [False] * len(xs)
+    _rdp_mark(xs, ys, xs.tolist(), ys.tolist(), 0, len(xs), epsilon, keep)
+    return np.array(keep, dtype=bool)
+
 
 SHIPPED = Path(__file__).resolve().parent.parent / "inference" / "shipped_model"
 

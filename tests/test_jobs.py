@@ -26,7 +26,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from tests.live_server import REPO, _migrate, _stop, _wait_until_up, free_port, server_env
+from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
 from tests.test_admin import create_user_in, http_login
 from training.job_services import JobSettingsError, clean_job_settings
 from training.jobs import PHASE_START, ProgressState, process_is_job, reap_dead_jobs, request_cancel
@@ -196,7 +196,7 @@ class Site:
         self.starts += 1
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                [sys.executable, *daphne_args(port)],
                 cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
         _wait_until_up(self.url, self.proc, log_path, 60)

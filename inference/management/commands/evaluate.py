@@ -26,6 +26,7 @@ from inference.classifier import Classifier, ModelFileError
 from inference.raster import rasterize
 from inference.strokes import StrokeError, first_half, is_simplified, simplify
 from training.report import metrics_from_probs
+from training.sources import is_validation, sample_key
 
 # How many drawings at the top of a file decide its format.
 FORMAT_PROBE = 10
@@ -91,8 +92,6 @@ def in_split(key: str, split: str) -> bool:
     """`validation`: only the drawings training held out (same key and hash as training.sources); `all`: every one."""
     if split == "all":
         return True
-    from training.sources import is_validation
-
     held_out = is_validation(key)
     return held_out if split == "validation" else not held_out
 
@@ -101,8 +100,6 @@ def read_drawings(path: Path, limit: int | None, split: str = "all") -> tuple[li
     """Up to `limit` drawings of one file, and how many lines were not a drawing record."""
     drawings: list = []
     bad = 0
-    from training.sources import sample_key
-
     with path.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh):
             if limit is not None and len(drawings) >= limit:
@@ -115,7 +112,7 @@ def read_drawings(path: Path, limit: int | None, split: str = "all") -> tuple[li
             except (json.JSONDecodeError, KeyError):
                 drawing = None
             if isinstance(drawing, list):
-                if in_split(sample_key(record, path, line_no), split):
+                if split == "all" or in_split(sample_key(record, path, line_no), split):
                     drawings.append(drawing)
             else:
                 bad += 1

@@ -102,7 +102,7 @@ class Command(BaseCommand):
 
         last = None
         while True:
-            jobs.reap_dead_jobs()
+            jobs.reap_dead_jobs(job_id=job_id)
             job = TrainingJob.objects.get(pk=job_id)
             line = f"{job.status} {job.phase} {job.fraction:.0%} {job.message}"
             if line != last:
