@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from game import events, rules
+from game import events, hot_queries, rules
 from game.errors import GameError
 from game.models import Guess, Phase, Player, Room, Turn
 
@@ -379,24 +379,24 @@ def _drawing_turn(player_id: int, *fields: str) -> Turn:
     return turn
 
 
-def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: int) -> Turn:
-    """Store a finished stroke in the Quick, Draw! raw format and show it to everyone."""
+def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: int) -> None:
+    """Store a finished stroke in the Quick, Draw! raw format and show it to everyone.
+
+    The busiest write in the game: one statement that checks the player is
+    drawing now and appends the stroke to the stored drawing (game.hot_queries).
+    """
     from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
 
+    stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
     with transaction.atomic():
-        turn = _drawing_turn(player_id, "strokes", "stroke_widths")
-        if len(turn.strokes) >= MAX_STROKES_PER_DRAWING:
+        stored = hot_queries.append_stroke(player_id=player_id, stroke=stroke, width=width,
+                                           canvas=(CANVAS_WIDTH, CANVAS_HEIGHT), limit=MAX_STROKES_PER_DRAWING)
+        if stored is None:
+            _drawing_turn(player_id)  # raises if that is why
             raise GameError("this drawing has reached its stroke limit", code="too_many_strokes")
-        stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
-        turn.strokes = [*turn.strokes, stroke]
-        turn.stroke_widths = [*turn.stroke_widths, width]
-        turn.canvas_width, turn.canvas_height = CANVAS_WIDTH, CANVAS_HEIGHT
-        turn.save(update_fields=["strokes", "stroke_widths", "canvas_width", "canvas_height"])
-        events.to_room(
-            turn.room.code,
-            {"type": "stroke", "turn_id": turn.pk, "stroke": len(turn.strokes) - 1, "points": points, "width": width},
-        )
-    return turn
+        turn_id, code, count = stored
+        events.to_room(code, {"type": "stroke", "turn_id": turn_id, "stroke": count - 1, "points": points,
+                              "width": width})
 
 
 def undo_stroke(*, player_id: int) -> Turn:
@@ -510,37 +510,28 @@ def record_ai_guess(*, turn_id: int, version: int, guesses: list[tuple[str, floa
     """Store an AI top-3 for a drawing (timeline, latest); the AI scores when it names the word first.
 
     The top-3 itself reaches the room through game.ai, without waiting for this.
+    Several times a second per room, so its statements are written once (game.hot_queries).
     """
     with transaction.atomic():
-        # One query for the common case: the turn if it is still being drawn and this answer is newer.
-        turn = (
-            Turn.objects.select_for_update()
-            .select_related("room")
-            .only("room", "room__code", "word", "started_at", "ai_version", "ai_latest", "ai_timeline", "ai_guessed_ms")
-            .filter(pk=turn_id, room__phase=Phase.DRAWING, room__current_turn=F("pk"), ai_version__lt=version)
-            .first()
-        )
+        turn = hot_queries.lock_turn_for_ai(turn_id=turn_id, version=version)
         if turn is None:
             return  # a stale answer: the turn moved on, or a newer version was recorded already
         now = _now()
         ms = _ms_since(turn.started_at, now)
         top = [[label, round(p, 4)] for label, p in guesses]
         previous_top = turn.ai_latest[0][0] if turn.ai_latest else None
-        turn.ai_version = version
-        turn.ai_latest = top
-        fields = ["ai_version", "ai_latest"]
-        if top and top[0][0] != previous_top:
-            turn.ai_timeline = [*turn.ai_timeline, {"ms": ms, "guesses": top}]
-            fields.append("ai_timeline")
+        changed = bool(top) and top[0][0] != previous_top
+        guessed_ms = None
         already = turn.ai_guessed_ms is not None
         # Who guessed is read only when the AI's answer would score without them.
         if top and rules.ai_scores(top[0][0], top[0][1], turn.word, 0, already, n_labels):
-            humans = Guess.objects.filter(turn=turn, player__is_ai=False).count()
+            humans = Guess.objects.filter(turn_id=turn.pk, player__is_ai=False).count()
             if rules.ai_scores(top[0][0], top[0][1], turn.word, humans, already, n_labels):
-                turn.ai_guessed_ms = ms
-                fields.append("ai_guessed_ms")
-                _ai_scores(_lock_room(turn.room_id), turn, ms)
-        turn.save(update_fields=fields)
+                guessed_ms = ms
+        hot_queries.save_ai_answer(turn_id=turn.pk, version=version, latest=top, guessed_ms=guessed_ms,
+                                   timeline_entry={"ms": ms, "guesses": top} if changed else None)
+        if guessed_ms is not None:
+            _ai_scores(_lock_room(turn.room_id), turn, ms)
 
 
 def _ai_scores(room: Room, turn: Turn, ms: int) -> None:

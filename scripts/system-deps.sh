@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests use (a real Redis server and a real
-# browser), only when they are missing. Needs root (as on CI) or sudo.
+# Installs the Debian packages the tests use (real Redis and PostgreSQL servers
+# and a real browser), only when they are missing. Needs root (as on CI) or sudo.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -11,6 +11,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_QUICKDRAW = REPO.parent / "shared" / "quickdraw" / "simplified"
 
 
+def pytest_report_header(config) -> str:
+    from django.conf import settings
+
+    return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+
+
 def read_drawings(category: str, n: int = 5) -> list[dict]:
     with open(SHARED_QUICKDRAW / f"{category}.ndjson") as fh:
         return [json.loads(next(fh)) for _ in range(n)]

@@ -208,6 +208,27 @@ def test_finished_drawings_are_kept_in_the_raw_format_with_their_word():
     assert turn.strokes == []
 
 
+def test_strokes_are_appended_in_order_with_their_widths_up_to_the_limit(monkeypatch):
+    from game import protocol
+
+    room, players = started(2)
+    turn = choose(room)
+    monkeypatch.setattr(protocol, "MAX_STROKES_PER_DRAWING", 3)
+    for i, width in enumerate((4, 14, 28)):
+        services.add_stroke(player_id=turn.drawer_id, index=i, points=[[i, i, 0], [i + 1, i + 2, 8]], width=width)
+    with pytest.raises(GameError) as full:
+        services.add_stroke(player_id=turn.drawer_id, index=3, points=[[9, 9, 0]], width=4)
+    assert full.value.code == "too_many_strokes"
+    turn.refresh_from_db()
+    assert turn.strokes == [[[i, i + 1], [i, i + 2], [0, 8]] for i in range(3)]
+    assert turn.stroke_widths == [4, 14, 28]
+    assert (turn.canvas_width, turn.canvas_height) == (protocol.CANVAS_WIDTH, protocol.CANVAS_HEIGHT)
+    services.clear_canvas(player_id=turn.drawer_id)
+    services.add_stroke(player_id=turn.drawer_id, index=0, points=[[1, 2, 0]], width=4)
+    turn.refresh_from_db()
+    assert turn.strokes == [[[1], [2], [0]]] and turn.stroke_widths == [4]
+
+
 def test_words_in_play_protect_running_games_from_a_model_swap():
     room, players = started(2)
     turn = Room.objects.get(pk=room.pk).current_turn
