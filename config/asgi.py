@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP, the game's WebSockets and the `inference` channel."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -26,3 +27,9 @@ application = with_background_services(
         }
     ),
 )
+
+# Everything loaded so far (Django, the game, numpy, LiteRT: about 100,000
+# objects) lives as long as the process. Frozen, the cyclic collector's full
+# passes stop walking it: under load those passes stopped the whole process
+# for 70-80 ms every few seconds; now 15-25 ms.
+gc.freeze()
