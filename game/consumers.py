@@ -200,7 +200,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self._late_drawing():
             return
         if self.drawing_turn is None:
-            raise GameError("only the drawer can draw, and only while drawing", code="not_drawer")
+            raise GameError(services.NOT_DRAWING, code="not_drawer")
         # Live relay only: nothing is stored until the stroke ends.
         payload = {"type": "points", "turn_id": self.drawing_turn, "stroke": message.stroke,
                    "points": message.points, "width": message.width}

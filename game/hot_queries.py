@@ -1,13 +1,13 @@
-"""The two busiest writes of the game, as SQL written once.
+"""The game's busiest statements, as SQL written once.
 
-Every drawer stores a stroke about once a second, and the AI's top answer
-changes several times a second in every room. Through the ORM each of these
-cost about a millisecond of Python on the web process's one database thread:
-the query compiled again every time, and the turn's whole drawing (or AI
-timeline) read, decoded, re-encoded and written back to add one item. At 200
-players that was a quarter of the process's time. Here each is one statement
-(or one small read and one write), and the database itself appends the new
-item to the stored JSON list.
+Every drawer stores a stroke about once a second, the AI's top answer changes
+several times a second in every room, and every guesser chats. Through the
+ORM each of these cost about a millisecond of Python on the web process's one
+database thread: the query compiled again every time, and for a stroke the
+turn's whole drawing (or AI timeline) read, decoded, re-encoded and written
+back to add one item. At 200 players that was a third of the process's time.
+Here each is one statement (or one small read and one write), and the
+database itself changes the stored JSON lists.
 
 Only the two databases the game runs on are spoken: SQLite (embedded) and
 PostgreSQL (scaled out). The tests run these statements on both.
@@ -19,10 +19,12 @@ import json
 
 from django.db import connection
 
-from game.models import Phase, Room, Turn
+from game.models import Guess, Phase, Player, Room, Turn
 
 TURN = Turn._meta.db_table
 ROOM = Room._meta.db_table
+PLAYER = Player._meta.db_table
+GUESS = Guess._meta.db_table
 
 
 def _postgres() -> bool:
@@ -41,12 +43,27 @@ def _appended(column: str) -> str:
     return f"json_insert({column}, '$[#]', json(%s))"
 
 
+def _without_last(column: str) -> str:
+    """`column` (a JSON list) without its last item (an empty list stays empty)."""
+    if _postgres():
+        return f"({column} - -1)"
+    return f"json_remove({column}, '$[#-1]')"
+
+
 def _length(column: str) -> str:
     return f"jsonb_array_length({column})" if _postgres() else f"json_array_length({column})"
 
 
 def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+# The turn `drawer_id` is drawing now (the statement's table is the turn).
+_DRAWING_NOW = (
+    f"drawer_id = %s AND EXISTS (SELECT 1 FROM {ROOM} r WHERE r.id = {TURN}.room_id"
+    f" AND r.current_turn_id = {TURN}.id AND r.phase = %s)"
+)
+_ROOM_CODE = f"(SELECT code FROM {ROOM} r WHERE r.id = {TURN}.room_id)"
 
 
 def append_stroke(*, player_id: int, stroke: list, width: int, canvas: tuple[int, int],
@@ -59,16 +76,73 @@ def append_stroke(*, player_id: int, stroke: list, width: int, canvas: tuple[int
     sql = (
         f"UPDATE {TURN} SET strokes = {_appended('strokes')}, stroke_widths = {_appended('stroke_widths')},"
         " canvas_width = %s, canvas_height = %s"
-        f" WHERE drawer_id = %s AND {_length('strokes')} < %s"
-        f" AND EXISTS (SELECT 1 FROM {ROOM} r WHERE r.id = {TURN}.room_id"
-        f" AND r.current_turn_id = {TURN}.id AND r.phase = %s)"
-        f" RETURNING id, (SELECT code FROM {ROOM} r WHERE r.id = {TURN}.room_id), {_length('strokes')}"
+        f" WHERE {_length('strokes')} < %s AND {_DRAWING_NOW}"
+        f" RETURNING id, {_ROOM_CODE}, {_length('strokes')}"
     )
-    params = [json.dumps(stroke), json.dumps(width), *canvas, player_id, limit, Phase.DRAWING.value]
+    params = [json.dumps(stroke), json.dumps(width), *canvas, limit, player_id, Phase.DRAWING.value]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return tuple(row) if row else None
+
+
+def _update_drawing(player_id: int, sets: str, params: list, returning: str) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TURN} SET {sets} WHERE {_DRAWING_NOW} RETURNING {returning}",
+                       [*params, player_id, Phase.DRAWING.value])
+        return cursor.fetchone()
+
+
+def undo_stroke(*, player_id: int) -> tuple[int, str, list, list] | None:
+    """Take the last stroke off the drawing `player_id` is drawing now.
+
+    Returns (turn id, room code, strokes, widths) as stored now, or None when the player is not drawing now.
+    """
+    row = _update_drawing(player_id, f"strokes = {_without_last('strokes')},"
+                                     f" stroke_widths = {_without_last('stroke_widths')}", [],
+                          f"id, {_ROOM_CODE}, strokes, stroke_widths")
+    if row is None:
+        return None
+    turn_id, code, strokes, widths = row
+    return turn_id, code, _decoded(strokes), _decoded(widths)
+
+
+def clear_drawing(*, player_id: int) -> tuple[int, str] | None:
+    """Empty the drawing `player_id` is drawing now: (turn id, room code), or None when they are not drawing."""
+    empty = _json_param()
+    row = _update_drawing(player_id, f"strokes = {empty}, stroke_widths = {empty}", ["[]", "[]"],
+                          f"id, {_ROOM_CODE}")
+    return tuple(row) if row else None
+
+
+def _decoded(value):
+    """A JSON column's value as read by a plain cursor (text on SQLite; already decoded, or text, on PostgreSQL)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def seat(*, player_id: int) -> tuple[str, str, int | None, int | None, str] | None:
+    """What a chat line needs of its sender: (name, room code, turn id, drawer id, word).
+
+    The turn is the one being drawn, if any (else None, None, "").
+    """
+    sql = (
+        f"SELECT p.name, r.code, t.id, t.drawer_id, t.word FROM {PLAYER} p JOIN {ROOM} r ON r.id = p.room_id"
+        f" LEFT JOIN {TURN} t ON t.id = r.current_turn_id AND r.phase = %s WHERE p.id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Phase.DRAWING.value, player_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    name, code, turn_id, drawer_id, word = row
+    return name, code, turn_id, drawer_id, word or ""
+
+
+def guessed(*, turn_id: int) -> list[int]:
+    """Who named the word in this turn (the AI included)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT player_id FROM {GUESS} WHERE turn_id = %s", [turn_id])
+        return [player_id for (player_id,) in cursor.fetchall()]
 
 
 def lock_turn_for_ai(*, turn_id: int, version: int) -> Turn | None:

@@ -78,6 +78,7 @@ class Stats:
     stroke_to_guess_ms: list[float] = field(default_factory=list)
     lost: int = 0
     connected: int = 0
+    last_join: float = 0.0  # wall time the last player's welcome arrived
 
     def measuring(self, now: float) -> bool:
         return self.measuring_from <= now <= self.measuring_until
@@ -129,6 +130,7 @@ class LoadPlayer:
                     if kind == "welcome":
                         self.player_id = m["player_id"]
                         self.joined.set()
+                        self.stats.last_join = max(self.stats.last_join, now)
                     if self.state is None or m["state"]["version"] >= self.state["version"]:
                         self.state = m["state"]
                         self.changed.set()
@@ -394,6 +396,8 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
         "players_per_room": players_per_room,
         "duration_s": duration,
         "players_connected": stats.connected,
+        # Seconds from the start until every player was seated: the measuring starts `warmup` seconds in.
+        "all_joined_s": round(stats.last_join - stats.started, 2),
         "strokes_per_s": round(stats.strokes / duration, 2),
         "messages_in_per_s": round(stats.sent / duration, 1),
         "messages_out_per_s": round(stats.received / duration, 1),

@@ -12,10 +12,11 @@ from game.models import Guess, Phase, Player, Room, Turn
 from game.protocol import AIGuess, GalleryItem, PlayerView, Reveal, Snapshot, StrokeView
 
 
-def stroke_views(turn: Turn) -> list[StrokeView]:
+def stroke_views(strokes: list, widths: list) -> list[StrokeView]:
+    """A stored drawing (raw format, widths beside it) as the protocol shows it."""
     views = []
-    for i, (xs, ys, ts) in enumerate(turn.strokes):
-        width = turn.stroke_widths[i] if i < len(turn.stroke_widths) else 10
+    for i, (xs, ys, ts) in enumerate(strokes):
+        width = widths[i] if i < len(widths) else 10
         views.append(StrokeView(points=[[x, y, t] for x, y, t in zip(xs, ys, ts, strict=False)], width=width))
     return views
 
@@ -62,7 +63,7 @@ def read_room(*, room_id: int) -> RoomRead:
         players=players,
         guessed=[pid for pid, _ in guesses],
         guessed_names=[name for _, name in guesses],
-        canvas=stroke_views(turn) if drawing_now else [],
+        canvas=stroke_views(turn.strokes, turn.stroke_widths) if drawing_now else [],
         gallery=gallery(room=room) if room.phase == Phase.GAME_OVER else None,
         label_count=_label_count(),
     )
@@ -153,7 +154,7 @@ def gallery(*, room: Room) -> list[GalleryItem]:
             turn_id=t.pk,
             word=t.word,
             drawer=t.drawer_name,
-            strokes=stroke_views(t),
+            strokes=stroke_views(t.strokes, t.stroke_widths),
             ai=_ai_guesses(t.ai_latest),
             ai_right=bool(t.ai_latest) and rules.is_correct(t.ai_latest[0][0], t.word),
         )

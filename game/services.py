@@ -361,22 +361,7 @@ def _finish_game(room: Room, now: datetime) -> None:
 # --- drawing -----------------------------------------------------------------------
 
 
-def _drawing_turn(player_id: int, *fields: str) -> Turn:
-    """The turn this player is drawing right now, locked, with its room's code: one query.
-
-    Strokes arrive about once a second from every drawer, so this is the
-    busiest write in the game; it loads only the turn `fields` it needs.
-    """
-    turn = (
-        Turn.objects.select_for_update()
-        .select_related("room")
-        .only("room", "room__code", *fields)
-        .filter(drawer_id=player_id, room__phase=Phase.DRAWING, room__current_turn=F("pk"))
-        .first()
-    )
-    if turn is None:
-        raise GameError("only the drawer can draw, and only while drawing", code="not_drawer")
-    return turn
+NOT_DRAWING = "only the drawer can draw, and only while drawing"
 
 
 def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: int) -> None:
@@ -392,38 +377,39 @@ def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: 
         stored = hot_queries.append_stroke(player_id=player_id, stroke=stroke, width=width,
                                            canvas=(CANVAS_WIDTH, CANVAS_HEIGHT), limit=MAX_STROKES_PER_DRAWING)
         if stored is None:
-            _drawing_turn(player_id)  # raises if that is why
+            drawing = Turn.objects.filter(drawer_id=player_id, room__phase=Phase.DRAWING,
+                                          room__current_turn=F("pk")).exists()
+            if not drawing:
+                raise GameError(NOT_DRAWING, code="not_drawer")
             raise GameError("this drawing has reached its stroke limit", code="too_many_strokes")
         turn_id, code, count = stored
         events.to_room(code, {"type": "stroke", "turn_id": turn_id, "stroke": count - 1, "points": points,
                               "width": width})
 
 
-def undo_stroke(*, player_id: int) -> Turn:
+def undo_stroke(*, player_id: int) -> None:
     with transaction.atomic():
-        turn = _drawing_turn(player_id, "strokes", "stroke_widths")
-        turn.strokes = turn.strokes[:-1]
-        turn.stroke_widths = turn.stroke_widths[:-1]
-        turn.save(update_fields=["strokes", "stroke_widths"])
-        _send_canvas(turn)
-    return turn
+        stored = hot_queries.undo_stroke(player_id=player_id)
+        if stored is None:
+            raise GameError(NOT_DRAWING, code="not_drawer")
+        turn_id, code, strokes, widths = stored
+        _send_canvas(code, turn_id, strokes, widths)
 
 
-def clear_canvas(*, player_id: int) -> Turn:
+def clear_canvas(*, player_id: int) -> None:
     with transaction.atomic():
-        turn = _drawing_turn(player_id)
-        turn.strokes, turn.stroke_widths = [], []
-        turn.save(update_fields=["strokes", "stroke_widths"])
-        _send_canvas(turn)
-    return turn
+        stored = hot_queries.clear_drawing(player_id=player_id)
+        if stored is None:
+            raise GameError(NOT_DRAWING, code="not_drawer")
+        turn_id, code = stored
+        _send_canvas(code, turn_id, [], [])
 
 
-def _send_canvas(turn: Turn) -> None:
+def _send_canvas(code: str, turn_id: int, strokes: list, widths: list) -> None:
     from game.selectors import stroke_views
 
-    events.to_room(
-        turn.room.code, {"type": "canvas", "turn_id": turn.pk, "strokes": [s.model_dump() for s in stroke_views(turn)]}
-    )
+    events.to_room(code, {"type": "canvas", "turn_id": turn_id,
+                          "strokes": [s.model_dump() for s in stroke_views(strokes, widths)]})
 
 
 # --- guessing ------------------------------------------------------------------------
@@ -438,22 +424,16 @@ def submit_guess(*, player_id: int, text: str) -> str:
     text = " ".join(text.split())
     if not text:
         raise GameError("say something", code="empty")
-    seat = (
-        Player.objects.select_related("room", "room__current_turn")
-        .only("name", "room", "room__code", "room__phase", "room__current_turn",
-              "room__current_turn__drawer", "room__current_turn__word")
-        .filter(pk=player_id)
-        .first()
-    )
+    seat = hot_queries.seat(player_id=player_id)
     if seat is None:
         raise GameError("you are not in this room", code="not_joined")
-    turn = seat.room.current_turn if seat.room.phase == Phase.DRAWING else None
-    if turn is not None and turn.drawer_id == seat.pk:
+    name, code, turn_id, drawer_id, word = seat
+    if turn_id is not None and drawer_id == player_id:
         raise GameError("the drawer cannot chat while drawing", code="drawer_chat")
-    if turn is not None and rules.is_correct(text, turn.word):
+    if turn_id is not None and rules.is_correct(text, word):
         with transaction.atomic():
             return _judge_guess(player_id, text)
-    return _chat(seat, seat.room, turn, text)
+    return _chat(player_id, name, code, turn_id, drawer_id, word, text)
 
 
 def _judge_guess(player_id: int, text: str) -> str:
@@ -461,10 +441,12 @@ def _judge_guess(player_id: int, text: str) -> str:
     player = _player(player_id)
     room = _lock_room(player.room_id)
     turn = _turn_of(room) if room.phase == Phase.DRAWING else None
-    if turn is None or turn.drawer_id == player.pk or not rules.is_correct(text, turn.word):
-        return _chat(player, room, turn, text)  # the turn moved on while this was on its way
-    if Guess.objects.filter(turn=turn, player=player).exists():
-        return _chat(player, room, turn, text)
+    if turn is None or turn.drawer_id == player.pk or not rules.is_correct(text, turn.word) or (
+        Guess.objects.filter(turn=turn, player=player).exists()
+    ):
+        # The turn moved on while this was on its way, or this player has the word already.
+        return _chat(player.pk, player.name, room.code, turn and turn.pk, turn and turn.drawer_id,
+                     turn.word if turn else "", text)
     now = _now()
     order = Guess.objects.filter(turn=turn).exclude(player__is_ai=True).count() + 1
     elapsed = (now - turn.started_at).total_seconds()
@@ -478,21 +460,22 @@ def _judge_guess(player_id: int, text: str) -> str:
     return "correct"
 
 
-def _chat(player: Player, room: Room, turn: Turn | None, text: str) -> str:
-    """A message that is not a new correct guess; `turn` is the turn being drawn, if any."""
-    chat = {"type": "chat", "kind": "guess", "text": text, "player_id": player.pk, "name": player.name}
-    if turn is not None:
-        knowers = [turn.drawer_id, *Guess.objects.filter(turn=turn).values_list("player_id", flat=True)]
-        if player.pk in knowers:
+def _chat(player_id: int, name: str, code: str, turn_id: int | None, drawer_id: int | None, word: str,
+          text: str) -> str:
+    """A message that is not a new correct guess; the turn is the one being drawn, if any."""
+    chat = {"type": "chat", "kind": "guess", "text": text, "player_id": player_id, "name": name}
+    if turn_id is not None:
+        knowers = [drawer_id, *hot_queries.guessed(turn_id=turn_id)]
+        if player_id in knowers:
             # Those who know the word talk only among themselves (and the drawer).
             for pid in knowers:
                 if pid:
                     events.to_player(pid, chat)
             return "hidden"
-    close = turn is not None and rules.is_close(text, turn.word)
+    close = turn_id is not None and rules.is_close(text, word)
     if close:
-        events.to_player(player.pk, {"type": "chat", "kind": "close", "text": f"'{text}' is close!"})
-    events.to_room(room.code, chat)
+        events.to_player(player_id, {"type": "chat", "kind": "close", "text": f"'{text}' is close!"})
+    events.to_room(code, chat)
     return "close" if close else "chat"
 
 

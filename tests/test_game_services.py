@@ -223,10 +223,67 @@ def test_strokes_are_appended_in_order_with_their_widths_up_to_the_limit(monkeyp
     assert turn.strokes == [[[i, i + 1], [i, i + 2], [0, 8]] for i in range(3)]
     assert turn.stroke_widths == [4, 14, 28]
     assert (turn.canvas_width, turn.canvas_height) == (protocol.CANVAS_WIDTH, protocol.CANVAS_HEIGHT)
+    services.undo_stroke(player_id=turn.drawer_id)
+    turn.refresh_from_db()
+    assert turn.strokes == [[[i, i + 1], [i, i + 2], [0, 8]] for i in range(2)] and turn.stroke_widths == [4, 14]
     services.clear_canvas(player_id=turn.drawer_id)
+    services.undo_stroke(player_id=turn.drawer_id)  # nothing left to undo: stays empty
+    turn.refresh_from_db()
+    assert turn.strokes == [] and turn.stroke_widths == []
     services.add_stroke(player_id=turn.drawer_id, index=0, points=[[1, 2, 0]], width=4)
     turn.refresh_from_db()
     assert turn.strokes == [[[1], [2], [0]]] and turn.stroke_widths == [4]
+    guesser = next(p for p in players if p.pk != turn.drawer_id)
+    for change in (services.undo_stroke, services.clear_canvas):
+        with pytest.raises(GameError) as refused:
+            change(player_id=guesser.pk)
+        assert refused.value.code == "not_drawer"
+
+
+def test_the_canvas_and_chat_go_to_the_right_players(monkeypatch):
+    import json
+
+    from game import events
+
+    sent = []
+    monkeypatch.setattr(events, "after_commit", lambda fn: fn())  # this test's transaction never commits
+    monkeypatch.setattr(events, "_group_send", lambda group, message: sent.append(
+        (group, json.loads(message["text"])) if "text" in message else (group, message)))
+    room, players = started(3)
+    turn = choose(room)
+    a, b = (p for p in players if p.pk != turn.drawer_id)
+    services.add_stroke(player_id=turn.drawer_id, index=0, points=[[1, 2, 0], [3, 4, 8]], width=14)
+    services.add_stroke(player_id=turn.drawer_id, index=1, points=[[5, 6, 0]], width=4)
+    sent.clear()
+    services.undo_stroke(player_id=turn.drawer_id)
+    assert sent == [(events.room_group(room.code), {"type": "canvas", "turn_id": turn.pk,
+                                                    "strokes": [{"points": [[1, 2, 0], [3, 4, 8]], "width": 14}]})]
+    sent.clear()
+    near = turn.word + "q"  # one edit away
+    assert services.submit_guess(player_id=a.pk, text=near) == "close"
+    assert sent == [(events.player_group(a.pk), {"type": "chat", "kind": "close", "text": f"'{near}' is close!"}),
+                    (events.room_group(room.code), {"type": "chat", "kind": "guess", "text": near,
+                                                    "player_id": a.pk, "name": a.name})]
+    assert services.submit_guess(player_id=a.pk, text=turn.word) == "correct"
+    sent.clear()
+    assert services.submit_guess(player_id=a.pk, text="  easy   one ") == "hidden"
+    assert sorted(group for group, _ in sent) == sorted(events.player_group(pid) for pid in (turn.drawer_id, a.pk))
+    assert {m["text"] for _, m in sent} == {"easy one"}
+    sent.clear()
+    assert services.submit_guess(player_id=b.pk, text="no idea") == "chat"
+    assert sent == [(events.room_group(room.code), {"type": "chat", "kind": "guess", "text": "no idea",
+                                                    "player_id": b.pk, "name": b.name})]
+    with pytest.raises(GameError) as err:
+        services.submit_guess(player_id=turn.drawer_id, text="hint")
+    assert err.value.code == "drawer_chat"
+    with pytest.raises(GameError) as err:
+        services.submit_guess(player_id=10**9, text="hello")
+    assert err.value.code == "not_joined"
+
+
+def test_chat_in_the_lobby_reaches_the_room():
+    room, (a, b) = seated(2)
+    assert services.submit_guess(player_id=b.pk, text="ready?") == "chat"
 
 
 def test_words_in_play_protect_running_games_from_a_model_swap():
