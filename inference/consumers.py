@@ -26,13 +26,15 @@ from django.utils.module_loading import import_string
 from config.consumers import DirectDispatchMixin
 from inference.live import SWAP_CHECK_SECONDS, live_model
 from inference.recognize import recognize
-from inference.strokes import StrokeError
+from inference.strokes import GrowingDrawing, StrokeError
 
 log = logging.getLogger(__name__)
 
 INFERENCE_CHANNEL = "inference"
 # Drawings whose newest classified version we remember (to drop stale ones).
 REMEMBERED_DRAWINGS = 10_000
+# Drawings whose simplified strokes we keep for their next version (a few kB each): those drawn lately.
+REMEMBERED_GROWING = 1_000
 # Drawings classified between two passes of the event loop (about 0.4 ms each).
 # Classification runs on the event loop itself: in a thread of its own it had
 # to win the interpreter lock back from the busy loop after every release
@@ -45,6 +47,8 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
         super().__init__(*args, **kwargs)
         self.pending: dict[int, dict] = {}
         self.done: OrderedDict[int, int] = OrderedDict()
+        # Each live drawing's simplified strokes, reused by its next version (it grows stroke by stroke).
+        self.growing: OrderedDict[int, GrowingDrawing] = OrderedDict()
         self.draining: asyncio.Task | None = None
         self.watcher: asyncio.Task | None = None
         handler = import_string(settings.INFERENCE_RESULT_HANDLER)
@@ -86,7 +90,7 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
                 if not live_model.loaded:
                     await self.refresh()
                 classifier = live_model.classifier()
-                results = _recognize_batch([m["strokes"] for _, m in batch], classifier)
+                results = _recognize_batch([(m["strokes"], self._growing(key)) for key, m in batch], classifier)
             except Exception:  # no model to serve with right now: these versions are dropped, the worker lives
                 log.exception("inference failed for %d drawings", len(batch))
                 continue
@@ -105,6 +109,8 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
                 ))
             while len(self.done) > REMEMBERED_DRAWINGS:
                 self.done.popitem(last=False)
+            while len(self.growing) > REMEMBERED_GROWING:
+                self.growing.popitem(last=False)
             # Rooms are independent: their sends go out together, and one failure stops none of the others.
             for outcome in await asyncio.gather(*deliveries, return_exceptions=True):
                 if isinstance(outcome, BaseException):
@@ -112,12 +118,20 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             await asyncio.sleep(0)  # sockets, and newer versions, get in before the next chunk
 
 
-def _recognize_batch(drawings: list, classifier) -> list:
+    def _growing(self, key: int) -> GrowingDrawing:
+        growing = self.growing.get(key)
+        if growing is None:
+            growing = self.growing[key] = GrowingDrawing()
+        self.growing.move_to_end(key)
+        return growing
+
+
+def _recognize_batch(drawings: list[tuple[list, GrowingDrawing]], classifier) -> list:
     """Top-3 for each drawing (None for one that cannot be read)."""
     results = []
-    for strokes in drawings:
+    for strokes, growing in drawings:
         try:
-            results.append(recognize(strokes, classifier))
+            results.append(recognize(strokes, classifier, simplifier=growing.simplify))
         except StrokeError as exc:
             log.warning("unreadable drawing: %s", exc)
             results.append(None)

@@ -7,8 +7,9 @@ from inference.raster import rasterize
 from inference.strokes import simplify
 
 
-def recognize(drawing, classifier: Classifier, k: int = 3) -> list[Guess]:
-    strokes = simplify(drawing)
+def recognize(drawing, classifier: Classifier, k: int = 3, *, simplifier=simplify) -> list[Guess]:
+    """`simplifier`: `simplify`, or a live drawing's `GrowingDrawing.simplify` (the same result, sooner)."""
+    strokes = simplifier(drawing)
     if not strokes:
         return []
     return classifier.top_k(rasterize(strokes), k)

@@ -147,6 +147,19 @@ def _simplify_vectorised(drawing: Drawing) -> list[np.ndarray]:
     # 1-2. Align to the top-left and scale the longest side to 255.
     lo = pts.min(axis=0)
     extent = float((pts.max(axis=0) - lo).max())
+    return _resample_and_simplify(pts, ids, lo, extent, None)[0]
+
+
+def _resample_and_simplify(pts: np.ndarray, ids: np.ndarray, lo: np.ndarray, extent: float,
+                           after: float | None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Steps 1-4 for some strokes' points (`ids`: stroke of each point, from 0) given the drawing's alignment.
+
+    `after` is where the drawing's arc-length axis stood at the last point of
+    the strokes before these (None: these are the first). The axis is one
+    running sum over the whole drawing, so resuming it there gives these
+    strokes exactly the result a pass over the whole drawing gives them.
+    Returns each stroke's points, and the axis at each stroke's last point.
+    """
     pts = (pts - lo) * (SPAN / extent if extent > 0 else 1.0)
     # Drop points that repeat the previous point of the same stroke.
     if len(pts) > 1:
@@ -158,7 +171,7 @@ def _simplify_vectorised(drawing: Drawing) -> list[np.ndarray]:
     same = ids[1:] == ids[:-1]
     dx, dy = np.diff(pts, axis=0).T
     step = np.where(same, np.sqrt(dx * dx + dy * dy), _STROKE_GAP)
-    axis = np.concatenate(([0.0], np.cumsum(step)))
+    axis = np.cumsum(np.concatenate(([0.0 if after is None else after + _STROKE_GAP], step)))
     first = np.concatenate(([True], ~same))
     last = np.concatenate((~same, [True]))
     start_of = axis[first][np.cumsum(first) - 1]  # each point's stroke start on the axis
@@ -194,7 +207,90 @@ def _simplify_vectorised(drawing: Drawing) -> list[np.ndarray]:
         keep = np.concatenate(([True], ~repeat))
         pts, owner = pts[keep], owner[keep]
     bounds = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(pts)]
-    return [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [pts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], axis[last]
+
+
+class GrowingDrawing:
+    """Simplifies the successive versions of one live drawing, redoing only what changed.
+
+    A drawing in play is classified again after every stroke and every few
+    hundred milliseconds of a long one: each version is the last one plus a
+    little. While the new points stay inside the drawing's bounding box (the
+    alignment and scale of steps 1-2 do not move), the strokes that did not
+    change keep their simplified points, and only the rest is computed, with
+    the same floating-point operations a pass over the whole drawing does: the
+    result is the same to the bit (a test holds it to that).
+
+    Strokes are compared by value with the last version's, and kept by
+    reference: a stroke must not be changed in place once given (the live
+    path builds new lists for every version).
+    """
+
+    def __init__(self) -> None:
+        self._strokes: list = []  # the strokes simplified last time, as given
+        self._out: list[np.ndarray | None] = []  # each one's points (None: it had none)
+        self._ends: list[float | None] = []  # the axis at each one's last point (None: no point yet)
+        self._lows: list[np.ndarray] = []  # the lowest and highest x, y over the strokes up to each one
+        self._highs: list[np.ndarray] = []
+        self._lo: np.ndarray | None = None
+        self._extent = 0.0
+        self.reused = 0  # strokes the last call took as they were
+
+    def simplify(self, drawing: Drawing) -> list[np.ndarray]:
+        drawing = list(drawing)
+        kept = 0
+        for old, new in zip(self._strokes, drawing, strict=False):
+            if old is not new and old != new:
+                break
+            kept += 1
+        if kept and self._lo is not None:
+            pts, ids, counts = _flatten_counted(drawing[kept:])
+            lo, hi = self._lows[kept - 1], self._highs[kept - 1]
+            if len(pts):
+                lo, hi = np.minimum(lo, pts.min(axis=0)), np.maximum(hi, pts.max(axis=0))
+            if np.array_equal(lo, self._lo) and float((hi - lo).max()) == self._extent:
+                del self._strokes[kept:], self._out[kept:], self._ends[kept:], self._lows[kept:], self._highs[kept:]
+                self._add(drawing[kept:], pts, ids, counts, self._ends[-1])
+                self.reused = kept
+                return [out for out in self._out if out is not None]
+        if sum(len(stroke[0]) for stroke in drawing if len(stroke) >= 2) <= SMALL_DRAWING_POINTS:
+            self.__init__()  # small drawings are cheap to do whole; nothing is kept
+            return _simplify_small(drawing)
+        pts, ids, counts = _flatten_counted(drawing)
+        self.__init__()
+        if len(pts) == 0:
+            return []
+        self._lo = pts.min(axis=0)
+        self._extent = float((pts.max(axis=0) - self._lo).max())
+        self._add(drawing, pts, ids, counts, None)
+        return [out for out in self._out if out is not None]
+
+    def _add(self, strokes: list, pts: np.ndarray, ids: np.ndarray, counts: list[int], after: float | None) -> None:
+        """Simplify `strokes` (flattened as pts, ids) after those kept, and remember them."""
+        outs, ends = _resample_and_simplify(pts, ids, self._lo, self._extent, after) if len(pts) else ([], [])
+        outs, ends = iter(outs), iter(ends.tolist() if len(pts) else [])
+        start = 0
+        for stroke, count in zip(strokes, counts, strict=True):
+            lows = self._lows[-1] if self._lows else np.full(2, np.inf)
+            highs = self._highs[-1] if self._highs else np.full(2, -np.inf)
+            if count:
+                part = pts[start : start + count]
+                lows, highs = np.minimum(lows, part.min(axis=0)), np.maximum(highs, part.max(axis=0))
+                self._out.append(next(outs))
+                self._ends.append(next(ends))
+            else:
+                self._out.append(None)
+                self._ends.append(self._ends[-1] if self._ends else None)
+            start += count
+            self._strokes.append(stroke)
+            self._lows.append(lows)
+            self._highs.append(highs)
+
+
+def _flatten_counted(drawing: Drawing) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """`_flatten`, with each stroke's number of points."""
+    pts, ids = _flatten(drawing)
+    return pts, ids, np.bincount(ids, minlength=len(drawing)).tolist()
 
 
 def _simplify_small(drawing: Drawing) -> list[np.ndarray]:

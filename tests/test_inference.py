@@ -15,6 +15,7 @@ from inference.raster import SIZE, rasterize
 from inference.recognize import recognize
 from inference.strokes import (
     SMALL_DRAWING_POINTS,
+    GrowingDrawing,
     StrokeError,
     _rdp_mark,
     _simplify_small,
@@ -114,6 +115,50 @@ def test_small_and_vectorised_simplify_agree_to_the_bit(shared_quickdraw):
     assert checked == len(files) * 20 * 4
     huge = [[[1e308, 1.7e308], [0.0, 1.0]]]  # finite coordinates whose sum overflows: still readable by both
     assert all(np.array_equal(a, b) for a, b in zip(_simplify_small(huge), _simplify_vectorised(huge), strict=True))
+
+
+def _versions(drawing: list) -> list[list]:
+    """What a drawer sends, in order: each stroke a third and two thirds in, then whole; an undo and a clear."""
+    versions = []
+    for i, stroke in enumerate(drawing):
+        n = len(stroke[0])
+        for part in (n // 3, 2 * n // 3):
+            if part:
+                versions.append([*drawing[:i], [stroke[0][:part], stroke[1][:part]]])
+        versions.append(list(drawing[: i + 1]))
+    return [*versions, drawing[:-1], [], drawing[:1], [*drawing[:1], [[], []], *drawing[1:2]]]
+
+
+def test_a_growing_drawing_simplifies_each_version_exactly_as_a_whole_pass(shared_quickdraw):
+    """Live drawings reuse their unchanged strokes' simplification: not a single point may differ."""
+    rng = np.random.default_rng(5)
+    files = sorted(shared_quickdraw.glob("*.ndjson"))[::23]
+    reused = checked = 0
+    for path in files:
+        for d in [json.loads(line)["drawing"] for line in path.read_text().splitlines()[:8]]:
+            raw = as_raw(d, scale=rng.uniform(1, 4), dx=rng.uniform(0, 300), densify=int(rng.integers(1, 6)))
+            growing = GrowingDrawing()
+            for version in _versions(raw):
+                got = growing.simplify(version)
+                want = simplify(version)
+                assert len(got) == len(want)
+                assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+                reused += growing.reused > 0
+                checked += 1
+    assert checked > 1000
+    assert reused > checked // 5  # many versions did reuse strokes (the bounding box stayed put)
+
+
+def test_a_growing_drawing_refuses_unreadable_strokes_and_recovers():
+    growing = GrowingDrawing()
+    line = [list(range(0, 200, 2)), list(range(0, 200, 2))]
+    first = growing.simplify([line])
+    with pytest.raises(StrokeError):
+        growing.simplify([line, [[1.0, float("nan")], [2.0, 3.0]]])
+    assert all(np.array_equal(a, b) for a, b in zip(growing.simplify([line]), first, strict=True))
+    second = growing.simplify([line, [[10.0, 20.0], [30.0, 40.0]]])
+    assert all(np.array_equal(a, b) for a, b in zip(second, simplify([line, [[10.0, 20.0], [30.0, 40.0]]]),
+                                                    strict=True))
 
 
 def test_simplify_takes_the_plain_python_route_only_for_small_drawings(monkeypatch):
