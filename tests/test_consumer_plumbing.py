@@ -40,6 +40,24 @@ async def test_dispatch_from_keeps_each_sources_order_and_serves_both():
     assert [n for n in got if n[0] == "b"] == ["b0", "b1"]
 
 
+async def test_dispatch_from_handles_one_message_at_a_time_across_sources():
+    (a, _), (b, _) = source_of([{"n": f"a{i}"} for i in range(3)]), source_of([{"n": f"b{i}"} for i in range(3)])
+    running, got = [], []
+
+    async def dispatch(message):
+        running.append(message["n"])
+        assert len(running) == 1, "handlers never overlap"
+        await asyncio.sleep(0.001)
+        running.remove(message["n"])
+        got.append(message["n"])
+        if len(got) == 6:
+            raise StopAsyncIteration
+
+    with pytest.raises(StopAsyncIteration):
+        await dispatch_from([a, b], dispatch)
+    assert sorted(got) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+
+
 async def test_a_failing_source_ends_the_loop_with_its_error_and_stops_the_other_reader():
     (good, good_queue), (bad, _) = source_of([]), source_of([{"n": 1}], then=ConnectionError("layer down"))
     seen = []
