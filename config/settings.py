@@ -116,7 +116,7 @@ if REDIS_URL:
     _redis_hosts = [{"address": REDIS_URL, "socket_timeout": None}]
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "config.layers.RedisWorkQueueLayer",
             "CONFIG": {"hosts": _redis_hosts, "capacity": 1000, "expiry": 30},
         },
         # Pub/sub: a room event is one PUBLISH, read once by each web process

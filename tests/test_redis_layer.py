@@ -7,9 +7,9 @@ import importlib
 import os
 
 import pytest
-from channels_redis.core import RedisChannelLayer
-from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.utils.module_loading import import_string
 
+from config.layers import RedisWorkQueueLayer
 from tests.redis_server import redis_url  # noqa: F401
 
 pytestmark = pytest.mark.redis
@@ -27,18 +27,60 @@ def configured_layers(url: str) -> dict[str, dict]:
         importlib.reload(s)
 
 
+def layer_for(url: str, alias: str):
+    cfg = configured_layers(url)[alias]
+    return import_string(cfg["BACKEND"])(**cfg["CONFIG"])
+
+
 def test_sockets_talk_over_pub_sub_and_workers_share_a_list_based_queue(redis_url):  # noqa: F811
     layers = configured_layers(redis_url)
     assert layers["rooms"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert layers["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layers["default"]["BACKEND"] == "config.layers.RedisWorkQueueLayer"
+
+
+async def test_a_work_queue_serves_in_order_each_message_once_across_workers(redis_url):  # noqa: F811
+    sender, first, second = (layer_for(redis_url, "default") for _ in range(3))
+    for n in range(40):
+        await sender.send("inference", {"type": "classify", "n": n})
+    got: dict[str, list[int]] = {"first": [], "second": []}
+
+    async def work(name, layer):
+        while True:
+            got[name].append((await layer.receive("inference"))["n"])
+
+    workers = [asyncio.ensure_future(work("first", first)), asyncio.ensure_future(work("second", second))]
+    for _ in range(100):
+        if len(got["first"]) + len(got["second"]) >= 40:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # time for a duplicate to show up
+    for task in workers:
+        task.cancel()
+    assert sorted(got["first"] + got["second"]) == list(range(40)), "each message exactly once"
+    assert got["first"] == sorted(got["first"]) and got["second"] == sorted(got["second"]), "in order per worker"
+    assert got["first"] and got["second"], "both workers took some"
+    await sender.flush()
+
+
+async def test_a_full_work_queue_drops_its_oldest_and_stale_messages_are_skipped(redis_url):  # noqa: F811
+    layer = RedisWorkQueueLayer(hosts=[{"address": redis_url, "socket_timeout": None}], capacity=5, expiry=30)
+    for n in range(8):
+        await layer.send("inference", {"type": "classify", "n": n})
+    assert [(await layer.receive("inference"))["n"] for _ in range(5)] == [3, 4, 5, 6, 7]
+    stale = RedisWorkQueueLayer(hosts=[{"address": redis_url, "socket_timeout": None}], expiry=1)
+    await stale.send("inference", {"type": "classify", "n": "old"})
+    await asyncio.sleep(1.1)
+    await stale.send("inference", {"type": "classify", "n": "new"})
+    assert (await asyncio.wait_for(layer.receive("inference"), 5)) == {"type": "classify", "n": "new"}
+    await layer.flush()
 
 
 @pytest.mark.parametrize("alias", ["default", "rooms"])
 async def test_an_idle_receiver_outlives_redis_py_socket_timeout(redis_url, alias):  # noqa: F811
     """channels_redis #422: with redis 8's default 5 s socket timeout an idle consumer dies; ours waits."""
-    cfg = configured_layers(redis_url)[alias]
-    layer = (RedisChannelLayer if alias == "default" else RedisPubSubChannelLayer)(**cfg["CONFIG"])
-    channel = await layer.new_channel()
+    layer = layer_for(redis_url, alias)
+    # The work queue's named channel (what `runworker inference` waits on) or a socket's own channel.
+    channel = "inference" if alias == "default" else await layer.new_channel()
     receiver = asyncio.ensure_future(layer.receive(channel))
     await asyncio.sleep(6.5)
     assert not receiver.done(), f"the idle receive failed: {receiver.exception() if receiver.done() else ''}"
