@@ -122,7 +122,7 @@ if REDIS_URL:
         # Pub/sub: a room event is one PUBLISH, read once by each web process
         # that has a socket in the room. The list-based layer runs a script and
         # a pop per receiving socket, and held under half the players.
-        "rooms": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": _redis_hosts}},
+        "rooms": {"BACKEND": "config.layers.PipelinedPubSubChannelLayer", "CONFIG": {"hosts": _redis_hosts}},
     }
 else:
     _in_memory = {"BACKEND": "config.layers.FastInMemoryChannelLayer", "CONFIG": {"capacity": 1000}}

@@ -34,7 +34,7 @@ def layer_for(url: str, alias: str):
 
 def test_sockets_talk_over_pub_sub_and_workers_share_a_list_based_queue(redis_url):  # noqa: F811
     layers = configured_layers(redis_url)
-    assert layers["rooms"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert layers["rooms"]["BACKEND"] == "config.layers.PipelinedPubSubChannelLayer"
     assert layers["default"]["BACKEND"] == "config.layers.RedisWorkQueueLayer"
 
 
@@ -93,3 +93,26 @@ async def test_an_idle_receiver_outlives_redis_py_socket_timeout(redis_url, alia
         await layer.group_send("room.IDLE", {"type": "room.event", "text": "{}"})
         assert (await asyncio.wait_for(receiver, 5))["type"] == "room.event"
     await layer.flush()
+
+
+async def test_room_events_sent_together_arrive_once_each_and_in_order(redis_url):  # noqa: F811
+    sender, receiver = layer_for(redis_url, "rooms"), layer_for(redis_url, "rooms")
+    channel = await receiver.new_channel()
+    await receiver.group_add("room.ORDER", channel)
+    await asyncio.gather(*(sender.group_send("room.ORDER", {"type": "room.event", "n": n}) for n in range(300)))
+    await sender.send(channel, {"type": "room.event", "n": "direct"})
+    got = [(await asyncio.wait_for(receiver.receive(channel), 5))["n"] for _ in range(301)]
+    assert got == [*range(300), "direct"]
+    await receiver.flush()
+    await sender.flush()
+
+
+async def test_a_room_event_that_cannot_be_published_fails_its_sender():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tests.redis_server import free_port
+
+    layer = import_string("config.layers.PipelinedPubSubChannelLayer")(
+        hosts=[{"address": f"redis://127.0.0.1:{free_port()}/0", "socket_timeout": None}])
+    with pytest.raises(RedisConnectionError):
+        await asyncio.wait_for(layer.group_send("room.DOWN", {"type": "room.event"}), 10)
