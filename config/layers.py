@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
@@ -79,7 +81,8 @@ class RedisWorkQueueLayer(RedisChannelLayer):
     a lock. On a busy machine each round trip waits for the CPU, so one
     inference worker took at most a couple of hundred drawings a second and
     the queue grew without end. Here a send is one round trip, and a receive
-    takes up to TAKE messages in one (BLMPOP, Redis 7). Delivery is at most
+    takes up to TAKE messages in one (BLMPOP, Redis 7); sends made while one
+    is out go together in the next. Delivery is at most
     once: a worker that dies loses the few drawings it had taken, and their
     next versions follow within a second. A full queue drops its oldest
     messages (the newest drawings matter most), and a message older than the
@@ -93,6 +96,7 @@ class RedisWorkQueueLayer(RedisChannelLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._taken: dict[str, deque] = {}
+        self._pushers: dict[tuple[int, str], _Batched] = {}
 
     def _queue_key(self, channel: str) -> str:
         return f"{self.prefix}queue:{channel}"
@@ -102,10 +106,17 @@ class RedisWorkQueueLayer(RedisChannelLayer):
             return await super().send(channel, message)
         assert isinstance(message, dict), "message is not a dict"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
-        key = self._queue_key(channel)
         body = self.serialize({**message, "__expires__": time.time() + self.expiry})
-        async with self.connection(next(self._send_index_generator)).pipeline(transaction=False) as pipe:
-            pipe.lpush(key, body)
+        index = next(self._send_index_generator)
+        pusher = self._pushers.get((index, channel))
+        if pusher is None:
+            pusher = self._pushers[index, channel] = _Batched(functools.partial(self._push_all, index, channel))
+        await pusher(body)
+
+    async def _push_all(self, index: int, channel: str, bodies: list[bytes]) -> None:
+        key = self._queue_key(channel)
+        async with self.connection(index).pipeline(transaction=False) as pipe:
+            pipe.lpush(key, *bodies)
             pipe.ltrim(key, 0, self.get_capacity(channel) - 1)  # the oldest go first
             pipe.expire(key, int(self.expiry))
             await pipe.execute()
@@ -144,54 +155,58 @@ class PipelinedPubSubChannelLayer(RedisPubSubChannelLayer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._publishers: dict[int, _Publisher] = {}
+        self._publishers: dict[int, tuple[object, _Batched]] = {}
 
     async def send(self, channel, message):
         layer = self._get_layer()
-        await self._publisher(layer._get_shard(channel)).publish(channel, self.serialize(message))
+        await self._publisher(layer._get_shard(channel))((channel, self.serialize(message)))
 
     async def group_send(self, group, message):
         layer = self._get_layer()
         channel = layer._get_group_channel_name(group)
-        await self._publisher(layer._get_shard(channel)).publish(channel, self.serialize(message))
+        await self._publisher(layer._get_shard(channel))((channel, self.serialize(message)))
 
-    def _publisher(self, shard) -> _Publisher:
-        publisher = self._publishers.get(id(shard))
-        if publisher is None or publisher.shard is not shard:
-            publisher = self._publishers[id(shard)] = _Publisher(shard)
-        return publisher
+    def _publisher(self, shard) -> _Batched:
+        known = self._publishers.get(id(shard))
+        if known is None or known[0] is not shard:
+            known = self._publishers[id(shard)] = (shard, _Batched(functools.partial(_publish_all, shard)))
+        return known[1]
 
 
-class _Publisher:
-    """One Redis connection's publishes, sent a pipeline at a time."""
+async def _publish_all(shard, messages: list[tuple[str, bytes]]) -> None:
+    async with shard._lock:  # as channels_redis' own publish: not beside a (re)connect or flush
+        shard._ensure_redis()
+        async with shard._redis.pipeline(transaction=False) as pipe:
+            for channel, body in messages:
+                pipe.publish(channel, body)
+            await pipe.execute()
 
-    def __init__(self, shard) -> None:
-        self.shard = shard
-        self.waiting: list[tuple[str, bytes, asyncio.Future]] = []
+
+class _Batched:
+    """Items handed in while one batch is out go together in the next; each caller waits for its own."""
+
+    def __init__(self, send_batch: Callable[[list], Awaitable[None]]) -> None:
+        self.send_batch = send_batch
+        self.waiting: list[tuple[object, asyncio.Future]] = []
         self.sending: asyncio.Task | None = None
 
-    async def publish(self, channel: str, body: bytes) -> None:
-        published = asyncio.get_running_loop().create_future()
-        self.waiting.append((channel, body, published))
+    async def __call__(self, item: object) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, done))
         if self.sending is None or self.sending.done():
             self.sending = asyncio.ensure_future(self._send())
-        await published
+        await done
 
     async def _send(self) -> None:
         while self.waiting:
             batch, self.waiting = self.waiting, []
             try:
-                async with self.shard._lock:  # as channels_redis' own publish: not beside a (re)connect or flush
-                    self.shard._ensure_redis()
-                    async with self.shard._redis.pipeline(transaction=False) as pipe:
-                        for channel, body, _ in batch:
-                            pipe.publish(channel, body)
-                        await pipe.execute()
-            except Exception as exc:  # noqa: BLE001 - each sender gets it, as from its own publish
-                for *_, published in batch:
-                    if not published.done():
-                        published.set_exception(exc)
+                await self.send_batch([item for item, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each caller gets it, as from its own call
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
             else:
-                for *_, published in batch:
-                    if not published.done():
-                        published.set_result(None)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)

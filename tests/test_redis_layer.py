@@ -40,8 +40,8 @@ def test_sockets_talk_over_pub_sub_and_workers_share_a_list_based_queue(redis_ur
 
 async def test_a_work_queue_serves_in_order_each_message_once_across_workers(redis_url):  # noqa: F811
     sender, first, second = (layer_for(redis_url, "default") for _ in range(3))
-    for n in range(40):
-        await sender.send("inference", {"type": "classify", "n": n})
+    # Sent together: they go to Redis in batches, still in order.
+    await asyncio.gather(*(sender.send("inference", {"type": "classify", "n": n}) for n in range(40)))
     got: dict[str, list[int]] = {"first": [], "second": []}
 
     async def work(name, layer):
