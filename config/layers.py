@@ -6,8 +6,8 @@ entries on each send and receive, deep-copies every message, and fans a group
 send out through one task per member. With a few hundred sockets in one
 process, that made the layer the busiest code in the server. Here the sweep
 runs at most once a second, a message is copied shallowly (consumers never
-mutate what they receive), a group send is a plain loop, and no queue is
-built only to be thrown away.
+mutate what they receive), a group send is a plain loop that skips the
+socket the event came from, and a channel's queue is a deque.
 """
 
 from __future__ import annotations
@@ -29,8 +29,33 @@ SWEEP_SECONDS = 1.0
 ROOM_LAYER = "rooms"
 
 
+class _Inbox:
+    """One channel's waiting messages, and its receiver's wake-up.
+
+    An asyncio.Queue looked up its event loop on every wait, and a drained
+    channel is forgotten (as in Channels), so that was every message. The
+    methods Channels' expiry sweep uses (`empty`, `_queue`, `get_nowait`) are here.
+    """
+
+    __slots__ = ("_queue", "waiter")
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[float, dict]] = deque()
+        self.waiter: asyncio.Future | None = None
+
+    def empty(self) -> bool:
+        return not self._queue
+
+    def get_nowait(self) -> tuple[float, dict]:
+        return self._queue.popleft()
+
+
 class FastInMemoryChannelLayer(InMemoryChannelLayer):
     _swept_at = 0.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._valid_names: set[str] = set()
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -38,39 +63,57 @@ class FastInMemoryChannelLayer(InMemoryChannelLayer):
             self._swept_at = now
             super()._clean_expired()
 
-    def _queue(self, channel: str) -> asyncio.Queue:
-        queue = self.channels.get(channel)
-        if queue is None:  # (Channels builds a queue for every call and throws most of them away)
-            queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
-        return queue
+    def _checked(self, channel: str) -> None:
+        if channel not in self._valid_names:  # a socket's channel is checked once, not on every message
+            self.require_valid_channel_name(channel)
+            if len(self._valid_names) > 100_000:
+                self._valid_names.clear()
+            self._valid_names.add(channel)
 
     async def receive(self, channel):
-        self.require_valid_channel_name(channel)
+        self._checked(channel)
         self._clean_expired()
-        queue = self._queue(channel)
+        inbox = self.channels.get(channel)
+        if inbox is None:
+            inbox = self.channels[channel] = _Inbox()
         try:
-            _, message = await queue.get()
+            while not inbox._queue:
+                inbox.waiter = asyncio.get_running_loop().create_future()
+                await inbox.waiter
+            _, message = inbox._queue.popleft()
         finally:
-            if queue.empty():  # as in Channels: a drained channel is forgotten, so closed sockets leave nothing
-                self.channels.pop(channel, None)
+            inbox.waiter = None
+            if not inbox._queue and self.channels.get(channel) is inbox:
+                # As in Channels: a drained channel is forgotten, so closed sockets leave nothing.
+                del self.channels[channel]
         return message
 
     async def send(self, channel, message):
         assert isinstance(message, dict), "message is not a dict"
-        self.require_valid_channel_name(channel)
+        self._checked(channel)
         assert "__asgi_channel__" not in message
-        try:
-            self._queue(channel).put_nowait((time.time() + self.expiry, dict(message)))
-        except asyncio.QueueFull:
-            raise ChannelFull(channel) from None
+        self._deliver(channel, message)
+
+    def _deliver(self, channel: str, message: dict) -> None:
+        inbox = self.channels.get(channel)
+        if inbox is None:
+            inbox = self.channels[channel] = _Inbox()
+        if len(inbox._queue) >= self.get_capacity(channel):
+            raise ChannelFull(channel)
+        inbox._queue.append((time.time() + self.expiry, dict(message)))
+        if inbox.waiter is not None and not inbox.waiter.done():
+            inbox.waiter.set_result(None)
 
     async def group_send(self, group, message):
+        """To every member, except the `sender` a room event may name (game.events.room_event: it would drop it)."""
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()
+        sender = message.get("sender")
         for channel in list(self.groups.get(group, ())):
-            with contextlib.suppress(ChannelFull):
-                await self.send(channel, message)
+            if channel != sender:
+                with contextlib.suppress(ChannelFull):
+                    self._deliver(channel, message)
 
 
 class RedisWorkQueueLayer(RedisChannelLayer):

@@ -212,7 +212,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if now - self.last_partial >= PARTIAL_INFERENCE_SECONDS and len(self.live_stroke) > 1:
             self.last_partial = now
             partial = [[p[0] for p in self.live_stroke], [p[1] for p in self.live_stroke]]
-            await self._infer([*self.strokes, partial])
+            await self._infer([*self.strokes, partial], partial=True)
 
     # Strokes, undo and clear change the AI's copy of the drawing at once (it
     # answers without waiting for the database) and are stored through the
@@ -255,7 +255,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             if not (exc.code == "not_drawer" and self._late_drawing()):
                 await self.send_error(exc)
 
-    async def _infer(self, strokes: list) -> None:
+    async def _infer(self, strokes: list, *, partial: bool = False) -> None:
         if self.drawing_turn is None:
             return
         await request_inference(
@@ -265,6 +265,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             # even after the drawer reconnects through another process.
             version=time.time_ns() // 1_000_000,
             strokes=strokes,
+            partial=partial,
         )
 
     async def _close_if_abusive(self) -> None:

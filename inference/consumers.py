@@ -13,7 +13,6 @@ the code is the same.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections import OrderedDict
 
@@ -81,8 +80,7 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
         moment never builds a backlog.
         """
         while self.pending:
-            # The longest-waiting drawings first; a version that arrives meanwhile takes its drawing's place.
-            waiting = [(key, self.pending.pop(key)) for key in list(itertools.islice(self.pending, CHUNK))]
+            waiting = [(key, self.pending.pop(key)) for key in self._next_chunk()]
             batch = [(key, m) for key, m in waiting if m["version"] > self.done.get(key, -1)]
             if not batch:
                 continue
@@ -118,6 +116,18 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             await asyncio.sleep(0)  # sockets, and newer versions, get in before the next chunk
 
 
+    def _next_chunk(self) -> list[int]:
+        """Finished strokes first, then drawings in mid-stroke; within each, the longest-waiting first.
+
+        A finished stroke is what the drawer meant; a mid-stroke version is a
+        preview that the stroke's end replaces within the second. A version
+        that arrives meanwhile takes its drawing's place in the queue.
+        """
+        finished = [key for key, m in self.pending.items() if not m.get("partial")][:CHUNK]
+        if len(finished) < CHUNK:
+            finished += [key for key, m in self.pending.items() if m.get("partial")][: CHUNK - len(finished)]
+        return finished
+
     def _growing(self, key: int) -> GrowingDrawing:
         growing = self.growing.get(key)
         if growing is None:
@@ -141,9 +151,14 @@ def _recognize_batch(drawings: list[tuple[list, GrowingDrawing]], classifier) ->
     return results
 
 
-async def request_inference(*, room: str, drawing_id: int, version: int, strokes: list) -> None:
-    """Queue a drawing on the `inference` channel of the default layer, which the inference workers share."""
+async def request_inference(*, room: str, drawing_id: int, version: int, strokes: list, partial: bool = False
+                            ) -> None:
+    """Queue a drawing on the `inference` channel of the default layer, which the inference workers share.
+
+    `partial`: the last stroke is still being drawn (classified after finished strokes).
+    """
     await get_channel_layer().send(
         INFERENCE_CHANNEL,
-        {"type": "classify", "room": room, "drawing_id": drawing_id, "version": version, "strokes": strokes},
+        {"type": "classify", "room": room, "drawing_id": drawing_id, "version": version, "strokes": strokes,
+         "partial": partial},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -127,6 +128,30 @@ async def test_the_layer_delivers_in_order_and_forgets_a_drained_channel():
     assert name not in layer.channels, "a closed socket's channel leaves nothing behind"
     await layer.send(name, {"type": "x", "n": 3})
     assert (await layer.receive(name))["n"] == 3
+
+
+async def test_the_layer_skips_a_room_events_sender_caps_each_channel_and_expires_old_messages(monkeypatch):
+    from channels.exceptions import ChannelFull
+
+    from config import layers
+
+    layer = FastInMemoryChannelLayer(capacity=2, expiry=60)
+    drawer, guesser = await layer.new_channel(), await layer.new_channel()
+    for channel in (drawer, guesser):
+        await layer.group_add("room.ABC", channel)
+    await layer.group_send("room.ABC", {"type": "room.event", "text": "{}", "sender": drawer})
+    assert drawer not in layer.channels and len(layer.channels[guesser]._queue) == 1
+    await layer.send(guesser, {"type": "x"})
+    with pytest.raises(ChannelFull):
+        await layer.send(guesser, {"type": "x"})
+    await layer.group_send("room.ABC", {"type": "room.event", "text": "{}"})  # a full member is skipped
+    assert len(layer.channels[guesser]._queue) == 2 and len(layer.channels[drawer]._queue) == 1
+    clock = time.time() + 61
+    monkeypatch.setattr(layers.time, "time", lambda: clock)
+    monkeypatch.setattr(layers.time, "monotonic", lambda: clock)
+    layer._clean_expired()
+    assert not layer.channels, "expired messages are dropped"
+    assert not layer.groups.get("room.ABC"), "and their channels leave the groups, as in Channels"
 
 
 @pytest.mark.django_db(transaction=True)

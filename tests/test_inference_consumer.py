@@ -49,6 +49,21 @@ async def test_only_the_newest_waiting_version_of_a_drawing_is_classified(record
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_finished_strokes_are_classified_before_drawings_in_mid_stroke(recorder):
+    consumer = InferenceConsumer()
+    strokes = drawing()
+    for key in range(1, 11):  # ten drawings in mid-stroke waiting first
+        await consumer.classify({"type": "classify", "room": "R", "drawing_id": key, "version": 1,
+                                 "strokes": strokes, "partial": True})
+    await consumer.classify({"type": "classify", "room": "R", "drawing_id": 11, "version": 1, "strokes": strokes,
+                             "partial": False})
+    await consumer.draining
+    order = [d["turn_id"] for d in recorder]
+    assert order[0] == 11, "the finished stroke went first"
+    assert order[1:] == list(range(1, 11)), "then the others, longest-waiting first"
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_worker_on_the_inference_channel_answers_and_survives_bad_drawings(recorder):
     async with inference_worker():
         await request_inference(room="R", drawing_id=1, version=1, strokes=[[[1, 2], [3]]])  # unreadable
