@@ -149,10 +149,10 @@ def lock_turn_for_ai(*, turn_id: int, version: int) -> Turn | None:
     """The turn, locked, if it is still being drawn and `version` is newer than the AI answer it holds.
 
     Loads only what judging an answer needs (not the drawing, not the
-    timeline); the room's code comes as `turn.room_code`.
+    timeline). Locks the room's row too, as every judgement of a guess does.
     """
     sql = (
-        f"SELECT t.id, t.room_id, t.word, t.started_at, t.ai_latest, t.ai_guessed_ms, r.code AS room_code"
+        f"SELECT t.id, t.room_id, t.word, t.started_at, t.ai_latest, t.ai_guessed_ms"
         f" FROM {TURN} t JOIN {ROOM} r ON r.id = t.room_id"
         " WHERE t.id = %s AND r.current_turn_id = t.id AND r.phase = %s AND t.ai_version < %s"
         f"{_for_update()}"
