@@ -139,7 +139,8 @@ class RedisWorkQueueLayer(RedisChannelLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._taken: dict[str, deque] = {}
-        self._pushers: dict[tuple[int, str], _Batched] = {}
+        # Per event loop, as channels_redis' connections are.
+        self._pushers: dict[tuple[asyncio.AbstractEventLoop, int, str], _Batched] = {}
 
     def _queue_key(self, channel: str) -> str:
         return f"{self.prefix}queue:{channel}"
@@ -151,9 +152,10 @@ class RedisWorkQueueLayer(RedisChannelLayer):
         assert self.require_valid_channel_name(channel), "Channel name not valid"
         body = self.serialize({**message, "__expires__": time.time() + self.expiry})
         index = next(self._send_index_generator)
-        pusher = self._pushers.get((index, channel))
+        key = (asyncio.get_running_loop(), index, channel)
+        pusher = self._pushers.get(key)
         if pusher is None:
-            pusher = self._pushers[index, channel] = _Batched(functools.partial(self._push_all, index, channel))
+            pusher = self._pushers[key] = _Batched(functools.partial(self._push_all, index, channel))
         await pusher(body)
 
     async def _push_all(self, index: int, channel: str, bodies: list[bytes]) -> None:

@@ -73,23 +73,31 @@ def append_stroke(*, player_id: int, stroke: list, width: int, canvas: tuple[int
     Returns (turn id, room code, strokes stored now), or None when the player is
     not drawing now or the drawing already holds `limit` strokes.
     """
-    sql = (
-        f"UPDATE {TURN} SET strokes = {_appended('strokes')}, stroke_widths = {_appended('stroke_widths')},"
-        " canvas_width = %s, canvas_height = %s"
-        f" WHERE {_length('strokes')} < %s AND {_DRAWING_NOW}"
-        f" RETURNING id, {_ROOM_CODE}, {_length('strokes')}"
+    row = _update_drawing(
+        player_id,
+        f"strokes = {_appended('strokes')}, stroke_widths = {_appended('stroke_widths')},"
+        " canvas_width = %s, canvas_height = %s",
+        [json.dumps(stroke), json.dumps(width), *canvas],
+        f"id, {_ROOM_CODE}, {_length('strokes')}",
+        also=(f"{_length('strokes')} < %s", [limit]),
     )
-    params = [json.dumps(stroke), json.dumps(width), *canvas, limit, player_id, Phase.DRAWING.value]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
     return tuple(row) if row else None
 
 
-def _update_drawing(player_id: int, sets: str, params: list, returning: str) -> tuple | None:
+def drawing_now(*, player_id: int) -> bool:
+    """Whether `player_id` is drawing the current turn of their room."""
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {TURN} SET {sets} WHERE {_DRAWING_NOW} RETURNING {returning}",
-                       [*params, player_id, Phase.DRAWING.value])
+        cursor.execute(f"SELECT 1 FROM {TURN} WHERE {_DRAWING_NOW}", [player_id, Phase.DRAWING.value])
+        return cursor.fetchone() is not None
+
+
+def _update_drawing(player_id: int, sets: str, params: list, returning: str,
+                    also: tuple[str, list] = ("", [])) -> tuple | None:
+    """UPDATE the turn `player_id` is drawing now (and that meets the condition `also`, if given)."""
+    condition, condition_params = also
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TURN} SET {sets} WHERE {condition + ' AND ' if condition else ''}{_DRAWING_NOW}"
+                       f" RETURNING {returning}", [*params, *condition_params, player_id, Phase.DRAWING.value])
         return cursor.fetchone()
 
 

@@ -380,9 +380,7 @@ def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: 
     stored = hot_queries.append_stroke(player_id=player_id, stroke=stroke, width=width,
                                        canvas=(CANVAS_WIDTH, CANVAS_HEIGHT), limit=MAX_STROKES_PER_DRAWING)
     if stored is None:
-        drawing = Turn.objects.filter(drawer_id=player_id, room__phase=Phase.DRAWING,
-                                      room__current_turn=F("pk")).exists()
-        if not drawing:
+        if not hot_queries.drawing_now(player_id=player_id):
             raise GameError(NOT_DRAWING, code="not_drawer")
         raise GameError("this drawing has reached its stroke limit", code="too_many_strokes")
     turn_id, code, count = stored

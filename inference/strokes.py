@@ -135,9 +135,13 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
     same floating-point operations in the same order and give the same result
     to the bit (a test holds them to that over the whole shared sample).
     """
-    if sum(len(stroke[0]) for stroke in drawing if len(stroke) >= 2) <= SMALL_DRAWING_POINTS:
+    if _point_count(drawing) <= SMALL_DRAWING_POINTS:
         return _simplify_small(drawing)
     return _simplify_vectorised(drawing)
+
+
+def _point_count(drawing: Drawing) -> int:
+    return sum(len(stroke[0]) for stroke in drawing if len(stroke) >= 2)
 
 
 def _simplify_vectorised(drawing: Drawing) -> list[np.ndarray]:
@@ -227,6 +231,9 @@ class GrowingDrawing:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self._strokes: list = []  # the strokes simplified last time, as given
         self._out: list[np.ndarray | None] = []  # each one's points (None: it had none)
         self._ends: list[float | None] = []  # the axis at each one's last point (None: no point yet)
@@ -253,11 +260,11 @@ class GrowingDrawing:
                 self._add(drawing[kept:], pts, ids, counts, self._ends[-1])
                 self.reused = kept
                 return [out for out in self._out if out is not None]
-        if sum(len(stroke[0]) for stroke in drawing if len(stroke) >= 2) <= SMALL_DRAWING_POINTS:
-            self.__init__()  # small drawings are cheap to do whole; nothing is kept
+        if _point_count(drawing) <= SMALL_DRAWING_POINTS:
+            self._reset()  # small drawings are cheap to do whole; nothing is kept
             return _simplify_small(drawing)
         pts, ids, counts = _flatten_counted(drawing)
-        self.__init__()
+        self._reset()
         if len(pts) == 0:
             return []
         self._lo = pts.min(axis=0)
