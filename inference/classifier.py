@@ -39,6 +39,8 @@ class Classifier:
         out = self._interpreter.get_output_details()[0]
         self._input_index, self._output_index = inp["index"], out["index"]
         self._input_shape = tuple(inp["shape"])
+        # Channels the model reads (1: ink; 3: ink, stroke order, recency): see inference.raster.
+        self.channels = int(self._input_shape[-1]) if len(self._input_shape) == 4 else 1
         n_out = int(out["shape"][-1])
         if n_out != len(labels):
             raise ModelFileError(f"model {model_path} has {n_out} outputs but {len(labels)} labels")
@@ -47,7 +49,17 @@ class Classifier:
         self._lock = threading.Lock()
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities for one 28x28 uint8 image (ink = 255)."""
+        """Class probabilities for one 28x28 uint8 image (ink = 255), (28, 28) or (28, 28, channels).
+
+        An image with more channels than the model reads gives it its first ones
+        (channel 0 is always the ink), so one image serves models of either kind.
+        """
+        if image.ndim == 3 and image.shape[-1] != self.channels:
+            if image.shape[-1] < self.channels:
+                raise ValueError(f"the model reads {self.channels} channels, the image has {image.shape[-1]}")
+            image = image[..., : self.channels]
+        elif image.ndim == 2 and self.channels != 1:
+            raise ValueError(f"the model reads {self.channels} channels, the image has 1")
         x = (image.astype(np.float32) * (1.0 / 255.0)).reshape(self._input_shape)
         with self._lock:
             self._interpreter.set_tensor(self._input_index, x)

@@ -8,6 +8,14 @@ width that suits 28x28 models, about 14/256; much thinner or thicker loses
 half the accuracy). Antialiasing is 4x4 supersampling: each stroke is one
 C-level polyline call into a 112x112 in-memory buffer, then a box reduction.
 No PNG, no files, deterministic to the bit.
+
+With ``channels=3`` the same pass also records the order of the strokes, which
+a plain ink image throws away: channel 0 is the ink image (identical to the
+one-channel image), channel 1 the stroke's place from the first stroke
+(brightest first), channel 2 its place from the last one (brightest latest).
+Each stroke is drawn once with an (ink, order, recency) colour; where strokes
+cross, the later one is on top. A model reads the channels it was trained on
+(``Classifier.channels``), so models of either kind take the same image.
 """
 
 from __future__ import annotations
@@ -21,6 +29,11 @@ SIZE = 28
 MARGIN = 2
 LINE_WIDTH_256 = 16.0
 SUPERSAMPLE = 4
+# Channels of the richest image: ink, order from the first stroke, order from the last.
+CHANNELS = 3
+# A stroke's order value drops by this much per stroke, down to the floor (the 10th and later strokes).
+ORDER_STEP = 20
+ORDER_FLOOR = 75
 
 _BIG = SIZE * SUPERSAMPLE
 _SCALE = (SIZE - 2 * MARGIN) / 256.0 * SUPERSAMPLE
@@ -28,33 +41,39 @@ _WIDTH = max(1, round(LINE_WIDTH_256 * _SCALE))
 _RADIUS = _WIDTH / 2.0
 
 
-def rasterize(strokes: Sequence[np.ndarray]) -> np.ndarray:
-    """Render simplified strokes ((n, 2) arrays, coordinates 0-255) as a (28, 28) uint8 image, ink = 255."""
+def order_value(rank: int) -> int:
+    """The intensity of a stroke `rank` strokes away from the first (or the last): 255, 235, ... 75."""
+    return max(255 - ORDER_STEP * rank, ORDER_FLOOR)
+
+
+def rasterize(strokes: Sequence[np.ndarray], channels: int = 1) -> np.ndarray:
+    """Render simplified strokes ((n, 2) arrays, coordinates 0-255), ink = 255.
+
+    ``channels=1``: a (28, 28) uint8 ink image; ``channels=3``: (28, 28, 3), ink, order, recency.
+    """
+    if channels not in (1, CHANNELS):
+        raise ValueError(f"channels must be 1 or {CHANNELS}, not {channels}")
     strokes = [s for s in strokes if len(s)]
+    shape = (SIZE, SIZE) if channels == 1 else (SIZE, SIZE, channels)
     if not strokes:
-        return np.zeros((SIZE, SIZE), dtype=np.uint8)
+        return np.zeros(shape, dtype=np.uint8)
     allpts = np.concatenate(strokes)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
     # Centre the bounding box in the 256 square, then map into the margin.
     shift = ((256.0 - (hi - lo)) / 2.0 - lo) * _SCALE + MARGIN * SUPERSAMPLE
-    img = Image.new("L", (_BIG, _BIG), 0)
+    img = Image.new("L" if channels == 1 else "RGB", (_BIG, _BIG), 0)
     draw = ImageDraw.Draw(img)
     # One scale-and-shift for the whole drawing, then each stroke is a slice of it.
     flat = (allpts * _SCALE + shift).ravel().tolist()
+    last = len(strokes) - 1
     at = 0
-    for stroke in strokes:
+    for i, stroke in enumerate(strokes):
         end = at + 2 * len(stroke)
+        fill = 255 if channels == 1 else (255, order_value(i), order_value(last - i))
         if len(stroke) == 1:
             x, y = flat[at], flat[at + 1]
-            draw.ellipse((x - _RADIUS, y - _RADIUS, x + _RADIUS, y + _RADIUS), fill=255)
+            draw.ellipse((x - _RADIUS, y - _RADIUS, x + _RADIUS, y + _RADIUS), fill=fill)
         else:
-            draw.line(flat[at:end], fill=255, width=_WIDTH)
+            draw.line(flat[at:end], fill=fill, width=_WIDTH)
         at = end
     return np.asarray(img.reduce(SUPERSAMPLE))
-
-
-def rasterize_drawing(drawing) -> np.ndarray:
-    """Preprocess a drawing in any stroke format and rasterize it: the live path before the model."""
-    from inference.strokes import simplify
-
-    return rasterize(simplify(drawing))

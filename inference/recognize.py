@@ -12,4 +12,4 @@ def recognize(drawing, classifier: Classifier, k: int = 3, *, simplifier=simplif
     strokes = simplifier(drawing)
     if not strokes:
         return []
-    return classifier.top_k(rasterize(strokes), k)
+    return classifier.top_k(rasterize(strokes, classifier.channels), k)

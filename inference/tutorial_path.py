@@ -61,5 +61,10 @@ def tutorial_probabilities(drawing: Sequence[Sequence[Sequence[float]]], classif
     `Classifier.probabilities` takes 0-255 intensities and scales them itself,
     so the tutorial's 0-1 floats are scaled back up for it; that multiply costs
     about a microsecond and keeps the model call identical to the live one.
+    The tutorial knows no stroke order: a model reading more channels than ink
+    gets the tutorial's image in each of them.
     """
-    return classifier.probabilities(tutorial_image(drawing) * 255.0)
+    image = tutorial_image(drawing) * 255.0
+    if classifier.channels > 1:
+        image = np.repeat(image[..., None], classifier.channels, axis=-1)
+    return classifier.probabilities(image)

@@ -100,7 +100,7 @@ def time_live(drawing: list, classifier: Classifier) -> tuple[list[float], np.nd
     t0 = time.perf_counter_ns()
     strokes = simplify(drawing)
     t1 = time.perf_counter_ns()
-    image = rasterize(strokes)
+    image = rasterize(strokes, classifier.channels)
     t2 = time.perf_counter_ns()
     probs = classifier.probabilities(image)
     t3 = time.perf_counter_ns()

@@ -23,7 +23,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.classifier import Classifier, ModelFileError
-from inference.raster import rasterize
+from inference.raster import CHANNELS, rasterize
 from inference.strokes import StrokeError, first_half, is_simplified, simplify
 from training.report import metrics_from_probs
 from training.sources import is_validation, sample_key
@@ -145,8 +145,8 @@ def detect_format(drawings: list) -> str:
 
 
 def live_image(drawing: list) -> np.ndarray:
-    """The exact image a live guess would classify."""
-    return rasterize(simplify(drawing))
+    """The exact image a live guess would classify, with every channel (each model reads the ones it knows)."""
+    return rasterize(simplify(drawing), CHANNELS)
 
 
 @dataclass
