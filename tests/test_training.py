@@ -11,12 +11,16 @@ from django.core.management import call_command
 
 from inference.classifier import Classifier
 from inference.models import ModelVersion
-from inference.raster import rasterize
+from inference.raster import CHANNELS, rasterize
+from inference.recognize import recognize
 from inference.strokes import simplify
-from tests.conftest import read_drawings
+from tests.conftest import SHARED_QUICKDRAW, read_drawings
 from training.augment import augment
-from training.data import DataSpec, render, training_stream
+from training.data import DataSpec, render, training_stream, validation_arrays
+from training.distill import TeacherError, Teachers, soft_targets
+from training.pipeline import TrainConfig, run_training
 from training.sources import LocalFolderSource, is_validation
+from training.warmstart import WarmStartError, warm_start_model
 
 CATS = ["cat", "airplane", "snowflake"]
 
@@ -46,7 +50,7 @@ def test_augmentation_changes_strokes_but_keeps_the_drawing_recognisable():
     rng = np.random.default_rng(0)
     out = augment(strokes, rng)
     assert 1 <= len(out) <= len(strokes)
-    base = rasterize(strokes).astype(int)
+    base = rasterize(strokes)[..., None].astype(int)
     aug = render(d, np.random.default_rng(1)).astype(int)
     assert aug.shape == base.shape and (aug > 0).sum() > 20 and not np.array_equal(aug, base)
 
@@ -91,3 +95,66 @@ def test_finished_game_drawings_are_a_training_source():
     assert src.categories() == ["cat"]
     samples = list(src.iter_category("cat"))
     assert len(samples) == 1 and samples[0].drawing == raw and render(samples[0].drawing) is not None
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny one-channel model of CATS, trained once for the lever tests below."""
+    folder = tmp_path_factory.mktemp("tiny")
+    run_training(LocalFolderSource(SHARED_QUICKDRAW), TrainConfig(categories=CATS, per_class=30, epochs=1), folder)
+    return folder
+
+
+def _validation_images(channels: int) -> np.ndarray:
+    spec = DataSpec(categories=CATS, per_class=None, channels=channels)
+    return validation_arrays(LocalFolderSource(SHARED_QUICKDRAW), spec, limit=10)[0]
+
+
+@pytest.mark.training
+def test_a_warm_start_answers_as_the_exported_file_and_reads_new_channels_as_nothing(tiny_model):
+    images = _validation_images(CHANNELS)
+    clf = Classifier(tiny_model / "model.tflite", CATS)
+    lite = np.stack([clf.probabilities(im) for im in images])
+    for channels in (1, CHANNELS):
+        x = images[..., :channels].astype(np.float32) / 255.0
+        # Another category order than the file's: the outputs follow the run's order.
+        order = [2, 0, 1]
+        model = warm_start_model(tiny_model, [CATS[i] for i in order], x, channels=channels)
+        keras_probs = model.predict(x, verbose=0)
+        assert np.abs(keras_probs - lite[:, order]).max() < 0.02, "int8 weights, float activations: nearly the same"
+    with pytest.raises(WarmStartError):
+        warm_start_model(tiny_model, [*CATS, "dog"], x, channels=CHANNELS)
+
+
+@pytest.mark.training
+def test_teachers_answer_as_the_mean_of_each_model_on_the_image_and_its_mirror(tiny_model):
+    images = _validation_images(CHANNELS)[:7]
+    clf = Classifier(tiny_model / "model.tflite", CATS)
+    want = np.stack([(clf.probabilities(im) + clf.probabilities(im[:, ::-1])) / 2 for im in images])
+    order = [1, 2, 0]
+    teachers = Teachers([tiny_model, tiny_model], [CATS[i] for i in order], batch=4)  # batches of 4: one is padded
+    assert len(teachers) == 2
+    assert np.allclose(teachers.probabilities(images), want[:, order], atol=1e-5)
+    targets = soft_targets(np.array([0, 1]), np.array([[0.2, 0.8, 0.0], [0.5, 0.25, 0.25]]), 0.7)
+    assert np.allclose(targets, [[0.44, 0.56, 0.0], [0.35, 0.475, 0.175]]) and np.allclose(targets.sum(axis=1), 1)
+    with pytest.raises(TeacherError):
+        Teachers([tiny_model], [*CATS, "dog"])
+
+
+@pytest.mark.training
+def test_a_run_with_every_lever_exports_a_three_channel_mirror_averaged_model(tiny_model, tmp_path):
+    """Warm start from a one-channel model, distillation, stroke-order channels, the mirror average in the file."""
+    config = TrainConfig(categories=CATS, per_class=30, epochs=1, channels=CHANNELS, init_from=str(tiny_model),
+                         teachers=[str(tiny_model)], mirror_average=True, learning_rate=1e-3)
+    report = run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path)
+    metrics = report["metrics"]
+    assert metrics["tflite_keras_agreement"] > 0.9 and 0.0 <= metrics["early"] <= 1.0
+    assert report["training_settings"]["teachers"] == [str(tiny_model)]
+    clf = Classifier(tmp_path / "model.tflite", CATS)
+    assert clf.channels == CHANNELS
+    drawing = read_drawings("snowflake", 1)[0]["drawing"]
+    image = rasterize(simplify(drawing), CHANNELS)
+    assert np.allclose(clf.probabilities(image), clf.probabilities(image[:, ::-1]), atol=1e-5), "mirror-invariant"
+    assert sorted(g.label for g in recognize(drawing, clf)) == sorted(CATS)
+    with pytest.raises(ValueError):
+        clf.probabilities(rasterize(simplify(drawing)))  # ink alone is not what it reads

@@ -7,6 +7,7 @@ like two hundred.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy as np
 from inference.raster import SIZE, rasterize
 from inference.strokes import StrokeError, simplify
 from training.augment import augment
+from training.distill import Teachers, soft_targets
 from training.sources import DrawingSource, Sample, is_validation
 
 
@@ -26,6 +28,8 @@ class DataSpec:
     # Share of training examples cut to a stroke prefix, so the AI learns to
     # guess from the first strokes, as players need it to.
     partial_rate: float = 0.3
+    # Image channels (1: ink; 3: ink, stroke order, recency; see inference.raster).
+    channels: int = 1
 
 
 def split_samples(source: DrawingSource, category: str, *, validation: bool, limit: int | None) -> Iterator[Sample]:
@@ -39,15 +43,20 @@ def split_samples(source: DrawingSource, category: str, *, validation: bool, lim
         yield sample
 
 
-def render(drawing, rng: np.random.Generator | None = None, partial_rate: float = 0.0) -> np.ndarray | None:
-    """The live path (preprocess + rasterize), with optional augmentation and stroke prefixes."""
+def render(drawing, rng: np.random.Generator | None = None, partial_rate: float = 0.0, channels: int = 1,
+           ) -> np.ndarray | None:
+    """The live path (preprocess + rasterize), with optional augmentation and stroke prefixes.
+
+    A (28, 28, channels) uint8 image, or None for a drawing that cannot be read.
+    """
     try:
         if rng is not None and partial_rate and len(drawing) > 1 and rng.random() < partial_rate:
             drawing = drawing[: int(rng.integers(1, len(drawing)))]
         strokes = simplify(drawing)
         if rng is not None:
             strokes = simplify([[p[:, 0], p[:, 1]] for p in augment(strokes, rng)])
-        return rasterize(strokes)
+        image = rasterize(strokes, channels)
+        return image[..., None] if channels == 1 else image
     except StrokeError:
         return None
 
@@ -71,7 +80,8 @@ def training_stream(source: DrawingSource, spec: DataSpec, seed: int) -> Iterato
             live[j] = live[-1]
             live.pop()
             continue
-        image = render(sample.drawing, rng if spec.augment else None, spec.partial_rate if spec.augment else 0.0)
+        image = render(sample.drawing, rng if spec.augment else None, spec.partial_rate if spec.augment else 0.0,
+                       spec.channels)
         if image is not None:
             yield image, label
 
@@ -81,38 +91,65 @@ def validation_arrays(source: DrawingSource, spec: DataSpec, limit: int | None =
     images, labels, drawings = [], [], []
     for i, c in enumerate(spec.categories):
         for sample in split_samples(source, c, validation=True, limit=limit):
-            image = render(sample.drawing)
+            image = render(sample.drawing, channels=spec.channels)
             if image is not None:
                 images.append(image)
                 labels.append(i)
                 drawings.append(sample.drawing)
-    x = np.stack(images) if images else np.zeros((0, SIZE, SIZE), np.uint8)
+    x = np.stack(images) if images else np.zeros((0, SIZE, SIZE, spec.channels), np.uint8)
     return x, np.asarray(labels, dtype=np.int64), drawings
 
 
-def tf_dataset(source: DrawingSource, spec: DataSpec, *, batch_size: int, epoch_seed: int):
-    """A tf.data pipeline over :func:`training_stream`; a new random order and augmentation every epoch."""
+def distilled_stream(stream: Iterator[tuple[np.ndarray, int]], teachers: Teachers, weight: float, n_classes: int,
+                     chunk: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(image, soft target) pairs: the teachers answer for `chunk` images at a time (see training.distill)."""
+    while True:
+        items = list(itertools.islice(stream, chunk))
+        if not items:
+            return
+        images = np.stack([image for image, _ in items])
+        labels = np.array([label for _, label in items])
+        targets = soft_targets(labels, teachers.probabilities(images), weight)
+        yield from zip(images, targets, strict=True)
+
+
+def tf_dataset(source: DrawingSource, spec: DataSpec, *, batch_size: int, epoch_seed: int,
+               teachers: Teachers | None = None, distill_weight: float = 0.0):
+    """A tf.data pipeline over :func:`training_stream`; a new random order and augmentation every epoch.
+
+    With `teachers`, targets are the distilled soft targets instead of one-hot labels.
+    """
     import tensorflow as tf
 
     n_classes = len(spec.categories)
     counter = {"epoch": epoch_seed}
+    image_spec = tf.TensorSpec(shape=(SIZE, SIZE, spec.channels), dtype=tf.uint8)
 
     def gen():
         counter["epoch"] += 1
-        yield from training_stream(source, spec, seed=counter["epoch"])
+        stream = training_stream(source, spec, seed=counter["epoch"])
+        if teachers is None:
+            yield from stream
+        else:
+            yield from distilled_stream(stream, teachers, distill_weight, n_classes)
 
-    ds = tf.data.Dataset.from_generator(
-        gen,
-        output_signature=(
-            tf.TensorSpec(shape=(SIZE, SIZE), dtype=tf.uint8),
-            tf.TensorSpec(shape=(), dtype=tf.int64),
-        ),
-    )
+    if teachers is None:
+        signature = (image_spec, tf.TensorSpec(shape=(), dtype=tf.int64))
+
+        def to_target(y):
+            return tf.one_hot(y, n_classes)
+    else:
+        signature = (image_spec, tf.TensorSpec(shape=(n_classes,), dtype=tf.float32))
+
+        def to_target(y):
+            return y
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=signature)
     # repeat(): Keras keeps one iterator across epochs; each pass re-runs gen with a new seed.
     ds = ds.repeat().shuffle(4096, seed=epoch_seed)
     ds = ds.batch(batch_size)
     ds = ds.map(
-        lambda x, y: (tf.cast(x, tf.float32)[..., None] / 255.0, tf.one_hot(y, n_classes)),
+        lambda x, y: (tf.cast(x, tf.float32) / 255.0, to_target(y)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return ds.prefetch(tf.data.AUTOTUNE)

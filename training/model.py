@@ -7,7 +7,8 @@ below a millisecond on one CPU core after int8 dynamic-range quantization.
 from __future__ import annotations
 
 
-def build_model(num_classes: int, width: int = 32, dropout: float = 0.3):
+def build_model(num_classes: int, width: int = 32, dropout: float = 0.3, channels: int = 1):
+    """`channels`: what the input image holds (1: ink; 3: ink, stroke order, recency; see inference.raster)."""
     import keras
     from keras import layers
 
@@ -16,7 +17,7 @@ def build_model(num_classes: int, width: int = 32, dropout: float = 0.3):
         x = layers.BatchNormalization()(x)
         return layers.ReLU()(x)
 
-    inputs = keras.Input((28, 28, 1))
+    inputs = keras.Input((28, 28, channels))
     x = conv(inputs, width)
     x = layers.MaxPooling2D()(x)  # 14x14
     x = conv(x, width * 2)
@@ -34,3 +35,19 @@ def build_model(num_classes: int, width: int = 32, dropout: float = 0.3):
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name=f"doodle_cnn_w{width}")
+
+
+def with_mirror_average(model):
+    """The model for export: the mean of its answers for the image and its left-right mirror.
+
+    Training mirrors half the drawings, so both views are drawings the model
+    knows; averaging them is test-time augmentation inside the one model file
+    (one invoke, about twice the convolutions).
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(model.input_shape[1:])
+    mirrored = layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+    outputs = layers.Average()([model(inputs), model(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{model.name}_mirror_avg")

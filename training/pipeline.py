@@ -6,6 +6,7 @@ not touch the database; `training.services.train_and_register` adds that.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -20,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from inference.strokes import first_half
-from training.data import DataSpec, count_training, render, tf_dataset, validation_arrays
+from training.data import DataSpec, count_training, render, tf_dataset, training_stream, validation_arrays
+from training.distill import Teachers
+from training.model import with_mirror_average
 from training.report import confused_pairs, metrics_from_probs, per_category_accuracy, write_json, write_plots
 from training.sources import DrawingSource
 
@@ -45,6 +48,13 @@ class TrainConfig:
     seed: int = 1
     validation_per_class: int | None = None
     extra: dict = field(default_factory=dict)
+    # Quality levers (issue 16): stroke-order channels, a warm start from an exported model, distillation from
+    # teacher models, the mirror average inside the exported file.
+    channels: int = 1
+    init_from: str | None = None
+    teachers: list[str] = field(default_factory=list)
+    distill_weight: float = 0.7
+    mirror_average: bool = False
 
 
 def _noop(*_args, **_kwargs) -> None:
@@ -100,11 +110,11 @@ def _tflite_outputs(path: Path) -> int:
     return int(it.get_output_details()[0]["shape"][-1])
 
 
-def early_accuracy(probs_fn, drawings: list, labels: np.ndarray) -> float:
+def early_accuracy(probs_fn, drawings: list, labels: np.ndarray, channels: int = 1) -> float:
     """Share of drawings already guessed right (top-1) from the first half of their strokes."""
     if not drawings:
         return 0.0
-    images = np.stack([render(first_half(d)) for d in drawings])
+    images = np.stack([render(first_half(d), channels=channels) for d in drawings])
     return float((probs_fn(images).argmax(axis=1) == labels).mean())
 
 
@@ -133,7 +143,8 @@ def run_training(
     log.info("training on %s", "GPU: " + ", ".join(g.name for g in gpus) if gpus else "CPU")
 
     categories = config.categories or source.categories()
-    spec = DataSpec(categories=categories, per_class=config.per_class, augment=config.augment, partial_rate=config.partial_rate)
+    spec = DataSpec(categories=categories, per_class=config.per_class, augment=config.augment, partial_rate=config.partial_rate,
+                    channels=config.channels)
     progress("preparing", message=f"counting drawings in {len(categories)} categories")
     n_train = count_training(source, spec)
     if n_train == 0:
@@ -142,12 +153,14 @@ def run_training(
     progress("preparing", message=f"{n_train} training drawings, {len(y_val)} validation drawings")
 
     steps = math.ceil(n_train / config.batch_size)
-    train_ds = tf_dataset(source, spec, batch_size=config.batch_size, epoch_seed=config.seed * 1000)
+    teachers = Teachers(config.teachers, categories) if config.teachers else None
+    train_ds = tf_dataset(source, spec, batch_size=config.batch_size, epoch_seed=config.seed * 1000,
+                          teachers=teachers, distill_weight=config.distill_weight)
     val_ds = tf.data.Dataset.from_tensor_slices(
-        ((x_val.astype(np.float32) / 255.0)[..., None], keras.utils.to_categorical(y_val, len(categories)))
+        (x_val.astype(np.float32) / 255.0, keras.utils.to_categorical(y_val, len(categories)))
     ).batch(512)
 
-    model = _build_and_compile(len(categories), config, steps)
+    model = _build_and_compile(categories, config, steps, warm_start_images(source, spec, config))
     callbacks = [
         _progress_callback(progress, config.epochs, steps),
         keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"),
@@ -158,7 +171,7 @@ def run_training(
                 monitor="val_accuracy", patience=config.patience, restore_best_weights=True, mode="max"
             )
         )
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     history = model.fit(
         train_ds,
         validation_data=val_ds if len(y_val) else None,
@@ -168,23 +181,26 @@ def run_training(
         shuffle=False,  # the stream is shuffled already
         verbose=0,
     ).history
-    train_seconds = time.time() - t0
+    train_seconds, train_cpu_seconds = time.time() - t0, time.process_time() - cpu0
 
     progress("exporting")
+    if config.mirror_average:
+        model = with_mirror_average(model)
     model_bytes = export_tflite(model)
     (out_dir / "model.tflite").write_bytes(model_bytes)
     (out_dir / "labels.txt").write_text("\n".join(categories) + "\n")
 
     progress("evaluating")
-    keras_probs = model.predict(x_val[..., None].astype(np.float32) / 255.0, verbose=0) if len(y_val) else np.zeros((0, len(categories)))
+    keras_probs = model.predict(x_val.astype(np.float32) / 255.0, verbose=0) if len(y_val) else np.zeros((0, len(categories)))
     lite_probs = predict_tflite(model_bytes, x_val)
     agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
     metrics = metrics_from_probs(lite_probs, y_val)
     metrics["keras_top1"] = metrics_from_probs(keras_probs, y_val)["top1"]
     metrics["tflite_keras_agreement"] = agreement
-    metrics["early"] = early_accuracy(lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val)
+    metrics["early"] = early_accuracy(lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val, config.channels)
     metrics["size_bytes"] = len(model_bytes)
     metrics["train_seconds"] = round(train_seconds, 1)
+    metrics["train_cpu_seconds"] = round(train_cpu_seconds, 1)
     metrics["epochs_run"] = len(history.get("loss", []))
     pred = lite_probs.argmax(1) if len(y_val) else np.zeros(0, dtype=np.int64)
     per_cat = per_category_accuracy(pred, y_val, categories)
@@ -218,12 +234,24 @@ def run_training(
     return report
 
 
-def _build_and_compile(num_classes: int, config: TrainConfig, steps: int):
+def warm_start_images(source: DrawingSource, spec: DataSpec, config: TrainConfig, n: int = 2048) -> np.ndarray | None:
+    """Training images (augmented, as batches will be) to measure a warm start's BatchNorm statistics on."""
+    if not config.init_from:
+        return None
+    images = [image for image, _ in itertools.islice(training_stream(source, spec, seed=config.seed), n)]
+    return np.stack(images).astype(np.float32) / 255.0
+
+
+def _build_and_compile(categories: list[str], config: TrainConfig, steps: int, warm_images: np.ndarray | None = None):
     import keras
 
     from training.model import build_model
+    from training.warmstart import warm_start_model
 
-    model = build_model(num_classes, width=config.width)
+    if config.init_from:
+        model = warm_start_model(config.init_from, categories, warm_images, channels=config.channels)
+    else:
+        model = build_model(len(categories), width=config.width, channels=config.channels)
     total = max(1, steps * config.epochs)
     warmup = min(steps, total // 10)
     schedule = keras.optimizers.schedules.CosineDecay(

@@ -42,6 +42,16 @@ class Command(BaseCommand):
         parser.add_argument("--partial-rate", type=float, default=0.3)
         parser.add_argument("--patience", type=int, default=6)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--label-smoothing", type=float, default=0.1)
+        parser.add_argument("--channels", type=int, choices=[1, 3], default=1,
+                            help="input image channels: 1 ink, 3 ink + stroke order + recency")
+        parser.add_argument("--init-from", default=None, metavar="DIR",
+                            help="start from this model folder's weights (model.tflite + labels.txt)")
+        parser.add_argument("--teacher", action="append", default=[], metavar="DIR",
+                            help="distil from this model folder (repeatable: the teachers' mean)")
+        parser.add_argument("--distill-weight", type=float, default=0.7, help="share of the teachers in the targets")
+        parser.add_argument("--mirror-average", action="store_true",
+                            help="export the mean of the answers for the image and its mirror")
         parser.add_argument("--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)")
         parser.add_argument("--name", default=None)
         parser.add_argument("--no-register", action="store_true", help="only write the files")
@@ -72,6 +82,12 @@ class Command(BaseCommand):
             partial_rate=opts["partial_rate"],
             patience=opts["patience"],
             seed=opts["seed"],
+            label_smoothing=opts["label_smoothing"],
+            channels=opts["channels"],
+            init_from=opts["init_from"],
+            teachers=opts["teacher"],
+            distill_weight=opts["distill_weight"],
+            mirror_average=opts["mirror_average"],
         )
         out_dir = Path(opts["export_dir"]) if opts["export_dir"] else new_model_dir()
         command = "python manage.py " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else ["train"])

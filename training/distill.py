@@ -1,0 +1,76 @@
+"""Knowledge distillation: soft targets from an ensemble of exported teacher models.
+
+With 200 drawings per category, a one-hot label says little: a teacher's
+probabilities also say which other categories a drawing resembles (a half-drawn
+"sun" is also a "circle" or a "cookie"), and an ensemble's are better than any
+one model's. The student that ships learns from
+
+    target = (1 - weight) * one-hot + weight * mean of the teachers' probabilities
+
+on the very image it is shown (augmented, or cut to a stroke prefix), each
+teacher also shown the mirrored image. Teachers are `.tflite` folders (any
+earlier model of ours: they read the channels they were trained on) run by
+LiteRT in batches, which costs a small part of a training step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class TeacherError(ValueError):
+    """A teacher folder that cannot teach this training run."""
+
+
+class Teachers:
+    def __init__(self, folders: list[Path | str], categories: list[str], *, mirror: bool = True, batch: int = 256):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.mirror = mirror
+        self.batch = batch
+        self._models = []
+        for folder in map(Path, folders):
+            labels = [line.strip() for line in (folder / "labels.txt").read_text().splitlines() if line.strip()]
+            missing = sorted(set(categories) - set(labels))
+            if missing:
+                raise TeacherError(f"teacher {folder} does not know {', '.join(missing[:5])}")
+            interpreter = Interpreter(model_path=str(folder / "model.tflite"), num_threads=1)
+            inp = interpreter.get_input_details()[0]
+            channels = int(inp["shape"][-1])
+            interpreter.resize_tensor_input(inp["index"], [batch, 28, 28, channels])
+            interpreter.allocate_tensors()
+            out = interpreter.get_output_details()[0]["index"]
+            order = np.array([labels.index(c) for c in categories])
+            self._models.append((interpreter, inp["index"], out, channels, order))
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """The teachers' mean probabilities for (n, 28, 28, channels) uint8 images, in the run's category order."""
+        x = images.astype(np.float32) * (1.0 / 255.0)
+        views = [x, x[:, :, ::-1]] if self.mirror else [x]
+        total = None
+        n = len(x)
+        for interpreter, inp, out, channels, order in self._models:
+            for view in views:
+                for start in range(0, n, self.batch):
+                    chunk = view[start : start + self.batch, ..., :channels]
+                    if len(chunk) < self.batch:  # the input shape is fixed: pad the last chunk
+                        chunk = np.concatenate([chunk, np.zeros((self.batch - len(chunk), *chunk.shape[1:]), np.float32)])
+                    interpreter.set_tensor(inp, np.ascontiguousarray(chunk))
+                    interpreter.invoke()
+                    probs = interpreter.get_tensor(out)[: min(self.batch, n - start), order]
+                    if total is None:
+                        total = np.zeros((n, len(order)), np.float32)
+                    total[start : start + len(probs)] += probs
+        return total / (len(self._models) * len(views))
+
+
+def soft_targets(labels: np.ndarray, teacher_probs: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - weight) * one-hot + weight * teacher probabilities, as float32 rows that sum to 1."""
+    targets = teacher_probs.astype(np.float32) * weight
+    targets[np.arange(len(labels)), labels] += 1.0 - weight
+    return targets
