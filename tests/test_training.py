@@ -132,7 +132,7 @@ def test_teachers_answer_as_the_mean_of_each_model_on_the_image_and_its_mirror(t
     clf = Classifier(tiny_model / "model.tflite", CATS)
     want = np.stack([(clf.probabilities(im) + clf.probabilities(im[:, ::-1])) / 2 for im in images])
     order = [1, 2, 0]
-    teachers = Teachers([tiny_model, tiny_model], [CATS[i] for i in order], batch=4)  # batches of 4: one is padded
+    teachers = Teachers([tiny_model, tiny_model], [CATS[i] for i in order], mirror=True, batch=4)  # one batch padded
     assert len(teachers) == 2
     assert np.allclose(teachers.probabilities(images), want[:, order], atol=1e-5)
     targets = soft_targets(np.array([0, 1]), np.array([[0.2, 0.8, 0.0], [0.5, 0.25, 0.25]]), 0.7)

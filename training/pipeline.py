@@ -54,6 +54,7 @@ class TrainConfig:
     init_from: str | None = None
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.7
+    teacher_mirror: bool = False  # teachers also answer for the mirrored image (twice their cost)
     mirror_average: bool = False
 
 
@@ -153,7 +154,7 @@ def run_training(
     progress("preparing", message=f"{n_train} training drawings, {len(y_val)} validation drawings")
 
     steps = math.ceil(n_train / config.batch_size)
-    teachers = Teachers(config.teachers, categories) if config.teachers else None
+    teachers = Teachers(config.teachers, categories, mirror=config.teacher_mirror) if config.teachers else None
     train_ds = tf_dataset(source, spec, batch_size=config.batch_size, epoch_seed=config.seed * 1000,
                           teachers=teachers, distill_weight=config.distill_weight)
     val_ds = tf.data.Dataset.from_tensor_slices(
@@ -180,7 +181,7 @@ def run_training(
         callbacks=callbacks,
         shuffle=False,  # the stream is shuffled already
         verbose=0,
-    ).history
+    ).history if config.epochs else {}  # 0 epochs: export (and evaluate) the --init-from model as it is
     train_seconds, train_cpu_seconds = time.time() - t0, time.process_time() - cpu0
 
     progress("exporting")

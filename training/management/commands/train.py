@@ -34,7 +34,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--categories", default="all", help="all, a,b,c, or @file")
         parser.add_argument("--per-class", type=int, default=None, help="training drawings per category")
-        parser.add_argument("--epochs", type=int, default=20)
+        parser.add_argument("--epochs", type=int, default=20,
+                            help="0 with --init-from: export that model as it is (e.g. with --mirror-average)")
         parser.add_argument("--batch-size", type=int, default=128)
         parser.add_argument("--width", type=int, default=32, help="network width (filters in the first layer)")
         parser.add_argument("--learning-rate", type=float, default=3e-3)
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--teacher", action="append", default=[], metavar="DIR",
                             help="distil from this model folder (repeatable: the teachers' mean)")
         parser.add_argument("--distill-weight", type=float, default=0.7, help="share of the teachers in the targets")
+        parser.add_argument("--teacher-mirror", action="store_true",
+                            help="teachers also answer for the mirrored image (twice their cost)")
         parser.add_argument("--mirror-average", action="store_true",
                             help="export the mean of the answers for the image and its mirror")
         parser.add_argument("--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)")
@@ -87,6 +90,7 @@ class Command(BaseCommand):
             init_from=opts["init_from"],
             teachers=opts["teacher"],
             distill_weight=opts["distill_weight"],
+            teacher_mirror=opts["teacher_mirror"],
             mirror_average=opts["mirror_average"],
         )
         out_dir = Path(opts["export_dir"]) if opts["export_dir"] else new_model_dir()
