@@ -139,7 +139,12 @@ CACHES = (
 ADDRESS_LIMITS = {
     "create_room": (int(os.environ.get("ROOMS_PER_ADDRESS", "10")), 600),
     "try_code": (int(os.environ.get("CODES_PER_ADDRESS", "30")), 60),
+    "open_socket": (int(os.environ.get("SOCKET_OPENS_PER_ADDRESS", "60")), 60),
 }
+# One address (a household behind one router) may hold this many seats in one room, and this many
+# open game sockets on one web process. Load tests from one machine raise them (see README).
+SEATS_PER_ADDRESS = int(os.environ.get("SEATS_PER_ADDRESS", "3"))
+SOCKETS_PER_ADDRESS = int(os.environ.get("SOCKETS_PER_ADDRESS", "16"))
 
 # With no Redis the web process also runs the inference consumer and the game
 # clock itself; with Redis they are separate processes

@@ -7,6 +7,10 @@ REDIS_URL the cache is Redis, so the count holds across web processes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections import Counter
+
 from django.conf import settings
 from django.core.cache import cache
 
@@ -18,7 +22,11 @@ from game.errors import GameError
 LIMITS = {
     "create_room": (10, 600),
     "try_code": (30, 60),
+    "open_socket": (60, 60),
 }
+# Open game sockets per address in this process (the per-seat rule keeps one socket per seat; this
+# stops one address from holding hundreds of idle sockets).
+_open_sockets: Counter[str] = Counter()
 
 
 def limit_for(kind: str) -> tuple[int, int]:
@@ -54,3 +62,25 @@ def room_by_code(*, code: str, address: str):
     if room is None and not allow("try_code", address):
         raise GameError("too many room codes tried; wait a minute", code="rate_limited")
     return room
+
+
+def address_key(address: str) -> str:
+    """What the database keeps of an address (per-address rules in a room): a keyed hash, not the address."""
+    return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def socket_opened(address: str) -> str | None:
+    """Count a new game socket from `address`; the reason it must be refused, or None."""
+    if not allow("open_socket", address):
+        return "Too many new connections from your address: wait a minute."
+    if _open_sockets[address] >= settings.SOCKETS_PER_ADDRESS:
+        return "Too many open connections from your address: close some tabs."
+    _open_sockets[address] += 1
+    return None
+
+
+def socket_closed(address: str) -> None:
+    """A socket counted by `socket_opened` is gone."""
+    _open_sockets[address] -= 1
+    if _open_sockets[address] <= 0:
+        del _open_sockets[address]

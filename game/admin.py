@@ -1,7 +1,7 @@
 """Admin for rooms and the drawings games store (each Turn is a labelled drawing for training).
 
 The drawing list is where bad data is weeded out: every drawing is shown as a
-small SVG next to its word and the AI's final guesses, and "exclude from
+small SVG (bounded, game.thumbnails) next to its word and the AI's final guesses, and "exclude from
 training" keeps it out of the `games` training source.
 """
 
@@ -10,8 +10,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import F, Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from game import thumbnails
 from game.models import Player, Room, Turn
 
 
@@ -28,30 +31,6 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ("phase", "is_public")
     search_fields = ("code",)
     inlines = [PlayerInline]
-
-
-def drawing_svg(turn: Turn, size: int = 96) -> str:
-    """The strokes as an inline SVG, scaled to fit `size` px; numbers only, so nothing from a player becomes HTML."""
-    strokes = []
-    for stroke in turn.strokes or []:
-        try:
-            xs, ys = stroke[0], stroke[1]
-            strokes.append([(float(x), float(y)) for x, y in zip(xs, ys, strict=False)])
-        except (TypeError, ValueError, IndexError):
-            continue
-    points = [p for s in strokes for p in s]
-    if not points:
-        return format_html('<svg class="ax-drawing" width="{0}" height="{0}" viewBox="0 0 10 10"></svg>', size)
-    x0, y0 = min(p[0] for p in points), min(p[1] for p in points)
-    span = max(max(p[0] for p in points) - x0, max(p[1] for p in points) - y0, 1.0)
-    pad = span * 0.06
-    width = max(span / size * 2.5, 0.5)
-    lines = format_html_join(
-        "", '<polyline points="{}" stroke-width="{}"/>',
-        ((" ".join(f"{x:.1f},{y:.1f}" for x, y in s), f"{width:.2f}") for s in strokes if s),
-    )
-    box = f"{x0 - pad:.1f} {y0 - pad:.1f} {span + 2 * pad:.1f} {span + 2 * pad:.1f}"
-    return format_html('<svg class="ax-drawing" width="{}" height="{}" viewBox="{}">{}</svg>', size, size, box, lines)
 
 
 def ai_was_right(turn: Turn) -> bool:
@@ -98,15 +77,17 @@ class TurnAdmin(admin.ModelAdmin):
         return False  # drawings come from games
 
     def get_queryset(self, request):
-        return super().get_queryset(request).exclude(word="").defer("stroke_widths")
+        # The list never loads drawings (one may hold 20,000 points): each thumbnail is a small SVG by URL.
+        return super().get_queryset(request).exclude(word="").defer("strokes", "stroke_widths")
 
     @admin.display(description="drawing")
     def thumbnail(self, turn: Turn) -> str:
-        return drawing_svg(turn, 72)
+        return format_html('<img class="ax-drawing" src="{}" width="72" height="72" alt="" loading="lazy">',
+                           reverse("admin_drawing_svg", args=[turn.pk]))
 
     @admin.display(description="drawing")
     def drawing(self, turn: Turn) -> str:
-        return drawing_svg(turn, 320)
+        return mark_safe(thumbnails.drawing_svg(turn.strokes, size=320, css_class="ax-drawing"))  # numbers only
 
     @admin.display(description="AI's final guesses")
     def ai_guesses(self, turn: Turn) -> str:

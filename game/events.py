@@ -21,6 +21,7 @@ import threading
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from pydantic import BaseModel
 
 from config.layers import ROOM_LAYER
 
@@ -93,21 +94,28 @@ def room_changed(code: str, *, version: int) -> None:
     after_commit(lambda: _group_send(room_group(code), message))
 
 
-def room_event(payload: dict, *, sender: str = "") -> dict:
+def encode(payload: dict | BaseModel) -> str:
+    """A frame's JSON text: protocol models as their schema says, plain dicts compactly."""
+    if isinstance(payload, BaseModel):
+        return payload.model_dump_json()
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def room_event(payload: dict | BaseModel, *, sender: str = "") -> dict:
     """A layer message that every receiving socket forwards as is: the JSON is encoded once, by the sender,
     not once per player (a points batch reaches every guesser in the room)."""
-    message = {"type": "room.event", "text": json.dumps(payload, separators=(",", ":"))}
+    message = {"type": "room.event", "text": encode(payload)}
     if sender:
         message["sender"] = sender  # that socket skips it
     return message
 
 
-def to_room(code: str, payload: dict) -> None:
+def to_room(code: str, payload: dict | BaseModel) -> None:
     message = room_event(payload)
     after_commit(lambda: _group_send(room_group(code), message))
 
 
-def to_player(player_id: int, payload: dict) -> None:
+def to_player(player_id: int, payload: dict | BaseModel) -> None:
     message = room_event(payload)
     after_commit(lambda: _group_send(player_group(player_id), message))
 

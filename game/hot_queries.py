@@ -21,6 +21,8 @@ from django.db import connection
 
 from game.models import Guess, Phase, Player, Room, Turn
 
+MAX_TIMELINE_STORED = 200
+
 TURN = Turn._meta.db_table
 ROOM = Room._meta.db_table
 PLAYER = Player._meta.db_table
@@ -50,6 +52,13 @@ def _without_last(column: str) -> str:
     return f"json_remove({column}, '$[#-1]')"
 
 
+def _last_stroke_points(column: str) -> str:
+    """How many points the last stroke of `column` (a drawing) has; 0 for an empty drawing."""
+    if _postgres():
+        return f"COALESCE(jsonb_array_length({column} -> -1 -> 0), 0)"
+    return f"COALESCE(json_array_length({column}, '$[#-1][0]'), 0)"
+
+
 def _length(column: str) -> str:
     return f"jsonb_array_length({column})" if _postgres() else f"json_array_length({column})"
 
@@ -66,20 +75,22 @@ _DRAWING_NOW = (
 _ROOM_CODE = f"(SELECT code FROM {ROOM} r WHERE r.id = {TURN}.room_id)"
 
 
-def append_stroke(*, player_id: int, stroke: list, width: int, canvas: tuple[int, int],
-                  limit: int) -> tuple[int, str, int] | None:
+def append_stroke(*, player_id: int, stroke: list, width: int, canvas: tuple[int, int], max_strokes: int,
+                  max_points: int) -> tuple[int, str, int] | None:
     """Add a stroke to the drawing `player_id` is drawing now.
 
     Returns (turn id, room code, strokes stored now), or None when the player is
-    not drawing now or the drawing already holds `limit` strokes.
+    not drawing now or the drawing would hold more than `max_strokes` strokes
+    or `max_points` points.
     """
+    n = len(stroke[0])
     row = _update_drawing(
         player_id,
         f"strokes = {_appended('strokes')}, stroke_widths = {_appended('stroke_widths')},"
-        " canvas_width = %s, canvas_height = %s",
-        [json.dumps(stroke), json.dumps(width), *canvas],
+        " canvas_width = %s, canvas_height = %s, points_count = points_count + %s",
+        [json.dumps(stroke), json.dumps(width), *canvas, n],
         f"id, {_ROOM_CODE}, {_length('strokes')}",
-        also=(f"{_length('strokes')} < %s", [limit]),
+        also=(f"{_length('strokes')} < %s AND points_count + %s <= %s", [max_strokes, n, max_points]),
     )
     return tuple(row) if row else None
 
@@ -101,31 +112,24 @@ def _update_drawing(player_id: int, sets: str, params: list, returning: str,
         return cursor.fetchone()
 
 
-def undo_stroke(*, player_id: int) -> tuple[int, str, list, list] | None:
+def undo_stroke(*, player_id: int) -> tuple[int, str, int] | None:
     """Take the last stroke off the drawing `player_id` is drawing now.
 
-    Returns (turn id, room code, strokes, widths) as stored now, or None when the player is not drawing now.
+    Returns (turn id, room code, strokes stored now), or None when the player is not drawing now.
     """
-    row = _update_drawing(player_id, f"strokes = {_without_last('strokes')},"
+    row = _update_drawing(player_id, f"points_count = points_count - {_last_stroke_points('strokes')},"
+                                     f" strokes = {_without_last('strokes')},"
                                      f" stroke_widths = {_without_last('stroke_widths')}", [],
-                          f"id, {_ROOM_CODE}, strokes, stroke_widths")
-    if row is None:
-        return None
-    turn_id, code, strokes, widths = row
-    return turn_id, code, _decoded(strokes), _decoded(widths)
+                          f"id, {_ROOM_CODE}, {_length('strokes')}")
+    return tuple(row) if row else None
 
 
 def clear_drawing(*, player_id: int) -> tuple[int, str] | None:
     """Empty the drawing `player_id` is drawing now: (turn id, room code), or None when they are not drawing."""
     empty = _json_param()
-    row = _update_drawing(player_id, f"strokes = {empty}, stroke_widths = {empty}", ["[]", "[]"],
+    row = _update_drawing(player_id, f"strokes = {empty}, stroke_widths = {empty}, points_count = 0", ["[]", "[]"],
                           f"id, {_ROOM_CODE}")
     return tuple(row) if row else None
-
-
-def _decoded(value):
-    """A JSON column's value as read by a plain cursor (text on SQLite; already decoded, or text, on PostgreSQL)."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def seat(*, player_id: int) -> tuple[str, str, int | None, int | None, str] | None:
@@ -173,8 +177,10 @@ def save_ai_answer(*, turn_id: int, version: int, latest: list, timeline_entry: 
     """Store the AI's newest answer; a new top-1 is appended to the timeline by the database."""
     sets, params = ["ai_version = %s", f"ai_latest = {_json_param()}"], [version, json.dumps(latest)]
     if timeline_entry is not None:
-        sets.append(f"ai_timeline = {_appended('ai_timeline')}")
-        params.append(json.dumps(timeline_entry))
+        # A long turn's changes of mind stop being recorded at MAX_TIMELINE_STORED (the reveal shows a few).
+        sets.append(f"ai_timeline = CASE WHEN {_length('ai_timeline')} < %s THEN {_appended('ai_timeline')}"
+                    " ELSE ai_timeline END")
+        params.extend([MAX_TIMELINE_STORED, json.dumps(timeline_entry)])
     if guessed_ms is not None:
         sets.append("ai_guessed_ms = %s")
         params.append(guessed_ms)

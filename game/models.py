@@ -49,6 +49,9 @@ class Room(models.Model):
     hint_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Votekicks in progress: {"<target player id>": [voter ids]}.
     kick_votes = models.JSONField(default=dict, blank=True)
+    # Addresses (address_limits.address_key) of removed players, who may not join again before
+    # the time given: {"<address key>": epoch seconds}.
+    bans = models.JSONField(default=dict, blank=True)
     # Bumped on every change: clients drop snapshots older than the one they hold.
     state_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -85,6 +88,10 @@ class Player(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
     left = models.BooleanField(default=False)
+    # A keyed hash of the address the seat was taken from (per-address rules: seats, votes, bans).
+    address_key = models.CharField(max_length=32, blank=True)
+    # Bumped by every socket that takes the seat: the newest one holds it, older ones give way.
+    seat_epoch = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -96,6 +103,11 @@ class Player(models.Model):
     @property
     def is_connected(self) -> bool:
         return self.is_ai or self.connections > 0
+
+    @property
+    def voice(self) -> str:
+        """Whose vote this player's is: one per address (two seats on one connection are one voice)."""
+        return self.address_key or f"seat:{self.pk}"
 
 
 class Turn(models.Model):
@@ -114,6 +126,7 @@ class Turn(models.Model):
     # canvas coordinates; widths alongside for replay.
     strokes = models.JSONField(default=list, blank=True)
     stroke_widths = models.JSONField(default=list, blank=True)
+    points_count = models.PositiveIntegerField(default=0)  # points in `strokes`, held to a limit per drawing
     canvas_width = models.PositiveIntegerField(default=0)
     canvas_height = models.PositiveIntegerField(default=0)
     revealed = models.JSONField(default=list, blank=True)  # letter positions given as hints

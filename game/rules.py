@@ -22,6 +22,8 @@ PRESENCE_SECONDS = 15
 PRESENCE_STALE_SECONDS = 45
 # An empty room is deleted after this long.
 EMPTY_ROOM_SECONDS = 60
+# A player removed by the host or a vote may not join the room again from the same address for this long.
+KICK_BAN_SECONDS = 300
 # Below this top-1 probability the AI shows "not sure yet" and cannot score.
 AI_CONFIDENCE = 0.25
 

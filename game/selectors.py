@@ -5,20 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from game import rules
 from game.models import Guess, Phase, Player, Room, Turn
-from game.protocol import AIGuess, GalleryItem, PlayerView, Reveal, Snapshot, StrokeView
+from game.protocol import (
+    MAX_TIMELINE_SHOWN,
+    AIGuess,
+    GalleryItem,
+    PlayerView,
+    Reveal,
+    Snapshot,
+    StrokeView,
+    TimelineEntry,
+    compact_points,
+)
 
 
 def stroke_views(strokes: list, widths: list) -> list[StrokeView]:
     """A stored drawing (raw format, widths beside it) as the protocol shows it."""
     views = []
-    for i, (xs, ys, ts) in enumerate(strokes):
+    for i, (xs, ys, *_) in enumerate(strokes):
         width = widths[i] if i < len(widths) else 10
-        views.append(StrokeView(points=[[x, y, t] for x, y, t in zip(xs, ys, ts, strict=False)], width=width))
+        views.append(StrokeView(points=compact_points(zip(xs, ys, strict=False)), width=width))
     return views
+
+
+def drawing(*, turn_id: int) -> tuple[list, list] | None:
+    """A turn's stored strokes (raw format) and widths, or None if there is no such turn."""
+    row = Turn.objects.filter(pk=turn_id).values_list("strokes", "stroke_widths").first()
+    return (row[0], row[1]) if row else None
 
 
 def _ms(dt) -> int | None:
@@ -42,8 +59,6 @@ class RoomRead:
     players: list[Player]
     guessed: list[int]  # who named the word this turn, in order
     guessed_names: list[str]
-    canvas: list[StrokeView]
-    gallery: list[GalleryItem] | None
     label_count: int | None
 
     @property
@@ -52,19 +67,18 @@ class RoomRead:
 
 
 def read_room(*, room_id: int) -> RoomRead:
-    room = Room.objects.select_related("current_turn").get(pk=room_id)
+    # The drawing is not part of a view (it travels in `canvas` frames): never loaded here.
+    room = Room.objects.select_related("current_turn").defer("current_turn__strokes",
+                                                             "current_turn__stroke_widths").get(pk=room_id)
     turn = room.current_turn
     players = list(room.players.filter(left=False))
     guesses = list(Guess.objects.filter(turn=turn).values_list("player_id", "player__name")) if turn else []
-    drawing_now = turn is not None and room.phase in (Phase.DRAWING, Phase.TURN_END)
     return RoomRead(
         room=room,
         turn=turn,
         players=players,
         guessed=[pid for pid, _ in guesses],
         guessed_names=[name for _, name in guesses],
-        canvas=stroke_views(turn.strokes, turn.stroke_widths) if drawing_now else [],
-        gallery=gallery(room=room) if room.phase == Phase.GAME_OVER else None,
         label_count=_label_count(),
     )
 
@@ -91,10 +105,11 @@ def view_of(read: RoomRead, *, player_id: int | None) -> Snapshot:
             word=turn.word,
             drawer=turn.drawer_name,
             guessed=read.guessed_names,
-            ai_timeline=turn.ai_timeline,
+            ai_timeline=_timeline_shown(turn.ai_timeline),
             ai_guessed_ms=turn.ai_guessed_ms,
         )
     drawing_now = turn is not None and room.phase in (Phase.DRAWING, Phase.TURN_END)
+    voices = {p.pk: p.voice for p in players if p.connections > 0 and not p.is_ai}
     return Snapshot(
         code=room.code,
         is_public=room.is_public,
@@ -116,11 +131,11 @@ def view_of(read: RoomRead, *, player_id: int | None) -> Snapshot:
                 is_host=p.pk == room.host_id,
                 is_drawer=p.pk == drawer_id,
                 guessed=p.pk in guessed,
-                kick_votes=len(room.kick_votes.get(str(p.pk), [])),
+                kick_votes=len({voices.get(int(v), f"seat:{v}") for v in room.kick_votes.get(str(p.pk), [])}),
             )
             for p in players
         ],
-        kick_votes_needed=rules.votes_needed(max(0, sum(1 for p in players if p.connections > 0 and not p.is_ai) - 1)),
+        kick_votes_needed=rules.votes_needed(max(0, len(set(voices.values())) - 1)),
         drawer_id=drawer_id,
         turn_id=turn.pk if turn else None,
         word_mask=word_mask,
@@ -130,12 +145,19 @@ def view_of(read: RoomRead, *, player_id: int | None) -> Snapshot:
         phase_seconds={Phase.CHOOSING: rules.CHOOSE_SECONDS, Phase.DRAWING: room.draw_seconds,
                        Phase.TURN_END: rules.TURN_END_SECONDS}.get(room.phase),
         server_ms=_ms(timezone.now()),
-        canvas=read.canvas,
         ai=_ai_guesses(turn.ai_latest) if drawing_now else [],
         ai_threshold=rules.ai_threshold(read.label_count),
         reveal=reveal,
-        gallery=read.gallery,
+        gallery_url=reverse("gallery", args=[room.code, room.game_no]) if room.phase == Phase.GAME_OVER else None,
     )
+
+
+def _timeline_shown(timeline: list) -> list[TimelineEntry]:
+    """The AI's changes of mind for the reveal: all of them, or the first and the last ones of a long turn."""
+    if len(timeline) > MAX_TIMELINE_SHOWN:
+        head = MAX_TIMELINE_SHOWN // 3
+        timeline = timeline[:head] + timeline[-(MAX_TIMELINE_SHOWN - head):]
+    return [TimelineEntry(ms=entry["ms"], guesses=entry["guesses"][:3]) for entry in timeline]
 
 
 def _label_count() -> int | None:
@@ -147,19 +169,28 @@ def _label_count() -> int | None:
         return None
 
 
-def gallery(*, room: Room) -> list[GalleryItem]:
-    turns = Turn.objects.filter(room=room, game_no=room.game_no).exclude(word="")
+def gallery(*, room: Room, game_no: int) -> list[GalleryItem]:
+    """The drawings of one game whose turns are over (only those: a running turn's word is a secret)."""
+    turns = (Turn.objects.filter(room=room, game_no=game_no, ended_at__isnull=False).exclude(word="")
+             .only("pk", "word", "drawer_name", "ai_latest", "ai_guessed_ms"))
     return [
         GalleryItem(
             turn_id=t.pk,
             word=t.word,
             drawer=t.drawer_name,
-            strokes=stroke_views(t.strokes, t.stroke_widths),
+            thumb_url=reverse("drawing_svg", args=[room.code, t.pk]),
             ai=_ai_guesses(t.ai_latest),
             ai_right=bool(t.ai_latest) and rules.is_correct(t.ai_latest[0][0], t.word),
+            ai_ms=t.ai_guessed_ms,
         )
         for t in turns
     ]
+
+
+def ended_drawing(*, code: str, turn_id: int) -> Turn | None:
+    """A drawing of `code`'s room whose turn is over (what a thumbnail may show), or None."""
+    return (Turn.objects.filter(pk=turn_id, room__code=code.upper(), ended_at__isnull=False)
+            .only("strokes", "stroke_widths", "canvas_width", "canvas_height").first())
 
 
 def public_rooms(*, limit: int = 50) -> list[dict]:

@@ -14,11 +14,12 @@ import logging
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from game import events, hot_queries, rules
+from game import events, hot_queries, names, protocol, rules
 from game.errors import GameError
 from game.models import Guess, Phase, Player, Room, Turn
 
@@ -92,8 +93,13 @@ def create_room(*, is_public: bool = False) -> Room:
     raise GameError("could not find a free room code, try again", code="busy")
 
 
-def join_room(*, code: str, name: str, token: str | None = None) -> Player:
-    """Take a seat (or get yours back with your token); the first human becomes host."""
+def join_room(*, code: str, name: str, token: str | None = None, address: str = "") -> Player:
+    """Take a seat (or get yours back with your token); the first human becomes host.
+
+    `address` is the address key (address_limits.address_key) the seat is taken from: one address
+    holds at most settings.SEATS_PER_ADDRESS seats in a room, and a removed player's address waits
+    rules.KICK_BAN_SECONDS before joining again.
+    """
     room = Room.objects.filter(code=code.upper()).first()
     if room is None:
         raise GameError("no room with that code", code="no_room")
@@ -103,10 +109,19 @@ def join_room(*, code: str, name: str, token: str | None = None) -> Player:
             mine = room.players.filter(token=token, is_ai=False, left=False).first()
             if mine is not None:
                 return mine
-        seated = room.players.filter(is_ai=False, left=False).count()
-        if seated >= room.max_players:
+        now = _now()
+        if address and room.bans.get(address, 0) > now.timestamp():
+            raise GameError("You were removed from this room: you can come back in a few minutes.", code="banned")
+        seated = list(room.players.filter(is_ai=False, left=False).values_list("name", "address_key"))
+        if len(seated) >= room.max_players:
             raise GameError("this room is full", code="room_full")
-        player = Player.objects.create(room=room, name=name)
+        if address and sum(key == address for _, key in seated) >= settings.SEATS_PER_ADDRESS:
+            raise GameError("Your connection already has as many seats in this room as it may take.",
+                            code="address_full")
+        problem = names.name_problem(name, [seated_name for seated_name, _ in seated])
+        if problem:
+            raise GameError(problem, code="bad_name")
+        player = Player.objects.create(room=room, name=name, address_key=address)
         changes = {"empty_since": None}
         if room.host_id is None:
             changes["host"] = player
@@ -118,13 +133,14 @@ def join_room(*, code: str, name: str, token: str | None = None) -> Player:
 
 
 def connect(*, player_id: int) -> Player:
+    """A socket took the seat: counted as connected, with a new seat epoch (older sockets give way)."""
     with transaction.atomic():
         player = _player(player_id)
         room = _lock_room(player.room_id)
         if player.left:
             raise GameError("you left this room; join again", code="not_joined")
         Player.objects.filter(pk=player.pk).update(
-            connections=F("connections") + 1, disconnected_at=None, last_seen=_now()
+            connections=F("connections") + 1, disconnected_at=None, last_seen=_now(), seat_epoch=F("seat_epoch") + 1
         )
         player.refresh_from_db()
         _bump(room, empty_since=None)
@@ -167,12 +183,12 @@ def kick_player(*, player_id: int, target_id: int) -> None:
         target = room.players.filter(pk=target_id, is_ai=False, left=False).first()
         if target is None or target.pk == player.pk:
             raise GameError("no such player to kick", code="bad_target")
-        _remove_player(room, target, _now(), reason=f"{target.name} was kicked")
+        _remove_player(room, target, _now(), reason=f"{target.name} was kicked", ban=True)
         events.kick(target.pk)
 
 
 def vote_kick(*, player_id: int, target_id: int) -> bool:
-    """One player's vote to remove another; a strict majority of the other connected players removes them."""
+    """One player's vote to remove another; a strict majority of the other connected addresses removes them."""
     with transaction.atomic():
         voter = _player(player_id)
         room = _lock_room(voter.room_id)
@@ -181,23 +197,29 @@ def vote_kick(*, player_id: int, target_id: int) -> bool:
         target = room.players.filter(pk=target_id, is_ai=False, left=False).first()
         if target is None or target.pk == voter.pk:
             raise GameError("no such player to vote against", code="bad_target")
-        eligible = set(_connected_humans(room).exclude(pk=target.pk).values_list("pk", flat=True))
-        votes = {int(v) for v in room.kick_votes.get(str(target.pk), [])} & eligible
+        if voter.voice == target.voice:
+            raise GameError("You can't vote against a player on your own connection.", code="bad_target")
+        voices = {p.pk: p.voice for p in _connected_humans(room) if p.voice != target.voice}
+        votes = {int(v) for v in room.kick_votes.get(str(target.pk), [])} & set(voices)
         votes.add(voter.pk)
-        needed = rules.votes_needed(len(eligible))
-        if len(votes) >= needed:
-            _remove_player(room, target, _now(), reason=f"{target.name} was voted out")  # clears their votes too
+        needed = rules.votes_needed(len(set(voices.values())))
+        counted = len({voices.get(v, voter.voice) for v in votes})
+        if counted >= needed:
+            _remove_player(room, target, _now(), reason=f"{target.name} was voted out", ban=True)  # clears votes
             events.kick(target.pk)
             return True
         room.kick_votes = {**room.kick_votes, str(target.pk): sorted(votes)}
-        _system(room, f"{voter.name} voted to remove {target.name} ({len(votes)}/{needed})")
+        _system(room, f"{voter.name} voted to remove {target.name} ({counted}/{needed})")
         _bump(room)
         return False
 
 
-def _remove_player(room: Room, player: Player, now: datetime, reason: str) -> None:
+def _remove_player(room: Room, player: Player, now: datetime, reason: str, ban: bool = False) -> None:
     Player.objects.filter(pk=player.pk).update(left=True, connections=0)
     changes: dict = {}
+    if ban and player.address_key:
+        live = {k: v for k, v in room.bans.items() if v > now.timestamp()}
+        changes["bans"] = {**live, player.address_key: now.timestamp() + rules.KICK_BAN_SECONDS}
     if str(player.pk) in room.kick_votes:
         changes["kick_votes"] = {k: v for k, v in room.kick_votes.items() if k != str(player.pk)}
     if room.host_id == player.pk:
@@ -374,26 +396,26 @@ def add_stroke(*, player_id: int, index: int, points: list[list[float]], width: 
     The drawing's writes are one statement each, atomic by themselves: with no
     transaction around them they are one round trip to PostgreSQL, not three.
     """
-    from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
-
     stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
     stored = hot_queries.append_stroke(player_id=player_id, stroke=stroke, width=width,
-                                       canvas=(CANVAS_WIDTH, CANVAS_HEIGHT), limit=MAX_STROKES_PER_DRAWING)
+                                       canvas=(protocol.CANVAS_WIDTH, protocol.CANVAS_HEIGHT),
+                                       max_strokes=protocol.MAX_STROKES_PER_DRAWING,
+                                       max_points=protocol.MAX_POINTS_PER_DRAWING)
     if stored is None:
         if not hot_queries.drawing_now(player_id=player_id):
             raise GameError(NOT_DRAWING, code="not_drawer")
-        raise GameError("this drawing has reached its stroke limit", code="too_many_strokes")
+        raise GameError("This drawing is full: undo or clear to keep drawing.", code="drawing_full")
     turn_id, code, count = stored
-    events.to_room(code, {"type": "stroke", "turn_id": turn_id, "stroke": count - 1, "points": points,
-                          "width": width})
+    events.to_room(code, protocol.StrokeOut(turn_id=turn_id, stroke=count - 1, points=protocol.compact_points(points),
+                                            width=width))
 
 
 def undo_stroke(*, player_id: int) -> None:
     stored = hot_queries.undo_stroke(player_id=player_id)
     if stored is None:
         raise GameError(NOT_DRAWING, code="not_drawer")
-    turn_id, code, strokes, widths = stored
-    _send_canvas(code, turn_id, strokes, widths)
+    turn_id, code, count = stored
+    events.to_room(code, protocol.CanvasOut(turn_id=turn_id, start=count, total=count, strokes=[]))
 
 
 def clear_canvas(*, player_id: int) -> None:
@@ -401,14 +423,7 @@ def clear_canvas(*, player_id: int) -> None:
     if stored is None:
         raise GameError(NOT_DRAWING, code="not_drawer")
     turn_id, code = stored
-    _send_canvas(code, turn_id, [], [])
-
-
-def _send_canvas(code: str, turn_id: int, strokes: list, widths: list) -> None:
-    from game.selectors import stroke_views
-
-    events.to_room(code, {"type": "canvas", "turn_id": turn_id,
-                          "strokes": [s.model_dump() for s in stroke_views(strokes, widths)]})
+    events.to_room(code, protocol.CanvasOut(turn_id=turn_id, start=0, total=0, strokes=[]))
 
 
 # --- guessing ------------------------------------------------------------------------

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from game import address_limits, protocol, selectors, services
+from game import address_limits, protocol, selectors, services, thumbnails
 from game.errors import GameError
+from game.models import Turn
+
+# A finished turn's drawing never changes: browsers and proxies may keep its picture.
+IMMUTABLE = "public, max-age=604800, immutable"
 
 
 @require_GET
@@ -69,3 +75,46 @@ def room(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 def public_rooms(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"rooms": selectors.public_rooms()})
+
+
+@require_GET
+def gallery(request: HttpRequest, code: str, game_no: int) -> JsonResponse:
+    """The drawings of one game of a room, as far as their turns are over (GalleryItem each)."""
+    room = selectors.room_by_code(code=code)
+    if room is None:
+        raise Http404("no such room")
+    items = selectors.gallery(room=room, game_no=game_no)
+    response = JsonResponse({"drawings": [item.model_dump() for item in items]})
+    response["Cache-Control"] = "no-cache"  # the list grows while the game runs
+    return response
+
+
+def _svg_response(turn_id: int, strokes: list) -> HttpResponse:
+    key = f"gtd:drawing-svg:{turn_id}"
+    svg = cache.get(key)
+    if svg is None:
+        svg = thumbnails.drawing_svg(strokes)
+        cache.set(key, svg, timeout=3600)
+    return HttpResponse(svg, content_type="image/svg+xml")
+
+
+@require_GET
+def drawing_svg(request: HttpRequest, code: str, turn_id: int) -> HttpResponse:
+    """A finished turn's drawing as a small SVG (a running turn's drawing is not served)."""
+    turn = selectors.ended_drawing(code=code, turn_id=turn_id)
+    if turn is None:
+        raise Http404("no such drawing")
+    response = _svg_response(turn.pk, turn.strokes)
+    response["Cache-Control"] = IMMUTABLE
+    return response
+
+
+@staff_member_required
+@require_GET
+def admin_drawing_svg(request: HttpRequest, turn_id: int) -> HttpResponse:
+    """Any stored drawing as a small SVG, for the admin's drawing list (which never loads the strokes itself)."""
+    turn = Turn.objects.filter(pk=turn_id).only("strokes").first()
+    if turn is None:
+        raise Http404("no such drawing")
+    response = thumbnails.drawing_svg(turn.strokes)
+    return HttpResponse(response, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})

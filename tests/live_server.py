@@ -76,8 +76,9 @@ def server_env(db_path: Path, extra: dict[str, str] | None = None) -> dict[str, 
     """The embedded default (SQLite, in-memory layer, AI in the web process) on a private database."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "EMBEDDED_SERVICES", "GAME_CLOCK_IN_WEB")}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1",
-               # Every test here creates rooms from 127.0.0.1; the per-address limit has its own tests.
-               ROOMS_PER_ADDRESS="10000")
+               # Every test here plays from 127.0.0.1; the per-address limits have their own tests.
+               ROOMS_PER_ADDRESS="10000", SEATS_PER_ADDRESS="10000", SOCKETS_PER_ADDRESS="10000",
+               SOCKET_OPENS_PER_ADDRESS="100000")
     env.update(extra or {})
     return env
 

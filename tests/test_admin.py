@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -405,7 +406,8 @@ def test_game_drawings_show_word_guesses_and_rightness_and_can_be_excluded(admin
                                 strokes=[[[0, 5], [0, 5], [0, 10]]], ai_latest=[["cat", 0.6]])
     url = reverse("admin:game_turn_changelist")
     listing = admin_client.get(url).content.decode()
-    assert listing.count("<polyline") >= 2 and "cat (80%)" in listing
+    assert f'src="/staff/drawings/{wrong.pk}.svg"' in listing and "cat (80%)" in listing
+    assert admin_client.get(f"/staff/drawings/{wrong.pk}.svg").content.decode().count("<polyline") == 1
     right_only = admin_client.get(url, {"ai_right": "yes"}).context["cl"].result_list
     wrong_only = admin_client.get(url, {"ai_right": "no"}).context["cl"].result_list
     assert list(right_only) == [turn] and list(wrong_only) == [wrong]
@@ -416,6 +418,21 @@ def test_game_drawings_show_word_guesses_and_rightness_and_can_be_excluded(admin
     from game.training_source import GameDrawingsSource
 
     assert GameDrawingsSource().categories() == ["cat"], "an excluded drawing is no longer training data"
+
+
+@pytest.mark.django_db
+def test_a_huge_drawing_makes_a_small_row_and_a_bounded_picture(admin_client, client):
+    from game.thumbnails import MAX_POINTS
+
+    scribble = [[[(i * 7) % 800 for i in range(3000)], [(i * 13) % 600 for i in range(3000)], list(range(3000))]
+                for _ in range(30)]  # 90,000 points
+    huge = Turn.objects.create(word="dog", drawer_name="Bo", ended_at="2026-11-25T10:01:00Z", strokes=scribble)
+    listing = admin_client.get(reverse("admin:game_turn_changelist")).content
+    assert len(listing) < 100_000, "the list never carries the points themselves"
+    svg = admin_client.get(f"/staff/drawings/{huge.pk}.svg").content.decode()
+    points = sum(len(found.split()) for found in re.findall(r'points="([^"]*)"', svg))
+    assert 0 < points <= MAX_POINTS and len(svg) < 20 * MAX_POINTS
+    assert client.get(f"/staff/drawings/{huge.pk}.svg").status_code == 302, "staff only"
 
 
 @pytest.mark.django_db

@@ -43,11 +43,11 @@ async def test_two_players_draw_guess_and_score_with_live_ai():
         # Live points reach the other player, not the drawer.
         await drawer.send({"type": "points", "stroke": 0, "points": strokes[0][:5], "width": 10})
         live = await guesser.wait_for(lambda m: m["type"] == "points")
-        assert live["points"] == strokes[0][:5]
+        assert live["points"] == [p[:2] for p in strokes[0][:5]], "viewers get [x, y], integers kept integers"
         for i, stroke in enumerate(strokes[:4]):
             await drawer.send({"type": "stroke", "stroke": i, "points": stroke, "width": 10})
             got = await guesser.wait_for(lambda m, i=i: m["type"] == "stroke" and m["stroke"] == i)
-            assert got["points"] == stroke
+            assert got["points"] == [p[:2] for p in stroke]
         # The AI's top-3 reaches both players.
         for c in (drawer, guesser):
             ai = await c.wait_for(lambda m: m["type"] == "ai", timeout=10)
@@ -107,7 +107,9 @@ async def test_reconnect_with_token_gets_seat_score_and_canvas_back():
     assert welcome["player_id"] == pid
     me = next(p for p in welcome["state"]["players"] if p["id"] == pid)
     assert me["score"] == 123 and me["connected"]
-    assert len(welcome["state"]["canvas"]) == 1 and welcome["state"]["canvas"][0]["width"] == 22
+    canvas = await again.wait_for(lambda m: m["type"] == "canvas")
+    assert (canvas["start"], canvas["total"], len(canvas["strokes"])) == (0, 1, 1)
+    assert canvas["strokes"][0]["width"] == 22 and len(canvas["strokes"][0]["points"]) == len(stroke)
     for c in (ana, bo, again):
         await c.close()
 
@@ -191,7 +193,7 @@ async def test_a_guess_waiting_for_the_database_holds_back_nothing_else_for_that
         stroke = strokes[1]
         await drawer.send({"type": "points", "stroke": 1, "points": stroke[:5], "width": 10})
         live = await guesser.wait_for(lambda m: m["type"] == "points", timeout=3)
-        assert live["points"] == stroke[:5]
+        assert live["points"] == [p[:2] for p in stroke[:5]]
         await drawer.send({"type": "stroke", "stroke": 1, "points": stroke, "width": 10})
         ai = await guesser.wait_for(lambda m: m["type"] == "ai", timeout=5)
         assert len(ai["guesses"]) == 3, "the AI's answer is not held behind the guess either"

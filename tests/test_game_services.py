@@ -97,7 +97,8 @@ def test_every_player_draws_once_per_round_then_the_game_ends():
     assert room.phase == Phase.GAME_OVER
     view = selectors.snapshot(room_id=room.pk, player_id=players[0].pk)
     words = list(Turn.objects.filter(room=room, game_no=room.game_no).values_list("word", flat=True))
-    assert [g.word for g in view.gallery] == words and all(words)
+    assert view.gallery_url == f"/rooms/{room.code}/games/{room.game_no}/gallery.json"
+    assert [g.word for g in selectors.gallery(room=room, game_no=room.game_no)] == words and all(words)
     services.play_again(player_id=players[0].pk)
     assert Room.objects.get(pk=room.pk).phase == Phase.LOBBY
 
@@ -218,7 +219,7 @@ def test_strokes_are_appended_in_order_with_their_widths_up_to_the_limit(monkeyp
         services.add_stroke(player_id=turn.drawer_id, index=i, points=[[i, i, 0], [i + 1, i + 2, 8]], width=width)
     with pytest.raises(GameError) as full:
         services.add_stroke(player_id=turn.drawer_id, index=3, points=[[9, 9, 0]], width=4)
-    assert full.value.code == "too_many_strokes"
+    assert full.value.code == "drawing_full"
     turn.refresh_from_db()
     assert turn.strokes == [[[i, i + 1], [i, i + 2], [0, 8]] for i in range(3)]
     assert turn.stroke_widths == [4, 14, 28]
@@ -240,6 +241,27 @@ def test_strokes_are_appended_in_order_with_their_widths_up_to_the_limit(monkeyp
         assert refused.value.code == "not_drawer"
 
 
+def test_a_drawing_holds_at_most_its_points_and_undo_gives_them_back(monkeypatch):
+    from game import protocol
+
+    room, players = started(2)
+    turn = choose(room)
+    monkeypatch.setattr(protocol, "MAX_POINTS_PER_DRAWING", 5)
+    services.add_stroke(player_id=turn.drawer_id, index=0, points=[[i, i, 0] for i in range(3)], width=4)
+    with pytest.raises(GameError) as full:
+        services.add_stroke(player_id=turn.drawer_id, index=1, points=[[i, i, 0] for i in range(3)], width=4)
+    assert full.value.code == "drawing_full"
+    services.add_stroke(player_id=turn.drawer_id, index=1, points=[[i, i, 0] for i in range(2)], width=4)
+    services.undo_stroke(player_id=turn.drawer_id)
+    services.undo_stroke(player_id=turn.drawer_id)
+    services.undo_stroke(player_id=turn.drawer_id)  # an empty drawing stays at 0 points
+    turn.refresh_from_db()
+    assert turn.points_count == 0 and turn.strokes == []
+    services.add_stroke(player_id=turn.drawer_id, index=0, points=[[i, i, 0] for i in range(5)], width=4)
+    turn.refresh_from_db()
+    assert turn.points_count == 5
+
+
 def test_the_canvas_and_chat_go_to_the_right_players(monkeypatch):
     import json
 
@@ -256,8 +278,8 @@ def test_the_canvas_and_chat_go_to_the_right_players(monkeypatch):
     services.add_stroke(player_id=turn.drawer_id, index=1, points=[[5, 6, 0]], width=4)
     sent.clear()
     services.undo_stroke(player_id=turn.drawer_id)
-    assert sent == [(events.room_group(room.code), {"type": "canvas", "turn_id": turn.pk,
-                                                    "strokes": [{"points": [[1, 2, 0], [3, 4, 8]], "width": 14}]})]
+    assert sent == [(events.room_group(room.code), {"type": "canvas", "turn_id": turn.pk, "start": 1, "total": 1,
+                                                    "strokes": []})]
     sent.clear()
     near = turn.word + "q"  # one edit away
     assert services.submit_guess(player_id=a.pk, text=near) == "close"

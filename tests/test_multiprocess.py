@@ -194,7 +194,8 @@ def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_anoth
         again, welcome = await join(b, code, "Ana", token)
         state = welcome["state"]
         assert welcome["player_id"] == me and state["phase"] == "drawing"
-        assert [s["points"] for s in state["canvas"]] == [stroke]
+        canvas = await until(again, lambda m: m["type"] == "canvas")
+        assert [s["points"] for s in canvas["strokes"]] == [[p[:2] for p in stroke]]
         assert any(p["id"] == me and p["connected"] for p in state["players"])
         await again.close()
         await host.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from contextlib import asynccontextmanager, suppress
 
@@ -14,13 +15,28 @@ from channels.worker import Worker
 from game.routing import websocket_urlpatterns
 
 ws_app = URLRouter(websocket_urlpatterns)
+_addresses = itertools.count(1)
+
+
+def from_address(address: str):
+    """The game's WebSocket app as reached from `address` (the communicator gives every socket the same one)."""
+
+    async def app(scope, receive, send):
+        return await ws_app({**scope, "client": (address, 40000)}, receive, send)
+
+    return app
 
 
 class Client:
-    """One player's socket: sends dicts, collects every message it receives."""
+    """One player's socket: sends dicts, collects every message it receives.
 
-    def __init__(self, code: str, name: str = ""):
-        self.comm = WebsocketCommunicator(ws_app, f"/ws/room/{code}/")
+    Each client comes from an address of its own (players on one machine share one: pass `address`).
+    """
+
+    def __init__(self, code: str, name: str = "", address: str | None = None):
+        n = next(_addresses)
+        self.address = address or f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        self.comm = WebsocketCommunicator(from_address(self.address), f"/ws/room/{code}/")
         self.name = name
         self.inbox: list[dict] = []
         self.player_id: int | None = None

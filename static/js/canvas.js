@@ -2,7 +2,8 @@
 // size, plus pointer input (mouse, touch, pen) for the drawer.
 //
 // Model
-//   strokes      finished strokes by index: {points: [[x, y, t], ...], width}
+//   strokes      finished strokes by index: {points: [[x, y], ...], width} (the drawer's own
+//                also carry t: [x, y, t])
 //   provisional  strokes others are drawing right now (from `points` batches),
 //                replaced by the final `stroke` with the same index
 //   live         the stroke this player is drawing (drawer only)
@@ -198,6 +199,31 @@ export class Board {
     this.cancelLive();
     this.provisional.clear();
     this.setStrokes([]);
+    this.chunking = false;
+  }
+
+  /**
+   * A `canvas` frame: strokes `start`.. are these, and the drawing has `total`
+   * strokes in all (any beyond are dropped: an undo or a clear). A whole
+   * drawing comes as several frames, start 0 first.
+   */
+  applyCanvas(start, total, list) {
+    (list || []).forEach((s, i) => {
+      this.strokes[start + i] = { points: s.points, width: s.width };
+      this.provisional.delete(start + i);
+    });
+    if (this.strokes.length > total) this.strokes.length = total;
+    for (const index of this.provisional.keys()) if (index < total && this.strokes[index]) this.provisional.delete(index);
+    this.chunking = start + (list || []).length < total;
+    this.rebuild = true;
+    this.dirty = true;
+  }
+
+  /** A finished stroke is missing below the last one we have (a frame was lost): the page asks again. */
+  hasGap() {
+    if (this.chunking) return false;
+    for (let i = 0; i < this.strokes.length; i++) if (!this.strokes[i]) return true;
+    return false;
   }
 
   get strokeCount() {
@@ -225,7 +251,7 @@ export class Board {
     if (old && old.points.length === points.length && old.width === width) {
       // Our own stroke coming back from the server: same drawing, keep the pixels.
       this.strokes[index] = stroke;
-    } else if (index === this.strokes.length) {
+    } else if (index === this.strokes.length && !this.hasGap()) {
       this.strokes.push(stroke);
       this.appendQueue.push(stroke);
     } else {
@@ -384,42 +410,5 @@ export class Board {
       }
       this.dirty = true;
     }
-  }
-}
-
-/**
- * Draw strokes into a plain <canvas> (gallery thumbnails): fits the logical
- * canvas into the element's size, crisp on high-DPI screens.
- */
-export function renderThumbnail(canvas, strokes, logicalW = 800, logicalH = 600) {
-  const dpr = Math.min(2, window.devicePixelRatio || 1);
-  const cssW = canvas.clientWidth || 240;
-  const cssH = canvas.clientHeight || Math.round((cssW * logicalH) / logicalW);
-  canvas.width = Math.round(cssW * dpr);
-  canvas.height = Math.round(cssH * dpr);
-  const ctx = canvas.getContext('2d');
-  const s = (canvas.width / logicalW);
-  ctx.fillStyle = PAPER;
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = INK;
-  ctx.fillStyle = INK;
-  ctx.lineCap = 'round';
-  ctx.lineJoin = 'round';
-  for (const stroke of strokes || []) {
-    const pts = stroke.points || [];
-    if (!pts.length) continue;
-    // Thin pens stay visible when shrunk.
-    const weight = Math.max(1.2 * dpr, stroke.width * s);
-    if (pts.length === 1) {
-      ctx.beginPath();
-      ctx.arc(pts[0][0] * s, pts[0][1] * s, weight / 2, 0, Math.PI * 2);
-      ctx.fill();
-      continue;
-    }
-    ctx.lineWidth = weight;
-    ctx.beginPath();
-    ctx.moveTo(pts[0][0] * s, pts[0][1] * s);
-    for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * s, pts[i][1] * s);
-    ctx.stroke();
   }
 }

@@ -109,10 +109,13 @@ function handleMessage(msg) {
       if (msg.turn_id === turnId && !iAmDrawing()) board.addPoints(msg.stroke, msg.points, msg.width);
       break;
     case 'stroke':
-      if (msg.turn_id === turnId) board.setStroke(msg.stroke, msg.points, msg.width);
+      if (msg.turn_id === turnId) {
+        board.setStroke(msg.stroke, msg.points, msg.width);
+        if (board.hasGap()) askForCanvas();
+      }
       break;
     case 'canvas':
-      if (msg.turn_id === turnId) board.setStrokes(msg.strokes);
+      if (msg.turn_id === turnId) board.applyCanvas(msg.start, msg.total, msg.strokes);
       break;
     case 'ai':
       if (msg.turn_id === turnId && msg.version >= S.aiVersion && S.state.phase === 'drawing') {
@@ -131,8 +134,37 @@ function handleMessage(msg) {
   }
 }
 
+/** A finished stroke went missing (a dropped frame): ask for the whole canvas, at most every few seconds. */
+let canvasAskedAt = 0;
+function askForCanvas() {
+  if (iAmDrawing() || Date.now() - canvasAskedAt < 3000) return;
+  canvasAskedAt = Date.now();
+  conn.send({ type: 'sync' });
+}
+
 function handleError(msg) {
   switch (msg.code) {
+    case 'replaced':
+      conn.stop();
+      block('Playing somewhere else', 'This room is open in another tab or window, which has your seat now.', true,
+        'Play here');
+      break;
+    case 'banned':
+    case 'address_full':
+    case 'too_many_connections':
+      conn.stop();
+      block("You can't join right now", msg.message, true);
+      break;
+    case 'bad_name':
+      if (!S.joined && conn.isOpen) {
+        setBanner(null);
+        askName(msg.message).then((name) => {
+          S.name = name;
+          const token = store.get(tokenKey(CODE));
+          if (!conn.send({ type: 'join', name, ...(token ? { token } : {}) })) conn.retryNow();
+        });
+      }
+      break;
     case 'kicked':
       conn.stop();
       store.del(tokenKey(CODE));
@@ -192,15 +224,9 @@ function applyState(s, fresh) {
     S.baseScores = s.phase === 'choosing' ? new Map(s.players.map((p) => [p.id, p.score])) : null;
   }
 
-  // Canvas: the snapshot holds every finished stroke. The drawer's own page is
-  // ahead of the server (strokes in flight), so it takes the snapshot only when
-  // (re)joining or at a new turn.
-  if (turnChanged) {
-    board.reset();
-    board.setStrokes(s.canvas);
-  } else if (fresh || (!drawing && s.canvas.length !== board.strokeCount)) {
-    board.setStrokes(s.canvas);
-  }
+  // Canvas: a new turn starts empty; after a (re)join the drawing so far follows
+  // the welcome in `canvas` frames.
+  if (turnChanged || fresh) board.reset();
   board.setCanDraw(drawing);
 
   // AI bars.
@@ -368,12 +394,13 @@ function setBanner(text) {
   if (text) $('#conn-text').textContent = text;
 }
 
-function block(title, text, canRetry = false) {
+function block(title, text, canRetry = false, retryLabel = 'Try again') {
   setBanner(null);
   board.setCanDraw(false);
   $('#blocker-title').textContent = title;
   $('#blocker-text').textContent = text;
   $('#blocker-retry').hidden = !canRetry;
+  $('#blocker-retry').textContent = retryLabel;
   $('#blocker').hidden = false;
 }
 

@@ -4,7 +4,6 @@
 
 import { $, h, icon, pct, secs } from './util.js';
 import { avatar, ranked } from './players.js';
-import { renderThumbnail } from './canvas.js';
 
 const range = (lo, hi, step = 1) => Array.from({ length: Math.floor((hi - lo) / step) + 1 }, (_, i) => lo + i * step);
 
@@ -183,31 +182,41 @@ export function renderGameOver(state, meId, opts) {
   $('#play-again').hidden = !iAmHost;
   $('#play-again-wait').hidden = iAmHost;
 
-  // The gallery only changes between games: rebuild it when it does.
-  const gallery = state.gallery || [];
+  // The gallery comes over HTTP (its size has no bound a state frame could carry), once per game.
   const box = $('#gallery');
-  const key = `${state.game_no}:${gallery.map((g) => g.turn_id).join(',')}`;
+  const key = `${state.game_no}:${state.gallery_url}`;
   if (box.dataset.key === key && !opts.force) return;
   box.dataset.key = key;
-  if (!gallery.length) {
+  if (!state.gallery_url) {
     box.replaceChildren(h('p', { class: 'empty', text: 'No drawings this game.' }));
     return;
   }
-  const canvases = [];
-  box.replaceChildren(...gallery.map((item) => {
-    const canvas = h('canvas', { width: 240, height: 180, 'aria-label': `Drawing of ${item.word}` });
-    canvases.push([canvas, item.strokes]);
+  box.replaceChildren(h('p', { class: 'empty', text: 'Loading the drawings…' }));
+  fetch(state.gallery_url, { headers: { Accept: 'application/json' } })
+    .then((response) => (response.ok ? response.json() : Promise.reject(new Error(String(response.status)))))
+    .then((data) => {
+      if (box.dataset.key === key) renderGallery(box, data.drawings || []);
+    })
+    .catch(() => {
+      if (box.dataset.key !== key) return;
+      box.dataset.key = '';
+      box.replaceChildren(h('p', { class: 'empty', text: 'The drawings could not be loaded.' }));
+    });
+}
+
+function renderGallery(box, drawings) {
+  if (!drawings.length) {
+    box.replaceChildren(h('p', { class: 'empty', text: 'No drawings this game.' }));
+    return;
+  }
+  box.replaceChildren(...drawings.map((item) => {
     const ai = (item.ai || []).map((g) => `${g.label} ${pct(g.p)}`).join(' · ');
     return h('figure', { class: 'gallery-item', 'data-testid': 'gallery-item', dataset: { aiRight: String(item.ai_right) }, style: { margin: '0' } },
-      canvas,
+      h('img', { class: 'gallery-drawing', src: item.thumb_url, alt: `Drawing of ${item.word}`, loading: 'lazy' }),
       h('figcaption', { class: 'gallery-meta' },
         h('span', { class: 'gallery-word' }, h('span', { text: item.word }),
           h('span', { class: `verdict ${item.ai_right ? 'is-right' : 'is-wrong'}`, title: item.ai_right ? 'The AI got it' : 'The AI missed it' }, icon(item.ai_right ? 'check' : 'x'))),
         h('span', { class: 'gallery-by', text: `by ${item.drawer}` }),
         h('span', { class: 'gallery-ai' }, icon('robot'), ai ? ` ${ai}` : ' no guess')));
   }));
-  // Paint once laid out, so each canvas knows its on-screen size.
-  requestAnimationFrame(() => {
-    for (const [canvas, strokes] of canvases) renderThumbnail(canvas, strokes, opts.width, opts.height);
-  });
 }
