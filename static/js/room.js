@@ -225,6 +225,9 @@ function applyState(s, fresh) {
   }
 
   render();
+
+  // Playtest hook: the chat follows a new phase's layout.
+  if (phaseChanged) chat.follow();
 }
 
 // --- rendering -------------------------------------------------------------------------------
