@@ -17,7 +17,7 @@ import { Connection, roomSocketUrl, CLOSE_NO_ROOM } from './net.js';
 import { Board } from './canvas.js';
 import { AIPanel } from './ai.js';
 import { ChatLog } from './chat.js';
-import { renderPlayers } from './players.js';
+import { renderPlayers, renderPlayerCount } from './players.js';
 import { setupLobby, renderLobby, renderChoosing, tickChoosing, renderTurnEnd, renderGameOver } from './screens.js';
 
 // Mirrors of game/rules.py: the snapshot carries deadlines but not phase
@@ -255,9 +255,7 @@ function render() {
       send({ type: 'votekick', player_id: player.id });
     }
   });
-  $('#player-count').textContent = String(s.players.filter((p) => !p.is_ai).length);
-  $('#players-summary').replaceChildren(icon('users'), ` Players (${s.players.length})`,
-    self ? h('span', { class: 'summary-score', text: ` · you: ${self.score} pts` }) : '');
+  renderPlayerCount(s, self);
 
   // Overlays.
   $('#lobby').hidden = s.phase !== 'lobby';
