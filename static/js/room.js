@@ -17,8 +17,10 @@ import { Connection, roomSocketUrl, CLOSE_NO_ROOM } from './net.js';
 import { Board } from './canvas.js';
 import { AIPanel } from './ai.js';
 import { ChatLog } from './chat.js';
-import { renderPlayers } from './players.js';
+import { renderPlayers, renderPlayerCount } from './players.js';
 import { setupLobby, renderLobby, renderChoosing, tickChoosing, renderTurnEnd, renderGameOver } from './screens.js';
+import { setupSound } from './sound.js';
+import { setupVoice } from './voice.js';
 
 // Mirrors of game/rules.py: the snapshot carries deadlines but not phase
 // lengths or the AI's confidence bar, so the countdown ring and "not sure yet"
@@ -121,10 +123,12 @@ function handleMessage(msg) {
       if (msg.turn_id === turnId && msg.version >= S.aiVersion && S.state.phase === 'drawing') {
         S.aiVersion = msg.version;
         ai.update(msg.guesses, msg.confident, true);
+        voice.hear(msg.guesses, msg.confident); // playtest hook: the AI's voice
       }
       break;
     case 'chat':
       chat.add(msg);
+      cues.chat(msg, S.playerId); // playtest hook: sound cues
       break;
     case 'error':
       handleError(msg);
@@ -251,6 +255,11 @@ function applyState(s, fresh) {
   }
 
   render();
+
+  // Playtest hooks: sound cues, the AI's voice, the chat following a new phase's layout.
+  cues.state(prev, s, fresh);
+  voice.follow(s);
+  if (phaseChanged) chat.follow();
 }
 
 // --- rendering -------------------------------------------------------------------------------
@@ -278,9 +287,7 @@ function render() {
       send({ type: 'votekick', player_id: player.id });
     }
   });
-  $('#player-count').textContent = String(s.players.filter((p) => !p.is_ai).length);
-  $('#players-summary').replaceChildren(icon('users'), ` Players (${s.players.length})`,
-    self ? h('span', { class: 'summary-score', text: ` · you: ${self.score} pts` }) : '');
+  renderPlayerCount(s, self);
 
   // Overlays.
   $('#lobby').hidden = s.phase !== 'lobby';
@@ -384,6 +391,7 @@ function tick() {
   timer.dataset.seconds = String(seconds);
   timer.setAttribute('aria-label', `${seconds} seconds left`);
   if (s.phase === 'choosing') tickChoosing(seconds, s.drawer_id === S.playerId);
+  cues.countdown(s, seconds); // playtest hook: the last 10 seconds
 }
 
 // --- page furniture ------------------------------------------------------------------------------
@@ -534,6 +542,8 @@ const board = new Board($('#canvas'), {
 });
 const ai = new AIPanel($('#ai-panel'));
 const chat = new ChatLog($('#chat-log'), () => S.playerId);
+const cues = setupSound($('#sound-toggle'));
+const voice = setupVoice($('#voice-toggle'));
 setupLobby(send);
 setInterval(tick, 250);
 
