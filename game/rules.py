@@ -378,17 +378,19 @@ def gives_word_away(text: str, word: str) -> bool:
 
     Every run of as many words as the word has is compared: the word itself, its singular or plural,
     and (for words of four letters or more, where one edit is rarely another common word) anything
-    one edit away.
+    one edit away. Runs of up to two words more are compared without their spaces ("butter fly").
     """
     w = normalize(word)
     if not w:
         return False
-    tokens, n = normalize(text).split(), len(w.split())
+    tokens, n, solid = normalize(text).split(), len(w.split()), w.replace(" ", "")
     for i in range(len(tokens) - n + 1):
         window = " ".join(tokens[i:i + n])
         if window == w or window in _plural_forms(w) or w in _plural_forms(window):
             return True
         if len(w) >= 4 and _edit_distance_at_most_one(window, w):
+            return True
+        if any("".join(tokens[i:i + k]) == solid for k in range(n, n + 3)):
             return True
     return False
 
