@@ -17,9 +17,10 @@ room's commands replays its words and hints.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from game import commands as cmd
 from game import rules
@@ -164,20 +165,50 @@ def apply(state: GameState, command: cmd.Command, now: int) -> tuple[GameState, 
 
 def _finished(before: GameState, run: _Run) -> tuple[GameState, list[Event]]:
     after = run.state
-    if after is not before and _shown(after) != _shown(before):
+    if after is not before and _shown_differs(after, before):
         after = replace(after, version=before.version + 1)
         run.events.append(ViewsChanged(version=after.version))
     return after, run.events
 
 
-def _shown(state: GameState) -> GameState:
-    """The state less what no view shows and what travels as events (strokes, the AI's live top-3):
-    a change to anything else bumps the version."""
-    turn = state.turn
-    if turn is not None:
-        quiet = tuple(replace(c, strokes=0, ai_version=0, ai_latest=(), ai_n_labels=None) for c in turn.canvases)
-        turn = replace(turn, canvases=quiet)
-    return replace(state, vocabulary=(), bans=(), turn=turn)
+# What no view shows, and what travels as events instead (strokes, the AI's live top-3): a change to
+# anything else bumps the version. Compared field by field, skipping what the command left untouched:
+# a stroke, the busiest command, costs no copies.
+_UNSHOWN_STATE = frozenset({"version", "vocabulary", "bans"})
+_LIVE_CANVAS = frozenset({"strokes", "ai_version", "ai_latest", "ai_n_labels"})
+_STATE_FIELDS = tuple(f.name for f in fields(GameState) if f.name not in _UNSHOWN_STATE)
+_TURN_FIELDS = tuple(f.name for f in fields(TurnState))
+_CANVAS_FIELDS = tuple(f.name for f in fields(CanvasState) if f.name not in _LIVE_CANVAS)
+
+
+def _shown_differs(a: GameState, b: GameState) -> bool:
+    for name in _STATE_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        if x is y:
+            continue
+        if name == "turn" and x is not None and y is not None:
+            if _turn_differs(x, y):
+                return True
+        elif x != y:
+            return True
+    return False
+
+
+def _turn_differs(a: TurnState, b: TurnState) -> bool:
+    for name in _TURN_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        if x is y:
+            continue
+        if name == "canvases":
+            if len(x) != len(y) or any(_canvas_differs(p, q) for p, q in zip(x, y, strict=True)):
+                return True
+        elif x != y:
+            return True
+    return False
+
+
+def _canvas_differs(a: CanvasState, b: CanvasState) -> bool:
+    return a is not b and any(getattr(a, name) != getattr(b, name) for name in _CANVAS_FIELDS)
 
 
 # --- time --------------------------------------------------------------------------------------------
@@ -709,7 +740,7 @@ def _ai_answer(run: _Run, c: cmd.AIAnswer) -> None:
         return
     if not rules.has_ai_player(state.mode, state.settings.ai_mode) and state.mode == Mode.CLASSIC:
         return  # ai_mode off: the AI takes no part
-    top = tuple((str(label), float(p)) for label, p in c.guesses[:3])
+    top = tuple((str(label), _probability(p)) for label, p in c.guesses[:3])
     canvas = replace(canvas, ai_version=c.version, ai_latest=top, ai_n_labels=c.n_labels)
     run.set_canvas(canvas)
     named = rules.ai_names_word(top, turn.word, c.n_labels)
@@ -721,6 +752,12 @@ def _ai_answer(run: _Run, c: cmd.AIAnswer) -> None:
     run.set_canvas(replace(canvas, recognised_ms=elapsed))
     {Mode.CLASSIC: _ai_guessed, Mode.SOLO: _ai_recognised_solo, Mode.RACE: _ai_recognised_racer}[state.mode](
         run, canvas.owner_id, top[0][0], elapsed)
+
+
+def _probability(p) -> float:
+    """A probability fit for the stored JSON: NaN and infinities (invalid JSON) become 0, the rest 0..1."""
+    p = float(p)
+    return min(1.0, max(0.0, p)) if math.isfinite(p) else 0.0
 
 
 def _ai_guessed(run: _Run, owner: int, label: str, elapsed: int) -> None:
