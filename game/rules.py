@@ -275,9 +275,7 @@ def setting_defaults(mode: Mode | str) -> dict[str, int | bool | str]:
 
 def setting_problem(key: str, value: object) -> str | None:
     """Why `value` cannot be the setting `key` (a sentence for the host), or None if it can."""
-    label = SETTING_LABELS.get(key)
-    if label is None:
-        return f"There is no setting called {key}"
+    label = SETTING_LABELS.get(key, key)
     if key in SETTING_RANGES:
         lo, hi = SETTING_RANGES[key]
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -285,8 +283,11 @@ def setting_problem(key: str, value: object) -> str | None:
     elif key in SETTING_CHOICES:
         if value not in SETTING_CHOICES[key]:
             return f"{label} must be one of: {', '.join(SETTING_CHOICES[key])}"
-    elif not isinstance(value, bool):
-        return f"{label} must be on or off"
+    elif key in SETTING_FLAGS:
+        if not isinstance(value, bool):
+            return f"{label} must be on or off"
+    else:
+        return f"There is no setting called {key}"
     return None
 
 
