@@ -23,7 +23,7 @@ HOUSEKEEPING_SECONDS = 2.0
 
 
 async def run_clock() -> None:
-    from game.services import fire_due_timers, housekeeping
+    from game.actions import fire_due_timers, housekeeping
 
     fire = database_sync_to_async(fire_due_timers)
     tidy = database_sync_to_async(housekeeping)

@@ -115,6 +115,23 @@ def to_room(code: str, payload: dict | BaseModel) -> None:
     after_commit(lambda: _group_send(room_group(code), message))
 
 
+def room_event_by_knowledge(*, turn_no: int, knowers: BaseModel, others: BaseModel | None) -> dict:
+    """One room event in two versions: each socket forwards `knowers` if its player knows turn `turn_no`'s word,
+    else `others` (nothing if None). See GameConsumer.room_event."""
+    return {"type": "room.event", "text": encode(others) if others is not None else None,
+            "text_knowers": encode(knowers), "turn": turn_no}
+
+
+def send_room_message(code: str, message: dict) -> None:
+    """A layer message to the room's sockets now (from the database thread or a script)."""
+    _group_send(room_group(code), message)
+
+
+async def send_room_message_now(code: str, message: dict) -> None:
+    """The same, from the event loop."""
+    await get_channel_layer(ROOM_LAYER).group_send(room_group(code), message)
+
+
 def to_player(player_id: int, payload: dict | BaseModel) -> None:
     message = room_event(payload)
     after_commit(lambda: _group_send(player_group(player_id), message))

@@ -14,7 +14,7 @@ from collections import Counter
 
 from channels.db import database_sync_to_async
 
-from game import rules, services
+from game import actions, rules
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def open_seats() -> list[int]:
 async def beat() -> None:
     """Refresh every seat open here, in one write."""
     if _open:
-        await database_sync_to_async(services.touch)(player_ids=open_seats())
+        await database_sync_to_async(actions.do_touch)(player_ids=open_seats())
 
 
 async def _beat_forever() -> None:

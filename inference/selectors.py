@@ -15,7 +15,8 @@ def active_model_version() -> ModelVersion | None:
         return None
 
 
-def active_labels() -> list[str]:
+def words_for_new_turns() -> list[str]:
+    """The words a new turn may use: the live model's categories."""
     from inference.live import live_model
 
     return live_model.classifier().labels

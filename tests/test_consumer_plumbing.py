@@ -158,11 +158,12 @@ async def test_the_layer_skips_a_room_events_sender_caps_each_channel_and_expire
 async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_for_a_newer_change(monkeypatch):
     from asgiref.sync import sync_to_async
 
-    from game import room_reads, services
+    from game import actions, room_reads
     from game.models import Room
 
-    room = await sync_to_async(services.create_room)()
-    version = (await sync_to_async(Room.objects.get)(pk=room.pk)).state_version
+    room = await sync_to_async(actions.do_create_room)()
+    host = await sync_to_async(actions.do_join)(code=room.code, name="Host", address="h")
+    version = (await sync_to_async(Room.objects.get)(pk=room.pk)).version
     reads = []
     real_read = room_reads._read
 
@@ -175,7 +176,7 @@ async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_f
     assert len(reads) == 1 and {v.version for v in views} == {version}
     assert len({id(v) for v in views}) == 1
     # A caller that waits for a newer version than the read in flight brings back reads until it sees it.
-    await sync_to_async(Room.objects.filter(pk=room.pk).update)(state_version=version + 1)
+    await sync_to_async(actions.do_update_settings)(player_id=host.pk, rounds=2)  # a change: the next version
     newer = await room_reads.room_read(room.pk, version=version + 1)
     assert newer.version == version + 1 and len(reads) == 2
     views = await asyncio.gather(room_reads.room_read(room.pk, version=version + 5),

@@ -93,9 +93,9 @@ async def room_with(*names: str):
     """A new room and one joined client per name (the first one hosts)."""
     from asgiref.sync import sync_to_async
 
-    from game import services
+    from game import actions
 
-    room = await sync_to_async(services.create_room)()
+    room = await sync_to_async(actions.do_create_room)()
     clients = []
     for name in names:
         c = Client(room.code, name)

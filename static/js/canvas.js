@@ -164,8 +164,8 @@ export class Board {
     const ctx = g.drawingContext;
     const weight = Math.max(1, stroke.width * s);
     ctx.save();
-    ctx.strokeStyle = INK;
-    ctx.fillStyle = INK;
+    ctx.strokeStyle = stroke.color || INK;
+    ctx.fillStyle = stroke.color || INK;
     if (pts.length === 1) {
       ctx.beginPath();
       ctx.arc(pts[0][0] * s, pts[0][1] * s, weight / 2, 0, Math.PI * 2);
@@ -209,7 +209,7 @@ export class Board {
    */
   applyCanvas(start, total, list) {
     (list || []).forEach((s, i) => {
-      this.strokes[start + i] = { points: s.points, width: s.width };
+      this.strokes[start + i] = { points: s.points, width: s.width, color: s.color };
       this.provisional.delete(start + i);
     });
     if (this.strokes.length > total) this.strokes.length = total;
@@ -231,11 +231,11 @@ export class Board {
   }
 
   /** A `points` batch from the drawer: grow the provisional stroke. */
-  addPoints(index, points, width) {
+  addPoints(index, points, width, color) {
     if (index < this.strokes.length && this.strokes[index]) return; // already final
     let stroke = this.provisional.get(index);
     if (!stroke) {
-      stroke = { points: [], width };
+      stroke = { points: [], width, color };
       this.provisional.set(index, stroke);
     }
     stroke.width = width;
@@ -244,10 +244,10 @@ export class Board {
   }
 
   /** A finished stroke from the server: replaces the provisional one with the same index. */
-  setStroke(index, points, width) {
+  setStroke(index, points, width, color) {
     this.provisional.delete(index);
     const old = this.strokes[index];
-    const stroke = { points, width };
+    const stroke = { points, width, color };
     if (old && old.points.length === points.length && old.width === width) {
       // Our own stroke coming back from the server: same drawing, keep the pixels.
       this.strokes[index] = stroke;

@@ -59,7 +59,9 @@ const S = {
 
 const serverNow = () => Date.now() + S.clockOffset;
 const me = () => S.state?.players.find((p) => p.id === S.playerId) || null;
-const iAmDrawing = () => Boolean(S.state && S.state.phase === 'drawing' && S.state.drawer_id === S.playerId && S.joined);
+const iAmDrawing = () => Boolean(S.state && S.state.can_draw && S.joined);
+// The canvas the big board shows: the drawer's, or in a race (and solo) this player's own.
+const boardOwner = () => (S.state && S.state.mode !== 'classic' ? S.playerId : S.state?.drawer_id);
 
 // --- connection ---------------------------------------------------------------------
 
@@ -108,23 +110,28 @@ function handleMessage(msg) {
       applyState(msg.state, false);
       break;
     case 'points':
-      if (msg.turn_id === turnId && !iAmDrawing()) board.addPoints(msg.stroke, msg.points, msg.width);
+      if (msg.turn_id === turnId && msg.owner === boardOwner() && !iAmDrawing()) {
+        board.addPoints(msg.stroke, msg.points, msg.width, msg.color);
+      }
       break;
     case 'stroke':
-      if (msg.turn_id === turnId) {
-        board.setStroke(msg.stroke, msg.points, msg.width);
+      if (msg.turn_id === turnId && msg.owner === boardOwner()) {
+        board.setStroke(msg.stroke, msg.points, msg.width, msg.color);
         if (board.hasGap()) askForCanvas();
       }
       break;
     case 'canvas':
-      if (msg.turn_id === turnId) board.applyCanvas(msg.start, msg.total, msg.strokes);
+      if (msg.turn_id === turnId && msg.owner === boardOwner()) board.applyCanvas(msg.start, msg.total, msg.strokes);
       break;
     case 'ai':
-      if (msg.turn_id === turnId && msg.version >= S.aiVersion && S.state.phase === 'drawing') {
+      if (msg.turn_id === turnId && msg.owner === boardOwner() && msg.version >= S.aiVersion && S.state.phase === 'drawing') {
         S.aiVersion = msg.version;
         ai.update(msg.guesses, msg.confident, true);
         voice.hear(msg.guesses, msg.confident); // playtest hook: the AI's voice
       }
+      break;
+    case 'chat_history':
+      chat.history(msg.lines);
       break;
     case 'chat':
       chat.add(msg);
@@ -235,8 +242,12 @@ function applyState(s, fresh) {
 
   // AI bars.
   if (s.phase === 'drawing' || s.phase === 'turn_end') {
-    const confident = s.ai.length > 0 && s.ai[0].p >= (s.ai_threshold ?? AI_CONFIDENCE);
-    ai.update(s.ai, confident, s.phase === 'drawing');
+    if (s.ai === null) {
+      ai.idle("The AI's guesses are hidden until you guess the word.", 'hidden until you guess it');
+    } else {
+      const confident = s.ai.length > 0 && s.ai[0].p >= (s.ai_threshold ?? AI_CONFIDENCE);
+      ai.update(s.ai, confident, s.phase === 'drawing');
+    }
   } else if (s.phase === 'lobby') {
     ai.idle("I'll guess every drawing live. Can you draw better than I guess?", 'ready when you are');
   } else if (s.phase === 'choosing') {
