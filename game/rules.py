@@ -23,6 +23,8 @@ PRESENCE_SECONDS = 15
 PRESENCE_STALE_SECONDS = 45
 # An empty room is deleted after this long.
 EMPTY_ROOM_SECONDS = 60
+# A player removed by the host or a vote may not join the room again from the same address for this long.
+KICK_BAN_SECONDS = 300
 # Below this top-1 probability the AI shows "not sure yet" and cannot score.
 AI_CONFIDENCE = 0.25
 
@@ -262,7 +264,6 @@ MIN_HUMANS: dict[Mode, int] = {Mode.CLASSIC: 2, Mode.SOLO: 1, Mode.RACE: 2}
 SOLO_SEATS = 1
 SOLO_SECONDS = 20  # to draw one word in solo
 SOLO_TURN_END_SECONDS = 3
-KICK_BAN_SECONDS = 300  # a kicked or voted-out player's address may not join again for this long
 MAX_SEATS_PER_ADDRESS = 3  # default of the room's limit; the integration sets it from settings
 AI_PLAYER_ID = 0  # the AI's seat; the integration numbers humans from 1
 AI_NAME = "AI"
