@@ -264,7 +264,6 @@ MIN_HUMANS: dict[Mode, int] = {Mode.CLASSIC: 2, Mode.SOLO: 1, Mode.RACE: 2}
 SOLO_SEATS = 1
 SOLO_SECONDS = 20  # to draw one word in solo
 SOLO_TURN_END_SECONDS = 3
-KICK_BAN_SECONDS = 300  # a kicked or voted-out player's address may not join again for this long
 MAX_SEATS_PER_ADDRESS = 3  # default of the room's limit; the integration sets it from settings
 AI_PLAYER_ID = 0  # the AI's seat; the integration numbers humans from 1
 AI_NAME = "AI"
