@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -56,7 +56,8 @@ def room(request: HttpRequest, code: str) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     if found is None:
-        raise Http404("no such room")
+        # Rendered here, not raised: a dead room link is ordinary, and DEBUG's technical 404 must not show it.
+        return render(request, "game/room_gone.html", {"code": code}, status=404)
     context = {
         "code": found.code,
         "canvas_width": protocol.CANVAS_WIDTH,
