@@ -13,6 +13,7 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 from django.urls import re_path  # noqa: E402
 
 from config.background import with_background_services  # noqa: E402
+from config.proxy import behind_trusted_proxies  # noqa: E402
 from config.websocket_security import SameOriginValidator, refuse  # noqa: E402
 from game.routing import websocket_urlpatterns  # noqa: E402
 from inference.consumers import INFERENCE_CHANNEL, InferenceConsumer  # noqa: E402
@@ -24,8 +25,8 @@ websocket_routes = SameOriginValidator(URLRouter([*websocket_urlpatterns, re_pat
 application = with_background_services(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
-            "websocket": websocket_routes,
+            "http": behind_trusted_proxies(django_asgi_app),
+            "websocket": behind_trusted_proxies(websocket_routes),
             "channel": channel_routes,
         }
     ),

@@ -40,6 +40,8 @@ ALLOWED_HOSTS = hosts.allowed_hosts(explicit=os.environ.get("ALLOWED_HOSTS"),
                                     bind_host=os.environ.get("BIND_HOST") or None)
 # Origins other than the page's own host:port that may post forms and open game sockets (e.g. https://x.org).
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Proxies whose X-Forwarded-For/-Proto are believed (IPs or CIDRs, e.g. the compose network); empty: none.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # HTTPS=1 when the site is served over TLS (at the proxy): session and CSRF cookies only over HTTPS.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("HTTPS", False)
 

@@ -27,6 +27,7 @@ from config.urls import urlpatterns as site_urlpatterns
 from tests.live_server import (
     REPO,
     SERVER_SETTINGS_FROM_SHELL,
+    free_port,
     live_server,
     live_server_url,  # noqa: F401  (the fixture)
     make_run_args,
@@ -224,3 +225,52 @@ def test_a_server_error_shows_the_games_own_page_without_details(client, setting
     text = broken.content.decode()
     assert "Oops, the pencil broke" in text and "css/app.css" in text and 'href="/"' in text
     assert "the pencil really broke" not in text and not any(marker in text for marker in TECHNICAL)
+
+
+# --- the address behind the shipped proxy ---------------------------------------------------------------
+
+
+def compose_web_daphne_args(port: int) -> list[str]:
+    """docker-compose.yml's web command, bound to a loopback port instead of 0.0.0.0:8000."""
+    compose = (REPO / "docker-compose.yml").read_text()
+    web = compose[compose.index("\n  web:"):]
+    command = json.loads(re.search(r"command:\s*(\[.*?\])", web, flags=re.DOTALL).group(1))
+    assert command[0] == "daphne"
+    args = ["-m", "daphne", *command[1:]]
+    args[args.index("-b") + 1] = "127.0.0.1"
+    args[args.index("-p") + 1] = str(port)
+    return args
+
+
+@pytest.fixture(scope="module")
+def deployed_server():
+    """Daphne as docker-compose.yml runs it; this test plays nginx on 127.0.0.1 (TRUSTED_PROXIES there)."""
+    port = free_port()
+    with live_server({"TRUSTED_PROXIES": "127.0.0.1", "ROOMS_PER_ADDRESS": "3"},
+                     server_args=compose_web_daphne_args(port), port=port) as server:
+        yield server
+
+
+def create_room_status(http: requests.Session, base: str, forwarded_for: str) -> int:
+    if "csrftoken" not in http.cookies:
+        http.get(base + "/", timeout=30).raise_for_status()
+    return http.post(base + "/rooms/new", data={"csrfmiddlewaretoken": http.cookies["csrftoken"]},
+                     headers={"X-Forwarded-For": forwarded_for}, allow_redirects=False, timeout=30).status_code
+
+
+def test_behind_the_proxy_a_client_cannot_pick_its_own_address_for_the_limits(deployed_server):
+    http = requests.Session()
+    http.trust_env = False
+    # What reaches Daphne when a client writes its own X-Forwarded-For and the proxy appends what it saw
+    # (203.0.113.7); the shipped nginx.conf even replaces it with that one address.
+    spoofed = [create_room_status(http, deployed_server.url, f"10.0.0.{i}, 203.0.113.7") for i in range(4)]
+    assert spoofed == [302, 302, 302, 429], "three rooms per address, whatever the client claims to be"
+    assert create_room_status(http, deployed_server.url, "203.0.113.7") == 429
+    assert create_room_status(http, deployed_server.url, "198.51.100.9") == 302, "another client is not limited"
+
+
+def test_the_shipped_proxy_config_forwards_only_what_it_saw():
+    nginx = re.sub(r"#.*", "", (REPO / "deploy" / "nginx.conf").read_text())
+    assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$remote_addr;", nginx)
+    assert "$proxy_add_x_forwarded_for" not in nginx
+    assert re.search(r"proxy_set_header\s+Host\s+\$http_host;", nginx), "the port stays in Host for the origin check"
