@@ -14,6 +14,7 @@ import socket
 import stat
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -274,3 +275,24 @@ def test_the_shipped_proxy_config_forwards_only_what_it_saw():
     assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$remote_addr;", nginx)
     assert "$proxy_add_x_forwarded_for" not in nginx
     assert re.search(r"proxy_set_header\s+Host\s+\$http_host;", nginx), "the port stays in Host for the origin check"
+
+
+# --- Content-Security-Policy -----------------------------------------------------------------------------
+
+
+def policy_of(url: str) -> dict[str, str]:
+    header = requests.get(url, timeout=30).headers.get("Content-Security-Policy", "")
+    return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())
+
+
+def test_pages_carry_a_content_security_policy_and_no_inline_script(live_server_url):  # noqa: F811
+    for page in ("/", "/r/GONE42", "/no/such/page", "/admin/login/"):
+        policy = policy_of(live_server_url + page)
+        assert policy.get("script-src") == "'self'" and policy.get("style-src") == "'self'", (page, policy)
+        assert policy.get("object-src") == "'none'" and policy.get("frame-ancestors") == "'none'", (page, policy)
+        inline_allowed = sorted(name for name, value in policy.items() if "unsafe" in value)
+        # The admin's templates set a few style attributes: only there, and only attributes.
+        assert inline_allowed == (["style-src-attr"] if page.startswith("/admin/") else []), (page, policy)
+    inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
+    offenders = [str(p.relative_to(REPO)) for p in Path(REPO / "templates").rglob("*.html") if inline.search(p.read_text())]
+    assert offenders == [], f"inline script or handler in {offenders}"
