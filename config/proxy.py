@@ -12,6 +12,7 @@ the rightmost entry no trusted proxy added.
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpRequest
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 
@@ -22,3 +23,8 @@ def behind_trusted_proxies(app):
     """
     return ProxyHeadersMiddleware(app, trusted_hosts=settings.TRUSTED_PROXIES) if settings.TRUSTED_PROXIES else app
 
+
+def request_client_address(request: HttpRequest) -> str | None:
+    """The address Django has for the request (the proxy rules above already applied): for django-axes,
+    which would otherwise read forwarded headers itself if django-ipware were ever installed."""
+    return request.META.get("REMOTE_ADDR")

@@ -7,6 +7,7 @@ processes), `DATABASE_URL` the database.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,16 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Admin login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from one
+# address, that pair is refused (429) for the cool-off, even with the right password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ADMIN_LOGIN_COOLOFF_MINUTES", "10")))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every start of every command
+# The address Django already has (TRUSTED_PROXIES applied), never a header of axes' own choosing.
+AXES_CLIENT_IP_CALLABLE = "config.proxy.request_client_address"
 # --- end of safe defaults -----------------------------------------------------------------------------
 
 INSTALLED_APPS = [
@@ -76,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "csp",
+    "axes",
     "inference",
     "training",
     "game",
@@ -91,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.content_policy.SitePolicyMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into its 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

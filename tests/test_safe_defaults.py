@@ -32,7 +32,9 @@ from tests.live_server import (
     live_server,
     live_server_url,  # noqa: F401  (the fixture)
     make_run_args,
+    server_env,
 )
+from tests.test_admin import PASSWORD, create_user_in
 
 OLD_DEV_DEFAULT_KEY = "dev-only-insecure-key-change-me-in-production"
 
@@ -296,3 +298,28 @@ def test_pages_carry_a_content_security_policy_and_no_inline_script(live_server_
     inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
     offenders = [str(p.relative_to(REPO)) for p in Path(REPO / "templates").rglob("*.html") if inline.search(p.read_text())]
     assert offenders == [], f"inline script or handler in {offenders}"
+
+
+# --- admin login throttling (behind the proxy, as deployed) ----------------------------------------------
+
+
+def admin_login_status(base: str, username: str, password: str, forwarded_for: str) -> int:
+    http = requests.Session()
+    http.trust_env = False
+    login = base + "/admin/login/"
+    http.get(login, timeout=30).raise_for_status()
+    return http.post(login, data={"username": username, "password": password, "next": "/admin/",
+                                  "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+                     headers={"Referer": login, "X-Forwarded-For": forwarded_for}, allow_redirects=False,
+                     timeout=30).status_code
+
+
+def test_admin_logins_are_locked_for_that_address_and_username_after_five_failures(deployed_server):
+    create_user_in(server_env(deployed_server.log_path.parent / "db.sqlite3"), "boss")
+    base, guesser = deployed_server.url, "192.0.2.66"
+    failures = [admin_login_status(base, "boss", f"guess-{i}", guesser) for i in range(5)]
+    assert failures == [200, 200, 200, 200, 429], "the 5th failure locks (200: the form again, with its error)"
+    assert admin_login_status(base, "boss", PASSWORD, guesser) == 429, "locked even with the right password"
+    assert admin_login_status(base, "boss", PASSWORD, f"10.1.1.1, {guesser}") == 429, "a spoofed header is no way out"
+    assert admin_login_status(base, "boss", PASSWORD, "192.0.2.99") == 302, "the owner, from elsewhere, still logs in"
+    assert admin_login_status(base, "nobody", "x", guesser) == 200, "per address and username, not the address alone"
