@@ -6,10 +6,17 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev system-deps npm migrate train-default bench evaluate clean
+.PHONY: run dev test lint install install-dev system-deps npm migrate train-default bench evaluate clean
 
+# Safe to share: Daphne exactly as deployed (frame limits), DEBUG off, a secret key generated into var/ on
+# first start, this machine's addresses allowed when HOST=0.0.0.0; prints the URLs to share.
+# The web server is the last command of the recipe (it runs in the foreground until Ctrl-C).
 run: install npm migrate
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) -m config.serve --host $(HOST) --port $(PORT)
+
+# Development: DEBUG on (tracebacks in the browser) and autoreload on code changes.
+dev: install npm migrate
+	DEBUG=1 BIND_HOST=$(HOST) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install-dev npm system-deps
 	$(VENV)/bin/ruff check .

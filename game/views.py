@@ -65,7 +65,8 @@ def room(request: HttpRequest, code: str) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     if found is None:
-        raise Http404("no such room")
+        # Rendered here, not raised: a dead room link is ordinary, and DEBUG's technical 404 must not show it.
+        return render(request, "game/room_gone.html", {"code": code}, status=404)
     context = {
         "code": found.code,
         "mode": found.mode,
