@@ -12,9 +12,16 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from channels.worker import Worker
 
+from game import protocol
 from game.routing import websocket_urlpatterns
 
 ws_app = URLRouter(websocket_urlpatterns)
+
+
+def _checked(raw: str) -> dict:
+    """A frame the server sent, held to its schema in game.protocol (and to the frame limit) before use."""
+    protocol.parse_server_message(raw)
+    return json.loads(raw)
 _addresses = itertools.count(1)
 
 
@@ -69,7 +76,7 @@ class Client:
                     seen = [m if m["type"] in ("error", "chat") else (m["type"], m.get("state", {}).get("phase")) for m in self.inbox]
                     raise AssertionError(f"{self.name}: no matching message; got {seen}")
                 continue
-            m = json.loads(await self.comm.receive_from())
+            m = _checked(await self.comm.receive_from())
             if pred(m):
                 return m
             self.inbox.append(m)
@@ -81,7 +88,7 @@ class Client:
     async def drain(self, seconds: float = 0.2) -> list[dict]:
         """Everything that arrives within `seconds` (plus what is in the inbox)."""
         while not await self.comm.receive_nothing(timeout=seconds, interval=0.01):
-            self.inbox.append(json.loads(await self.comm.receive_from()))
+            self.inbox.append(_checked(await self.comm.receive_from()))
         got, self.inbox = self.inbox, []
         return got
 
