@@ -19,14 +19,12 @@ import logging
 
 from channels.db import database_sync_to_async
 
-from game import actions, publish, rules, store
+from game import actions, publish, rules, runtime, store
 from game.domain_events import AIGuessesUpdated
 
 log = logging.getLogger(__name__)
 
 _answer = database_sync_to_async(actions.do_ai_answer)
-_writing: dict[str, asyncio.Task] = {}
-_waiting: dict[str, dict] = {}
 
 
 def canvas_key(room_id: int, turn_no: int, owner: int) -> str:
@@ -42,10 +40,11 @@ async def on_ai_guess(*, key: str, context: dict, version: int, guesses: list[tu
                       n_labels: int | None = None) -> None:
     shown = await _show_now(context, version, guesses, n_labels)
     answer = {**context, "version": version, "guesses": guesses, "n_labels": n_labels, "shown": shown}
-    if key in _writing:
-        _waiting[key] = answer
+    here = runtime.current()
+    if key in here.ai_writing:
+        here.ai_waiting[key] = answer
         return
-    _writing[key] = asyncio.ensure_future(_write(key, answer))
+    here.ai_writing[key] = asyncio.ensure_future(_write(here, key, answer))
 
 
 async def _show_now(context: dict, version: int, guesses, n_labels: int | None) -> bool:
@@ -66,10 +65,10 @@ async def _show_now(context: dict, version: int, guesses, n_labels: int | None) 
     return True
 
 
-async def _write(key: str, answer: dict | None) -> None:
+async def _write(here: runtime.Runtime, key: str, answer: dict | None) -> None:
     try:
         while answer is not None:
             await _answer(**answer)
-            answer = _waiting.pop(key, None)
+            answer = here.ai_waiting.pop(key, None)
     finally:
-        _writing.pop(key, None)
+        here.ai_writing.pop(key, None)

@@ -158,7 +158,7 @@ async def test_the_layer_skips_a_room_events_sender_caps_each_channel_and_expire
 async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_for_a_newer_change(monkeypatch):
     from asgiref.sync import sync_to_async
 
-    from game import actions, room_reads
+    from game import actions, room_reads, runtime
     from game.models import Room
 
     room = await sync_to_async(actions.do_create_room)()
@@ -182,18 +182,17 @@ async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_f
     views = await asyncio.gather(room_reads.room_read(room.pk, version=version + 5),
                                  room_reads.room_read(room.pk, version=version))
     assert len(reads) == 2 + room_reads._ATTEMPTS, "a version never reached is given up on after a few reads"
-    assert room_reads._reading == {}
+    assert runtime.current().reading == {}
 
 
 def test_an_event_committed_while_the_web_process_stops_is_dropped_without_hanging_its_exit(monkeypatch):
     """The database thread finishing a write after the loop stopped must not wait for that loop."""
     import threading
 
-    from game import events
+    from game import events, runtime
 
     stopped = asyncio.new_event_loop()  # bound once, no longer running (as Daphne's after SIGTERM)
-    monkeypatch.setattr(events, "_loop", stopped)
-    monkeypatch.setattr(events, "_queue", asyncio.Queue())
+    monkeypatch.setattr(runtime, "_current", runtime.Runtime(loop=stopped, outbox=asyncio.Queue()))
     done, sent = threading.Event(), []
 
     async def group_send(group, message):
