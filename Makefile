@@ -6,17 +6,26 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev system-deps npm migrate train-default bench evaluate clean
+.PHONY: run worker test lint install install-dev system-deps npm migrate train-default bench evaluate clean
+
+# The training worker (django-tasks' db_worker on the "training" queue): `make run` starts one beside the web
+# process and stops it with it; `make worker` runs one alone (e.g. on a second host).
+TRAINING_WORKER := $(PY) manage.py training_worker
 
 run: install npm migrate
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(TRAINING_WORKER) & trap 'kill $$! 2>/dev/null' EXIT; $(PY) manage.py runserver $(HOST):$(PORT)
+
+worker: install migrate
+	$(TRAINING_WORKER)
 
 test: install-dev npm system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -72,9 +72,9 @@ def _system(room: Room, text: str) -> None:
 
 
 def _labels() -> list[str]:
-    from inference.live import live_model
+    from inference.selectors import words_for_new_turns
 
-    return live_model.classifier().labels
+    return words_for_new_turns()
 
 
 # --- rooms and seats -------------------------------------------------------------

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from inference.benchmark import fake_raw
 from inference.classifier import Classifier
-from inference.management.commands.bench_inference import fake_raw
 from inference.raster import rasterize
 from inference.strokes import first_half, simplify
 

@@ -81,7 +81,7 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
 @pytest.mark.django_db
 def test_finished_game_drawings_are_a_training_source():
     from game.models import Turn
-    from game.training_source import GameDrawingsSource
+    from training.sources import GameDrawingsSource
 
     raw = [[[10.0, 50.5, 90.0], [10.0, 40.0, 12.0], [0, 16, 32]]]
     Turn.objects.create(word="cat", strokes=raw, ended_at="2026-11-25T10:00:00Z")
