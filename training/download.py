@@ -58,8 +58,6 @@ _POINT_COUNT = struct.Struct("<H")
 # plus a margin for drawings that do not render.
 _READ_MARGIN = 1.05
 
-Chunk = Callable[[int], None]
-
 
 class DownloadError(RuntimeError):
     """A file could not be fetched: HTTP error, dropped connection or a size that does not add up."""
@@ -88,8 +86,7 @@ def _content_length(response: requests.Response) -> int | None:
 
 
 def _attempt(
-    session: requests.Session, url: str, dest: Path, part: Path, *, progress: bool, chunk_size: int, timeout: float,
-    on_chunk: Chunk | None = None,
+    session: requests.Session, url: str, dest: Path, part: Path, *, progress: bool, chunk_size: int, timeout: float
 ) -> None:
     """One request: start or resume `part`, and rename it to `dest` once it is complete."""
     offset = part.stat().st_size if part.exists() else 0
@@ -115,8 +112,7 @@ def _attempt(
                 "%s: partial download of %d bytes does not fit the file (%s); starting over", url, offset, total
             )
             part.unlink()
-            return _attempt(session, url, dest, part, progress=progress, chunk_size=chunk_size, timeout=timeout,
-                            on_chunk=on_chunk)
+            return _attempt(session, url, dest, part, progress=progress, chunk_size=chunk_size, timeout=timeout)
         if status >= 400:
             raise DownloadError(f"download of {url} failed: HTTP {status} {response.reason}".rstrip())
         encoding = response.headers.get("Content-Encoding", "identity").lower()
@@ -130,8 +126,7 @@ def _attempt(
             if start != offset:
                 log.warning("%s: asked for bytes from %d, got them from %s; starting over", url, offset, start)
                 part.unlink()
-                return _attempt(session, url, dest, part, progress=progress, chunk_size=chunk_size, timeout=timeout,
-                            on_chunk=on_chunk)
+                return _attempt(session, url, dest, part, progress=progress, chunk_size=chunk_size, timeout=timeout)
             if total is None:
                 length = _content_length(response)
                 total = offset + length if length is not None else None
@@ -166,8 +161,6 @@ def _attempt(
                     fh.write(chunk)
                     written += len(chunk)
                     bar.update(len(chunk))
-                    if on_chunk is not None:
-                        on_chunk(len(chunk))
             except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
                 raise _Interrupted(f"connection lost after {written} bytes: {exc}") from exc
 
@@ -187,7 +180,6 @@ def download_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = 3,
-    on_chunk: Chunk | None = None,
 ) -> Path:
     """Download `url` to `dest` unless `dest` already exists, resuming any earlier partial download.
 
@@ -200,8 +192,7 @@ def download_file(
     A dropped connection is resumed automatically up to `retries` times (with
     backoff); after that a `DownloadError` is raised and the `.part` stays on disk
     for the next call. HTTP errors (404, 403, 5xx...) raise `DownloadError` at once.
-    Two processes must not download the same `dest` at the same time. `on_chunk(n)` is called
-    after every chunk written (a training job's sign of life during a long download).
+    Two processes must not download the same `dest` at the same time.
     """
     dest = Path(dest)
     if dest.exists():
@@ -211,8 +202,7 @@ def download_file(
     with requests.Session() as session:
         for attempt in range(retries + 1):
             try:
-                _attempt(session, url, dest, part, progress=progress, chunk_size=chunk_size, timeout=timeout,
-                         on_chunk=on_chunk)
+                _attempt(session, url, dest, part, progress=progress, chunk_size=chunk_size, timeout=timeout)
                 return dest
             except _Interrupted as exc:
                 if attempt == retries:
@@ -315,7 +305,6 @@ class QuickDrawDownloadSource:
 
     Every format is read drawing by drawing, so an open category costs a file handle,
     not its drawings; `max_per_category` bounds how far a file is read (None: all).
-    `on_chunk` is passed to every download (see `download_file`).
     """
 
     def __init__(
@@ -338,7 +327,6 @@ class QuickDrawDownloadSource:
         self.base_url = base_url
         self.max_per_category = max_per_category
         self.progress = progress
-        self.on_chunk: Chunk | None = None
         self._categories = list(dict.fromkeys(categories)) if categories else None
         self.name = f"quickdraw:{fmt}"
 
@@ -352,7 +340,6 @@ class QuickDrawDownloadSource:
             quickdraw_url(self.base_url, category, self.fmt),
             cache_path(self.cache_dir, category, self.fmt),
             progress=self.progress,
-            on_chunk=self.on_chunk,
         )
 
     def iter_category(self, category: str) -> Iterator[Sample]:

@@ -1,14 +1,18 @@
 """One attempt at a training job, inside a training worker: claim it, train, write progress, finish.
 
-The worker's task (`training.tasks.run_training_job`) runs `JobRun(job_id).run()`.
-Everything happens in the task's own thread: the pipeline calls `progress`
-between batches, and at most once a second that call writes the job's row
-(phase, bar, epoch, loss, ETA, log tail and the time, which is the job's sign
-of life for the watch in `training.jobs`) and reads back whether a cancel was
-asked, raising `JobCancelled` to stop training between two steps. Phases that
-make no progress calls of their own (reading and rendering the data,
-downloads) go through a source and download hooks that do. A retried job
-trains on from its checkpoint (`<out_dir>/checkpoint`, see training.pipeline).
+The worker's task (`training.tasks.run_training_job`) runs `JobRun(job_id).run()`
+in the worker's thread: the pipeline calls `progress` between batches, and at
+most once a second that call writes the job's row (phase, bar, epoch, loss,
+ETA, log tail) and reads back whether a cancel was asked, raising
+`JobCancelled` to stop training between two steps; nothing is ever
+interrupted or killed. Beside it, one daemon thread only refreshes the row's
+sign of life every few seconds, because whole phases make no progress call
+(TensorFlow's import, graph tracing and the first step, which take half a
+minute on a busy machine; the export): the watch in `training.jobs` fails a
+job whose row stays silent, so silence must mean a dead worker, not a slow
+step. (django-tasks-db has no liveness of its own yet: django-tasks#46.)
+A retried job trains on from its checkpoint (`<out_dir>/checkpoint`, see
+training.pipeline).
 """
 
 from __future__ import annotations
@@ -22,23 +26,21 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from training.job_services import describe_settings, source_for_settings
 from training.jobs import LOG_TAIL_BYTES, finish_job
 from training.models import JobPhase, JobStatus, TrainingJob
-from training.sources import DrawingSource, Sample
 
 log = logging.getLogger(__name__)
 
 # How often the row is written while the job makes progress calls.
 FLUSH_SECONDS = 1.0
-# A source read outside training (counting, validation) says it is alive every this many drawings.
-TICK_EVERY_SAMPLES = 500
+# How often the keep-alive thread refreshes the row's sign of life (well inside TRAINING_JOB_STALE_SECONDS).
+KEEPALIVE_SECONDS = 5.0
 LOG_TAIL_LINES = 200
 CHECKPOINT_DIR = "checkpoint"
 
@@ -189,20 +191,35 @@ class _LogHandler(logging.Handler):
             self.job_log.write(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
-class _LiveSource:
-    """A drawing source that says the job is alive every few hundred drawings read (counting, validation)."""
+class _KeepAlive:
+    """While a job runs: its row's `heartbeat_at`, refreshed every KEEPALIVE_SECONDS from a daemon thread.
 
-    def __init__(self, source: DrawingSource, tick):
-        self.source, self.tick, self.name = source, tick, source.name
+    It writes that one field of a running job and nothing else: progress, cancel and the outcome stay
+    with the job's own thread."""
 
-    def categories(self) -> list[str]:
-        return self.source.categories()
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"job-{job_id}-alive", daemon=True)
 
-    def iter_category(self, category: str) -> Iterator[Sample]:
-        for index, sample in enumerate(self.source.iter_category(category)):
-            if index % TICK_EVERY_SAMPLES == 0:
-                self.tick()
-            yield sample
+    def __enter__(self) -> _KeepAlive:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.wait(KEEPALIVE_SECONDS):
+                try:
+                    TrainingJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except DatabaseError:
+                    log.exception("job %s: could not refresh its sign of life; trying again", self.job_id)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def config_for_settings(*, job_settings: dict):
@@ -255,19 +272,20 @@ class JobRun:
         logger = logging.getLogger("training")
         logger.addHandler(handler)
         try:
-            return self._run(job)
+            with _KeepAlive(job.pk):
+                return self._run(job)
         finally:
             logger.removeHandler(handler)
 
     def _run(self, job: TrainingJob) -> str:
         out_dir = Path(job.out_dir)
         try:
-            version = self._train(job, out_dir)
+            self._train(job, out_dir)
         except JobCancelled:
+            self.say("cancelled")
             self._flush(force=True, check=False)
             finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled by an admin",
                        from_statuses=[JobStatus.RUNNING])
-            self.say("cancelled")
             shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
             return TrainingJob.objects.get(pk=job.pk).status
         except JobEnded:
@@ -290,10 +308,6 @@ class JobRun:
                        from_statuses=[JobStatus.RUNNING])
             raise
         shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
-        m = version.metrics
-        self.say(f"registered {version}: top1 {m.get('top1', 0):.3f} top3 {m.get('top3', 0):.3f} "
-                 f"map3 {m.get('map3', 0):.3f}")
-        self._flush(force=True, check=False)
         return JobStatus.SUCCEEDED
 
     def _train(self, job: TrainingJob, out_dir: Path):
@@ -309,11 +323,10 @@ class JobRun:
         source = source_for_settings(job_settings=job.settings)
         for part in download_sources(source):
             part.progress = False  # a byte-level bar would only fill the log
-            part.on_chunk = lambda _n: self._tick()
         download_all(source, on_category=lambda category, index, total: self._progress(
             "downloading", category=category, index=index, total=total))
         report = run_training(
-            _LiveSource(source, self._tick), config_for_settings(job_settings=job.settings), out_dir,
+            source, config_for_settings(job_settings=job.settings), out_dir,
             progress=self._progress, checkpoint_dir=out_dir / CHECKPOINT_DIR,
             command=f"training job {job.pk}: {describe_settings(job.settings)}",
         )
@@ -323,6 +336,10 @@ class JobRun:
                 out_dir=out_dir, report=report, name=job.name or f"job {job.pk}",
                 created_by=job.created_by.get_username() if job.created_by else "",
             )
+            m = version.metrics
+            self.say(f"registered {version}: top1 {m.get('top1', 0):.3f} top3 {m.get('top3', 0):.3f} "
+                     f"map3 {m.get('map3', 0):.3f}")
+            self._flush(force=True, check=False)
             if not finish_job(job_id=job.pk, status=JobStatus.SUCCEEDED, version=version,
                               message=f"registered {version}", from_statuses=[JobStatus.RUNNING]):
                 raise JobEnded()
@@ -330,15 +347,12 @@ class JobRun:
 
     def _progress(self, phase: str, **info) -> None:
         assert self.state is not None
+        before = self.state.fields.get("phase")
         line = self.state.update(phase, **info)
         if line:
             self.say(line)
-        self._flush()
-
-    def _tick(self) -> None:
-        """A sign of life from a phase without progress calls (only from the job's own thread)."""
-        if threading.current_thread() is self.thread:
-            self._flush()
+        # A finished epoch or a new phase is written at once; steps at most every FLUSH_SECONDS.
+        self._flush(force=phase in ("epoch_end", "resuming") or self.state.fields.get("phase") != before)
 
     def _flush(self, *, force: bool = False, check: bool = True) -> None:
         """Write the latest progress, log tail and time (at most every FLUSH_SECONDS unless forced); with `check`,

@@ -10,9 +10,9 @@ Nothing here imports TensorFlow: web processes import this module.
 Cancelling is a flag on the row that the job reads at its next progress write
 (at most a second apart while it trains) and stops at, keeping its output.
 A worker can die without a word (killed, out of memory, its host gone): a
-running job's worker writes its row at least every second while it trains,
-so `fail_orphaned_jobs`, which every web process runs every few seconds,
-marks a job failed once its row has been silent for
+running job's worker refreshes its row's `heartbeat_at` every few seconds
+(training.job_run), so `fail_orphaned_jobs`, which every web process runs
+every few seconds, marks a job failed once its row has been silent for
 `TRAINING_JOB_STALE_SECONDS`. Retrying a failed job queues it again, and the
 worker that takes it resumes from the last epoch's checkpoint in its folder.
 """

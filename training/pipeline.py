@@ -219,9 +219,11 @@ def run_training(
 
     model = _build_and_compile(len(categories), config, steps)
     history_file = out_dir / HISTORY_FILE
+    # An epoch is recorded (history file, progress) before its checkpoint: killed in between, the epoch runs
+    # again on resume and its second record replaces the first, so no finished epoch goes unrecorded.
     callbacks = [
-        # Before the checkpoint: a row written twice (killed between the two) counts once in read_history.
         keras.callbacks.CSVLogger(str(history_file), append=checkpoint_dir is not None),
+        _progress_callback(progress, config.epochs, steps),
     ]
     if checkpoint_dir is not None:
         resumed = checkpoint_epoch(checkpoint_dir)
@@ -229,10 +231,7 @@ def run_training(
             progress("resuming", epoch=resumed, epochs=config.epochs,
                      message=f"resuming after epoch {resumed} from the checkpoint in {checkpoint_dir}")
         callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), delete_checkpoint=False))
-    callbacks += [
-        _progress_callback(progress, config.epochs, steps),
-        keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"),
-    ]
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"))
     if len(y_val):
         callbacks.append(
             keras.callbacks.EarlyStopping(
