@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -430,6 +431,40 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     assert job.status == JobStatus.QUEUED and job.task_id
     assert job.settings["categories"] == ["cat", "dog"] and job.settings["per_class"] == 5
     assert job.settings["epochs"] == 2 and job.settings["augment"] is True
+
+
+@pytest.mark.django_db
+def test_the_train_page_says_before_anything_starts_that_no_worker_can_train_and_how_to_fix_it(
+    admin_client, no_spawn, shared_quickdraw
+):
+    from training.dependencies import INSTALL_COMMAND
+    from training.jobs import register_worker
+
+    register_worker(worker_id="w-no-tf", missing_packages=["tensorflow", "keras"])
+    url = reverse("admin:training_trainingjob_add")
+    page = admin_client.get(url).content.decode()
+    assert 'id="missing-training-packages"' in page and "tensorflow, keras" in page and INSTALL_COMMAND in page
+    refused = admin_client.post(url, {"sources": ["folder"], "folder": str(shared_quickdraw),
+                                      "categories": "cat, dog", "epochs": "1"}).content.decode()
+    assert "No training worker can train" in refused and INSTALL_COMMAND in refused
+    assert not TrainingJob.objects.exists() and not no_spawn, "nothing queued that could only fail"
+
+    register_worker(worker_id="w-ready", missing_packages=[])  # a worker with the packages starts
+    page = admin_client.get(url).content.decode()
+    assert 'id="missing-training-packages"' not in page and "Training workers:" in page
+
+
+@pytest.mark.django_db
+def test_a_training_worker_without_the_training_packages_says_what_to_install_and_the_page_learns_it(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    from training import dependencies
+    from training.models import TrainingWorker
+
+    monkeypatch.setattr(dependencies, "find_spec", lambda name: None if name in ("keras", "tensorflow") else object())
+    with pytest.raises(CommandError, match=re.escape(dependencies.INSTALL_COMMAND)):
+        call_command("training_worker", "--worker-id", "bare")
+    assert TrainingWorker.objects.get(worker_id="bare").missing_packages == ["tensorflow", "keras"]
 
 
 @pytest.mark.django_db

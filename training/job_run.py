@@ -285,8 +285,7 @@ class JobRun:
             self.say("cancelled")
             self._flush(force=True, check=False)
             finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled by an admin",
-                       from_statuses=[JobStatus.RUNNING])
-            shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
+                       from_statuses=[JobStatus.RUNNING])  # its checkpoint stays: a retry goes on from it
             return TrainingJob.objects.get(pk=job.pk).status
         except JobEnded:
             self.say("the job was ended elsewhere (its worker was taken for dead); stopping")

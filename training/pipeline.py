@@ -230,7 +230,9 @@ def run_training(
         if resumed:
             progress("resuming", epoch=resumed, epochs=config.epochs,
                      message=f"resuming after epoch {resumed} from the checkpoint in {checkpoint_dir}")
-        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), delete_checkpoint=False))
+        # Two states kept: a worker killed while writing one resumes from the one before.
+        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), double_checkpoint=True,
+                                                          delete_checkpoint=False))
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"))
     if len(y_val):
         callbacks.append(
