@@ -78,6 +78,7 @@ def metrics_from_probs(probs: np.ndarray, labels: np.ndarray, k: int = 3) -> dic
     """top-1, top-3 and MAP@3 (the Kaggle Quick, Draw! metric)."""
     if len(labels) == 0:
         return {"n": 0, "top1": 0.0, "top3": 0.0, "map3": 0.0}
+    k = min(k, probs.shape[1])  # a 2-category model's top-3 is its top-2
     top = top_k_indices(probs, k)
     hits = top == labels[:, None]
     map3 = float((hits / np.arange(1, k + 1)).sum(axis=1).mean())
