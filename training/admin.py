@@ -235,7 +235,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
             job = jobs.start_training_job(job_settings=form.job_settings, user=request.user)
             messages.success(request, f"Training job #{job.pk} is queued; a training worker takes it within seconds.")
             return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
-        folder = Path(default_data_folder())
+        folder = Path(default_data_folder()) if default_data_folder() else None
         context = {
             **self.admin_site.each_context(request),
             "title": "Train a new model",
@@ -243,7 +243,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
             "form": form,
             "readiness": training_readiness(),
             "running": TrainingJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
-            "folder_categories": sorted(p.stem for p in folder.glob("*.ndjson")) if folder.is_dir() else [],
+            "folder_categories": sorted(p.stem for p in folder.glob("*.ndjson")) if folder and folder.is_dir() else [],
             "media": self.media,
         }
         return TemplateResponse(request, "admin/training/trainingjob/train_form.html", context)
