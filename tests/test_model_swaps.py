@@ -31,6 +31,7 @@ from tests.test_multiprocess import join, until
 
 SHIPPED = Path(settings.SHIPPED_MODEL_DIR)
 SUFFIX = " v2"
+STROKE = [[100 + 10 * i, 100 + (i % 7) * 15, 40 * i] for i in range(30)]
 
 
 def relabelled_copy(folder: Path) -> list[str]:
@@ -110,6 +111,9 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
             word = choosing["choices"][0]
             await drawer_a.send(json.dumps({"type": "choose_word", "word": word}))
             await until(guesser_a, lambda m: phase(m, "drawing"), 60)
+            await drawer_a.send(json.dumps({"type": "stroke", "stroke": 0, "points": STROKE, "width": 10}))
+            before = await until(guesser_a, lambda m: m["type"] == "ai" and m["guesses"], 60)
+            assert not any(g["label"].endswith(SUFFIX) for g in before["guesses"]), "the old model still serves"
 
             # The admin activates it: pending, the live model stays.
             http = http_login(url, "boss")
@@ -140,11 +144,18 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
             watcher_b = next(ws for pid, ws in sockets_b.items() if pid != choosing_b["drawer_id"])
             await drawer_b.send(json.dumps({"type": "choose_word", "word": choosing_b["choices"][0]}))
             await until(watcher_b, lambda m: phase(m, "drawing"), 60)
-            stroke = [[100 + 10 * i, 100 + (i % 7) * 15, 40 * i] for i in range(30)]
-            await asyncio.sleep(1.0)  # the embedded AI follows the active version within half a second
-            await drawer_b.send(json.dumps({"type": "stroke", "stroke": 0, "points": stroke, "width": 10}))
-            ai = await until(watcher_b, lambda m: m["type"] == "ai" and m["guesses"], 60)
-            assert all(g["label"].endswith(SUFFIX) for g in ai["guesses"]), ai
+            # Each process follows the active version within about half a second (inference.live): a stroke a
+            # second until the room's AI answers with the new labels.
+            swapped_at, new_guess = time.monotonic(), None
+            for index in range(30):
+                await drawer_b.send(json.dumps({"type": "stroke", "stroke": index, "points": STROKE, "width": 10}))
+                ai = await until(watcher_b, lambda m: m["type"] == "ai" and m["guesses"], 60)
+                if all(g["label"].endswith(SUFFIX) for g in ai["guesses"]):
+                    new_guess = ai
+                    break
+                await asyncio.sleep(1.0)
+            assert new_guess is not None, "room B never got the new model's guesses"
+            print(f"swap: room B's AI answered with the new labels {time.monotonic() - swapped_at:.2f} s later")
             next_a = await until(guesser_a, lambda m: phase(m, "choosing"), timeout=60)
             drawer_next = sockets_a[next_a["state"]["drawer_id"]]
             choosing_next = next_a["state"] if drawer_next is guesser_a else (
