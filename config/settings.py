@@ -202,9 +202,9 @@ ADDRESS_LIMITS = {
 SEATS_PER_ADDRESS = int(os.environ.get("SEATS_PER_ADDRESS", "3"))
 SOCKETS_PER_ADDRESS = int(os.environ.get("SOCKETS_PER_ADDRESS", "16"))
 
-# With no Redis the web process also runs the inference consumer and the game
-# clock itself; with Redis they are separate processes
-# (`manage.py runworker inference`, `manage.py run_clock`) unless forced on.
+# With no Redis the web process also runs the inference consumer itself; with
+# Redis that is a separate process (`manage.py runworker inference`) unless
+# forced on. The game clock runs in every web process (GAME_CLOCK_IN_WEB).
 EMBEDDED_SERVICES = env_bool("EMBEDDED_SERVICES", not REDIS_URL)
 
 # Where model files live: the shipped default inside the repository, trained
@@ -231,3 +231,19 @@ LOGGING = {
 INFERENCE_RESULT_HANDLER = "game.ai.on_ai_guess"
 # Each web process runs the game clock (timers fire once however many run).
 GAME_CLOCK_IN_WEB = env_bool("GAME_CLOCK_IN_WEB", True)
+
+# --- Model swaps and training (inference.services, training/) ---------------------------------------
+# Which words turns in play use: the game registers this hook, so inference never imports the game.
+INFERENCE_WORDS_IN_PLAY = "game.selectors.words_in_play"
+# Training jobs run on django-tasks' database backend: the web process enqueues, `manage.py
+# training_worker` (db_worker on the "training" queue) runs them, beside the web process or on any
+# host that reaches the database and the model store.
+INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "training"]}}
+# A running job whose worker has not written to its row for this long is marked failed (killed,
+# out of memory, host gone); web processes check every few seconds.
+TRAINING_JOB_STALE_SECONDS = float(os.environ.get("TRAINING_JOB_STALE_SECONDS", "45"))
+# The only server folders the admin's training and comparison forms may read (os.pathsep-separated).
+TRAINING_DATA_DIRS = [
+    Path(p) for p in os.environ.get("TRAINING_DATA_DIRS", str(QUICKDRAW_SAMPLE_DIR)).split(os.pathsep) if p
+]

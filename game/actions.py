@@ -72,15 +72,28 @@ def _apply(room_id: int, command: cmd.Command, *, now: int | None = None,
     now = _now_ms() if now is None else now
     with transaction.atomic():
         code, revision, before = store.lock(room_id)
+        before = _with_fresh_words(before, now)
         after, events = machine.apply(before, command, now)
         if after is not before:
-            store.save(room_id, revision, after, now=dt.datetime.fromtimestamp(now / 1000, tz=dt.UTC))
+            store.save(room_id, code, revision, after, now=dt.datetime.fromtimestamp(now / 1000, tz=dt.UTC))
         records.keep(room_id=room_id, after=after, events=events,
                      model_version_id=_model_version_id() if _starts_drawing(events) else None)
         if then is not None:
             then(code, before, after, events)
         publish.on_commit(code=code, state=after, events_=events, ai_shown=ai_shown)
     return Outcome(code=code, state=after, events=events)
+
+
+def _with_fresh_words(state: GameState, now: int) -> GameState:
+    """Between turns, the room's words follow the live model (and a pending swap's): the next turn offers
+    only words both know. A running turn keeps its word."""
+    if state.phase in (rules.Phase.CHOOSING, rules.Phase.DRAWING):
+        return state
+    words = _vocabulary()
+    if not words or words == state.vocabulary:
+        return state
+    fresher, _ = machine.apply(state, cmd.SetVocabulary(words=words), now)
+    return fresher
 
 
 def _starts_drawing(events: list) -> bool:
@@ -184,19 +197,8 @@ def do_update_settings(*, player_id: int, room_id: int | None = None, **changes)
     _apply(room_id or _room_of(player_id), cmd.UpdateSettings(player_id=player_id, **changes))
 
 
-def _fresh_words(room_id: int) -> None:
-    """Bring the room's words up to the live model's (inside the action's transaction)."""
-    words = _vocabulary()
-    _, _, state = store.lock(room_id)
-    if words and words != state.vocabulary:
-        _apply(room_id, cmd.SetVocabulary(words=words))
-
-
 def do_start(*, player_id: int, room_id: int | None = None) -> None:
-    room_id = room_id or _room_of(player_id)
-    with transaction.atomic():
-        _fresh_words(room_id)
-        _apply(room_id, cmd.Start(player_id=player_id))
+    _apply(room_id or _room_of(player_id), cmd.Start(player_id=player_id))
 
 
 def do_play_again(*, player_id: int, room_id: int | None = None) -> None:
@@ -280,12 +282,8 @@ def do_ai_answer(*, room_id: int, turn_no: int, owner: int, version: int, guesse
 
 
 def do_tick(*, room_id: int, now: int | None = None) -> None:
-    """Whatever time has made due in one room (the words refreshed before a new turn may start)."""
-    with transaction.atomic():
-        _, _, state = store.lock(room_id)
-        if state.phase == rules.Phase.TURN_END:
-            _fresh_words(room_id)
-        _apply(room_id, cmd.Tick(), now=now)
+    """Whatever time has made due in one room."""
+    _apply(room_id, cmd.Tick(), now=now)
 
 
 def fire_due_timers(*, now: dt.datetime | None = None) -> int:

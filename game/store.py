@@ -7,7 +7,9 @@ transition happens exactly once, whoever triggers it.
 
 A state document is parsed once per process and revision: every save bumps
 the row's `revision`, and a process that holds the parsed state of the
-revision it finds under the lock skips reading and parsing the document.
+revision it finds under the lock skips reading and parsing the document. A
+room id can come back after its room was deleted (SQLite reuses the highest
+ids), so a cached state counts only for the same code too.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from game.state import GameState, from_json, to_json
 
 ROOM = Room._meta.db_table
 _PARSED_MAX = 2_000
-# room id -> (revision, parsed state)
-_parsed: OrderedDict[int, tuple[int, GameState]] = OrderedDict()
-_codes: dict[int, str] = {}  # room id -> code, for the rooms in _parsed
+# room id -> (code, revision, parsed state)
+_parsed: OrderedDict[int, tuple[str, int, GameState]] = OrderedDict()
 
 
 def _when(ms: int | None) -> dt.datetime | None:
@@ -51,47 +52,45 @@ def lock(room_id: int) -> tuple[str, int, GameState]:
         if row is None:
             raise GameError("This room no longer exists", code="no_room")
         code, revision = row
-        _codes[room_id] = code
         cached = _parsed.get(room_id)
-        if cached is not None and cached[0] == revision:
+        if cached is not None and cached[:2] == (code, revision):
             _parsed.move_to_end(room_id)
-            return code, revision, cached[1]
+            return code, revision, cached[2]
         cursor.execute(f"SELECT state FROM {ROOM} WHERE id = %s", [room_id])
         state = from_json(_decoded(cursor.fetchone()[0]))
-    _remember(room_id, revision, state)
+    _remember(room_id, code, revision, state)
     return code, revision, state
 
 
 def parsed(room: Room) -> GameState:
     """The state of a room row read without a lock (views), parsed once per revision."""
-    _codes[room.pk] = room.code
     cached = _parsed.get(room.pk)
-    if cached is not None and cached[0] == room.revision:
-        return cached[1]
+    if cached is not None and cached[:2] == (room.code, room.revision):
+        return cached[2]
     state = from_json(room.state)
-    _remember(room.pk, room.revision, state)
+    _remember(room.pk, room.code, room.revision, state)
     return state
 
 
 def latest_seen(room_id: int) -> GameState | None:
     """The newest state of the room this process has read or saved, without asking the database (may lag)."""
     cached = _parsed.get(room_id)
-    return cached[1] if cached is not None else None
+    return cached[2] if cached is not None else None
 
 
 def latest_code(room_id: int) -> str | None:
-    return _codes.get(room_id)
+    cached = _parsed.get(room_id)
+    return cached[0] if cached is not None else None
 
 
-def _remember(room_id: int, revision: int, state: GameState) -> None:
-    _parsed[room_id] = (revision, state)
+def _remember(room_id: int, code: str, revision: int, state: GameState) -> None:
+    _parsed[room_id] = (code, revision, state)
     _parsed.move_to_end(room_id)
     while len(_parsed) > _PARSED_MAX:
-        gone, _ = _parsed.popitem(last=False)
-        _codes.pop(gone, None)
+        _parsed.popitem(last=False)
 
 
-def save(room_id: int, revision: int, state: GameState, *, now: dt.datetime) -> int:
+def save(room_id: int, code: str, revision: int, state: GameState, *, now: dt.datetime) -> int:
     """Write the state (locked at `revision`) and what queries filter on; returns the new revision."""
     text = json.dumps(to_json(state), separators=(",", ":"))
     empty = not state.connected_humans
@@ -102,7 +101,7 @@ def save(room_id: int, revision: int, state: GameState, *, now: dt.datetime) -> 
         cursor.execute(sql, [text, revision + 1, state.version, str(state.phase), state.settings.is_public,
                              _when(next_wakeup(state)), empty, now, room_id])
     # Only once it is committed: a rolled-back revision number may be written again, with another state.
-    transaction.on_commit(lambda: _remember(room_id, revision + 1, state))
+    transaction.on_commit(lambda: _remember(room_id, code, revision + 1, state))
     return revision + 1
 
 

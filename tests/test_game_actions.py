@@ -253,3 +253,20 @@ def test_solo_and_race_rooms_play_through_the_actions(sent):
     state = state_of(race)
     assert state.phase == rules.Phase.TURN_END and list(state.turn.race_order) == [p.pk for p in racers]
     assert [p.score for p in state.humans] == [rules.race_points(k) for k in (1, 2, 3)]
+
+
+def test_a_room_id_used_again_after_a_deletion_never_gets_the_old_rooms_state():
+    room, (a, b) = started(2)
+    room_id = room.pk
+    Room.objects.filter(pk=room_id).delete()
+    fresh = Room(pk=room_id)  # SQLite hands out the highest id again once its row is gone
+    store.insert(fresh, state_of_new_room())
+    assert state_of(fresh).phase == rules.Phase.LOBBY and not state_of(fresh).humans
+    joined = actions.do_join(code=fresh.code, name="Zed", address="z")
+    assert [p.name for p in state_of(fresh).humans] == ["Zed"] and joined.room_id == room_id
+
+
+def state_of_new_room():
+    from game import machine
+
+    return machine.new_room(mode="classic", seed="x", vocabulary=("cat",), now=0)
