@@ -71,10 +71,10 @@ def _apply(room_id: int, command: cmd.Command, *, now: int | None = None,
     and frames (it may raise GameError to undo everything)."""
     now = _now_ms() if now is None else now
     with transaction.atomic():
-        code, revision, before = store.lock(room_id)
-        before = _with_fresh_words(before, now)
+        code, revision, stored = store.lock(room_id)
+        before = _with_fresh_words(stored)
         after, events = machine.apply(before, command, now)
-        if after is not before:
+        if after is not stored:
             store.save(room_id, code, revision, after, now=dt.datetime.fromtimestamp(now / 1000, tz=dt.UTC))
         records.keep(room_id=room_id, after=after, events=events,
                      model_version_id=_model_version_id() if _starts_drawing(events) else None)
@@ -84,16 +84,12 @@ def _apply(room_id: int, command: cmd.Command, *, now: int | None = None,
     return Outcome(code=code, state=after, events=events)
 
 
-def _with_fresh_words(state: GameState, now: int) -> GameState:
+def _with_fresh_words(state: GameState) -> GameState:
     """Between turns, the room's words follow the live model (and a pending swap's): the next turn offers
     only words both know. A running turn keeps its word."""
     if state.phase in (rules.Phase.CHOOSING, rules.Phase.DRAWING):
         return state
-    words = _vocabulary()
-    if not words or words == state.vocabulary:
-        return state
-    fresher, _ = machine.apply(state, cmd.SetVocabulary(words=words), now)
-    return fresher
+    return machine.with_vocabulary(state, _vocabulary())
 
 
 def _starts_drawing(events: list) -> bool:

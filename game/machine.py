@@ -621,6 +621,13 @@ def _choose_word(run: _Run, c: cmd.ChooseWord) -> None:
     _begin_drawing(run, c.word)
 
 
+def with_vocabulary(state: GameState, words) -> GameState:
+    """The room with `words` for its new turns, and nothing else changed (time does not catch up: the
+    integration sets the words a command's turn will use before the command is applied)."""
+    words = _clean_words(words)
+    return state if not words or words == state.vocabulary else replace(state, vocabulary=words)
+
+
 def _set_vocabulary(run: _Run, c: cmd.SetVocabulary) -> None:
     words = _clean_words(c.words)
     if not words:

@@ -7,7 +7,7 @@ tests/test_postgres.py runs this file again on PostgreSQL: the drawing statement
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -270,3 +270,15 @@ def state_of_new_room():
     from game import machine
 
     return machine.new_room(mode="classic", seed="x", vocabulary=("cat",), now=0)
+
+
+def test_the_next_turn_offers_the_words_of_the_model_live_when_it_starts(monkeypatch):
+    room, players = started(2)
+    word = choose(room)
+    guesser = next(p for p in players if p.pk != state_of(room).turn.drawer_id)
+    actions.do_guess(player_id=guesser.pk, text=word)
+    deadline = state_of(room).deadline
+    monkeypatch.setattr(actions, "_vocabulary", lambda: ("apple", "banana", "cherry", "damson"))
+    assert actions.fire_due_timers(now=datetime.fromtimestamp(deadline / 1000 + 1, tz=UTC)) == 1
+    state = state_of(room)
+    assert state.phase == rules.Phase.CHOOSING and set(state.turn.choices) <= {"apple", "banana", "cherry", "damson"}

@@ -139,7 +139,8 @@ def make_dry_run(target: str, **variables: str) -> list[str]:
 
 def test_make_run_starts_the_tested_server_command_and_make_dev_has_debug_and_autoreload():
     run = make_dry_run("run", HOST="0.0.0.0", PORT="8123")
-    assert run[-1].split() == [".venv/bin/python", *make_run_args("0.0.0.0", 8123)]
+    worker, server = run[-1].rsplit(";", 1)  # the training worker runs beside the server, stopped with it
+    assert "training_worker" in worker and server.split() == [".venv/bin/python", *make_run_args("0.0.0.0", 8123)]
     assert any("migrate" in line for line in run), "make run still migrates"
     dev = make_dry_run("dev", HOST="127.0.0.1", PORT="8124")
     assert "DEBUG=1" in dev[-1] and "runserver 127.0.0.1:8124" in dev[-1] and "--noreload" not in dev[-1]
