@@ -27,19 +27,18 @@ from contextlib import contextmanager
 
 import pytest
 
+from game import rules
 from tests.browser import artifact, browser  # noqa: F401
 from tests.conftest import SHARED_QUICKDRAW
 from tests.forward import another_machine
 from tests.live_server import live_server_url  # noqa: F401
 from tests.test_browser_game import create_room, join_room
-from tests.test_browser_playtest import assert_beside_input
+from tests.test_browser_playtest import DESKTOP, PHONE, WAIT_MS, assert_beside_input, say
+from tests.test_browser_playtest import players as playtest_players
+from tests.test_csp_browser import RECORD_VIOLATIONS
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
-WAIT_MS = 30_000
-MASK = "▮"
 SOLO_WORDS_KEY = "gtd.soloWords"  # static/js/screens.js: the number of solo words the player chose last
 
 
@@ -78,31 +77,21 @@ def doodles(word: str, n: int = 3) -> tuple[tuple[float, list], ...]:
 
 
 def masked(word: str) -> str:
-    """The word as a player who has not guessed it sees it in the AI's panel (game.rules.mask_word_in)."""
-    return "".join(MASK if ch.isalnum() else ch for ch in word)
+    """The word as a player who has not guessed it sees it in the AI's panel ("▮▮▮", a mark per letter)."""
+    return rules.mask_word_in(word, word)
 
 
 # --- players and drawing -----------------------------------------------------------------------------
 
 
 @contextmanager
-def players(browser, *screens: dict, init_script: str | None = None) -> Iterator[list]:  # noqa: F811
-    """A page per screen, each in a browser context of its own; a script error on any page fails the test."""
-    contexts = [browser.new_context(**screen) for screen in screens]
-    errors: list[str] = []
-    try:
-        pages = []
-        for ctx in contexts:
-            if init_script:
-                ctx.add_init_script(init_script)
-            page = ctx.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            pages.append(page)
+def players(browser, *screens: dict) -> Iterator[list]:  # noqa: F811
+    """The playtest's players (a context each; a script error fails the test), and nothing blocked by the
+    Content-Security-Policy on any page."""
+    with playtest_players(browser, *screens, init_script=RECORD_VIOLATIONS) as pages:
         yield pages
-        assert not errors, errors
-    finally:
-        for ctx in contexts:
-            ctx.close()
+        for page in pages:
+            assert page.evaluate("() => window.cspViolations || []") == [], page.url
 
 
 def canvas_box(page) -> tuple[float, float, float]:
@@ -133,11 +122,6 @@ def draw(page, drawing: list, pause_ms: int = 150) -> None:
 
 def state(page) -> dict:
     return page.evaluate("() => window.gtd.state")
-
-
-def say(page, text: str) -> None:
-    page.fill("#chat-input", text)
-    page.locator("#chat-input").press("Enter")
 
 
 def ai_labels(page) -> list[str]:

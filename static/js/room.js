@@ -322,7 +322,6 @@ function applyState(s, fresh) {
 function renderAI(s) {
   const panel = $('#ai-panel');
   panel.hidden = !aiPlays(); // "AI off": no AI anywhere on the page
-  panel.classList.toggle('is-hidden-mode', s.mode === 'classic' && s.ai_mode === 'hidden');
   if (!aiPlays()) return;
   const solo = s.mode === 'solo';
   if (s.phase === 'drawing' || s.phase === 'turn_end') {
@@ -505,7 +504,7 @@ function renderChatInput(s, self) {
   // Everyone may chat, the drawer too (a line that gives the word away is refused, and said so beside the input).
   const input = $('#chat-input');
   const classicDrawer = s.mode === 'classic' && s.drawer_id === S.playerId && (s.phase === 'drawing' || s.phase === 'choosing');
-  if (classicDrawer) input.placeholder = s.phase === 'drawing' ? 'Chat (only those who guessed read it)…' : 'Say something (not the word!)…';
+  if (classicDrawer) input.placeholder = 'Chat (not the word!)…';
   else if (s.mode === 'classic' && s.phase === 'drawing' && self && !self.guessed) input.placeholder = 'Type your guess here…';
   else input.placeholder = 'Say something…';
 }
