@@ -83,6 +83,7 @@ export class AIPanel {
       row.label.textContent = guess.label;
       row.label.title = masked(guess.label) ? 'The word itself: guess it!' : guess.label;
       row.label.classList.toggle('is-masked', masked(guess.label));
+      row.el.classList.toggle('is-masked', masked(guess.label));
       row.el.dataset.label = guess.label;
       row.p.textContent = pct(guess.p);
       // Set the width on the next frame so a freshly created bar grows from 0.
