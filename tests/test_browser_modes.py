@@ -56,6 +56,10 @@ def _classifier():
     return Classifier(shipped / "model.tflite", labels)
 
 
+# How sure the shipped model must be of a doodle here (the game counts the AI's top-1 from 0.25).
+SURE = 0.4
+
+
 @functools.cache
 def doodles(word: str, n: int = 3) -> tuple[tuple[float, list], ...]:
     """Up to `n` real drawings of `word` that the shipped model names confidently: (its probability, drawing),
@@ -70,7 +74,7 @@ def doodles(word: str, n: int = 3) -> tuple[tuple[float, list], ...]:
             if not (2 <= len(drawing) <= 10 and points <= 100):
                 continue
             top = recognize(drawing, _classifier(), k=1)
-            if top and top[0].label == word and top[0].probability >= 0.6:
+            if top and top[0].label == word and top[0].probability >= SURE:
                 found.append((top[0].probability, drawing))
     found.sort(key=lambda item: -item[0])
     return tuple(found[:n])

@@ -297,6 +297,7 @@ export function renderGameOver(state, meId, opts = {}) {
   $('#results').hidden = solo;
   $('#solo-summary').hidden = !solo;
   $('#gallery-title').textContent = solo ? 'What the AI saw' : 'The gallery';
+  $('#gallery').classList.toggle('is-solo', solo);
   const players = ranked(state.players);
   const podium = $('#podium');
   // Visual order 2nd, 1st, 3rd.
