@@ -77,10 +77,8 @@ def room(request: HttpRequest, code: str) -> HttpResponse:
             "maxPointsPerBatch": protocol.MAX_POINTS_PER_BATCH, "maxPointsPerStroke": protocol.MAX_POINTS_PER_STROKE,
             "maxFrameBytes": protocol.MAX_FRAME_BYTES, "maxText": protocol.MAX_TEXT,
             "settingRanges": rules.SETTING_RANGES, "aiModes": list(rules.AI_MODES), "aiMask": rules.AI_MASK_CHAR,
+            "minHumans": {str(mode): n for mode, n in rules.MIN_HUMANS.items()},
         },
-        "canvas_width": protocol.CANVAS_WIDTH,
-        "canvas_height": protocol.CANVAS_HEIGHT,
-        "brush_sizes": protocol.BRUSH_SIZES,
     }
     return render(request, "game/room.html", context)
 

@@ -34,8 +34,8 @@ const MODE_LINES = {
   solo: 'You draw, the AI guesses: can it recognise every drawing in time?',
   race: 'Everyone draws the same word at once; the AI judges who it recognises first.',
 };
-// Fewest connected players to start, by mode (game/rules.py MIN_HUMANS), when the page's constants carry them.
-const minHumans = (mode) => (GAME.minHumans ? GAME.minHumans[mode] : mode === 'solo' ? 1 : 2);
+// Fewest connected players to start, by mode (game/rules.py MIN_HUMANS, from the page's constants).
+const minHumans = (mode) => GAME.minHumans[mode];
 
 // Solo: how many words the player likes to draw, remembered in the browser (home page, lobby, game over).
 export const SOLO_WORDS_KEY = 'gtd.soloWords';
