@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from game import rules
 from game.bots import Bot, DrawingLibrary, create_room_over_http, origin_for, to_canvas_strokes, ws_url_for
 from tests.live_server import REPO, _stop, live_server, server_env
 from tests.test_admin import PASSWORD, create_user_in
@@ -177,7 +178,10 @@ async def play_one_stroke_and_check_the_ai(bots: list[Bot]) -> None:
     for index, stroke in enumerate(strokes[:3]):
         points = [[x, y, 40 * i + 600 * index] for i, (x, y) in enumerate(stroke)]
         await drawer.send({"type": "stroke", "stroke": index, "points": points, "width": 10})
-    await wait_until(lambda: guest.latest_ai.get(turn_id), 20, "an AI guess in the room")
-    labels = guest.latest_ai[turn_id]
+    await wait_until(lambda: drawer.latest_ai.get(turn_id) and guest.latest_ai.get(turn_id), 20, "an AI guess in the room")
+    labels = drawer.latest_ai[turn_id]  # the drawer knows the word, so sees every label whole
     assert sorted(labels) == sorted(NEW_LABELS), f"the AI's guess {labels} must come from the new model"
+    # The guesser sees the same guesses, the word itself masked (a clue, never the answer).
+    masked = {rules.mask_word_in(label, choices[0]) for label in NEW_LABELS}
+    assert set(guest.latest_ai[turn_id]) <= masked and choices[0] not in guest.latest_ai[turn_id], guest.latest_ai
     assert not [e for b in bots for e in b.unexpected_errors()]

@@ -205,7 +205,7 @@ def test_canvas_chunks_stay_under_their_budget_for_any_legal_drawing(strokes):
     per = min(protocol.MAX_POINTS_PER_STROKE, protocol.MAX_POINTS_PER_DRAWING // strokes)
     drawing = [protocol.StrokeView(points=protocol.compact_points(widest_stroke(per, i)), width=22)
                for i in range(strokes)]
-    frames = protocol.canvas_frames(5, drawing)
+    frames = protocol.canvas_frames(5, 2, drawing)
     assert sum(len(f.strokes) for f in frames) == strokes and frames[0].start == 0
     assert all(f.total == strokes for f in frames)
     assert max(len(f.model_dump_json()) for f in frames) <= protocol.OUT_CHUNK_BYTES + 200 < LIMIT
