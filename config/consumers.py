@@ -72,8 +72,20 @@ class DirectDispatchMixin:
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
+        try:
             await dispatch_from(sources, self.dispatch)
+        except StopConsumer:
+            pass
+        except Exception as exc:
+            # Daphne closes the socket (1011) and sends no disconnect to a consumer that died: whatever
+            # the socket held (a seat, group memberships) must be let go here, or it stays for ever.
+            log.exception("%s crashed", type(self).__name__)
+            with contextlib.suppress(Exception):
+                await self.crashed(exc)
+            raise
+
+    async def crashed(self, exc: BaseException) -> None:
+        """Let go of what this consumer holds after an unexpected exception (override)."""
 
     async def dispatch(self, message):
         handler = getattr(self, get_handler_name(message), None)

@@ -7,10 +7,13 @@ REDIS_URL the cache is Redis, so the count holds across web processes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from django.conf import settings
 from django.core.cache import cache
 
-from game import selectors
+from game import runtime, selectors
 from game.errors import GameError
 
 # kind -> (allowed per window, window seconds); settings.ADDRESS_LIMITS overrides
@@ -18,7 +21,9 @@ from game.errors import GameError
 LIMITS = {
     "create_room": (10, 600),
     "try_code": (30, 60),
+    "open_socket": (60, 60),
 }
+
 
 
 def limit_for(kind: str) -> tuple[int, int]:
@@ -54,3 +59,29 @@ def room_by_code(*, code: str, address: str):
     if room is None and not allow("try_code", address):
         raise GameError("too many room codes tried; wait a minute", code="rate_limited")
     return room
+
+
+def address_key(address: str) -> str:
+    """What the database keeps of an address (per-address rules in a room): a keyed hash, not the address."""
+    return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def socket_opened(address: str) -> str | None:
+    """Count a new game socket from `address`; the reason it must be refused, or None."""
+    if not allow("open_socket", address):
+        return "Too many new connections from your address: wait a minute."
+    # Open game sockets per address in this process: the per-seat rule keeps one socket per seat; this
+    # stops one address from holding hundreds of idle sockets.
+    sockets = runtime.current().sockets_by_address
+    if sockets[address] >= settings.SOCKETS_PER_ADDRESS:
+        return "Too many open connections from your address: close some tabs."
+    sockets[address] += 1
+    return None
+
+
+def socket_closed(address: str) -> None:
+    """A socket counted by `socket_opened` is gone."""
+    sockets = runtime.current().sockets_by_address
+    sockets[address] -= 1
+    if sockets[address] <= 0:
+        del sockets[address]

@@ -47,6 +47,7 @@ from game.bots import (
     to_canvas_strokes,
     ws_url_for,
 )
+from game.protocol import compact_points
 from game.ratelimit import ABUSE_CLOSE_CODE
 
 GRACE_SECONDS = 3.0
@@ -84,6 +85,11 @@ class Stats:
         return self.measuring_from <= now <= self.measuring_until
 
 
+def _points_key(turn_id: int, stroke: int, points: list) -> tuple:
+    """A points batch as sent and as relayed ([x, y], compact): its turn, stroke and first point."""
+    return turn_id, stroke, tuple(compact_points(points[:1])[0])
+
+
 class LoadPlayer:
     def __init__(self, base: str, code: str, name: str, room: LoadRoom, stats: Stats):
         self.url = ws_url_for(base, code)
@@ -101,6 +107,7 @@ class LoadPlayer:
         # Arrival times per (turn, stroke, first point), in order: a drawer that draws the same doodle
         # twice in one turn sends the same key twice, and each send is matched with its own arrival.
         self.points_seen: dict[tuple, list[float]] = {}
+        self.drawn: dict[int, int] = {}  # turn id -> strokes this player has drawn in it
 
     async def send(self, msg: dict) -> None:
         assert self.ws is not None
@@ -137,7 +144,7 @@ class LoadPlayer:
                 elif kind == "ai":
                     self.ai.append((m["version"], now))
                 elif kind == "points":
-                    self.points_seen.setdefault((m["turn_id"], m["stroke"], tuple(m["points"][0])), []).append(now)
+                    self.points_seen.setdefault(_points_key(m["turn_id"], m["stroke"], m["points"]), []).append(now)
                 elif kind == "error" and m.get("code") not in ("not_drawer", "rate_limited"):
                     self.stats.errors.append(f"{self.name}: {m.get('code')}: {m.get('message')}")
         except ConnectionClosed as exc:
@@ -314,10 +321,9 @@ class LoadRoom:
         drawing = to_canvas_strokes(self.drawings.pick(s["word"] or "", self.rng))
         # One drawing per "turn": turns here last the maximum 240 s, far longer than
         # a drawing, so the canvas is cleared between drawings as a new turn would.
-        index = len(s["canvas"])
-        if index:
+        if me.drawn.get(turn):
             await me.send({"type": "clear"})
-            index = 0
+        index = 0
         for stroke in drawing:
             if stop.is_set() or me.state["turn_id"] != turn or me.state["phase"] != "drawing":
                 return
@@ -328,7 +334,7 @@ class LoadRoom:
                 now = time.time()
                 await me.send({"type": "points", "stroke": index, "points": batch, "width": BRUSH_WIDTH})
                 if self.stats.measuring(now):
-                    self.sent_points.append(((turn, index, tuple(batch[0])), now, me))
+                    self.sent_points.append((_points_key(turn, index, batch), now, me))
                 await asyncio.sleep(BATCH_SECONDS)
             now = time.time()
             await me.send({"type": "stroke", "stroke": index, "points": timed, "width": BRUSH_WIDTH})
@@ -337,7 +343,7 @@ class LoadRoom:
                 self.sent_strokes.append((now, me))
             index += 1
             await asyncio.sleep(PEN_UP_SECONDS)
-        me.state["canvas"] = [None] * index  # what the server holds now, without waiting for a snapshot
+        me.drawn[turn] = index  # what the server holds now, without waiting for it to say so
 
     def score(self) -> None:
         """Match what was sent with what arrived, for the measuring window."""

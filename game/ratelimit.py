@@ -8,7 +8,7 @@ far below what a script can.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 # message type -> (tokens per second, burst)
@@ -27,8 +27,23 @@ LIMITS: dict[str, tuple[float, float]] = {
     "votekick": (1.0, 3.0),
     "leave": (1.0, 2.0),
     "ping": (2.0, 5.0),
+    "sync": (1.0, 3.0),
     "invalid": (2.0, 10.0),  # malformed frames: a buggy client gets some slack, a fuzzer does not
 }
+# What a player is told when a limit refuses them (their own words, not the protocol's).
+SLOW_DOWN = {
+    "guess": "You're sending guesses too fast: wait a moment.",
+    "points": "You're drawing faster than the server takes: slow down a little.",
+    "stroke": "You're drawing faster than the server takes: slow down a little.",
+    "undo": "You're undoing too fast: wait a moment.",
+    "clear": "You're clearing too fast: wait a moment.",
+    "join": "You're reconnecting too often: wait a moment.",
+    "votekick": "You're voting too fast: wait a moment.",
+}
+SLOW_DOWN_DEFAULT = "You're doing that too fast: wait a moment."
+# Seats whose limits this process remembers: a seat's new socket (a reload, a reconnect) carries on
+# with the same buckets instead of starting full again.
+REMEMBERED_SEATS = 5_000
 # This many refusals within the window and the socket is closed.
 ABUSE_REFUSALS = 40
 ABUSE_WINDOW_SECONDS = 10.0
@@ -76,3 +91,21 @@ class ConnectionLimits:
 
     def abusive(self) -> bool:
         return len(self.refusals) >= ABUSE_REFUSALS
+
+
+def slow_down(kind: str) -> str:
+    return SLOW_DOWN.get(kind, SLOW_DOWN_DEFAULT)
+
+
+_seat_limits: OrderedDict[int, ConnectionLimits] = OrderedDict()
+
+
+def for_seat(player_id: int) -> ConnectionLimits:
+    """The limits of one seat in this process, shared by every socket it has had here."""
+    limits = _seat_limits.get(player_id)
+    if limits is None:
+        limits = _seat_limits[player_id] = ConnectionLimits()
+    _seat_limits.move_to_end(player_id)
+    while len(_seat_limits) > REMEMBERED_SEATS:
+        _seat_limits.popitem(last=False)
+    return limits

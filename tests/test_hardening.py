@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from game import services
+from game import actions
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits, TokenBucket
 from tests.wsclient import Client, room_with
 
@@ -73,7 +73,7 @@ def test_an_address_cannot_create_rooms_or_try_codes_without_limit(client):
     assert set(tried[: LIMITS["try_code"][0]]) == {404} and tried[-1] == 429
     cache.clear()
     # Room pages by URL count unknown codes the same way; a real room's page never counts and still opens.
-    real = services.create_room()
+    real = actions.do_create_room()
     pages = [client.get(f"/r/YYYY{i:02d}").status_code for i in range(LIMITS["try_code"][0] + 2)]
     assert set(pages[: LIMITS["try_code"][0]]) == {404} and pages[-1] == 429
     assert client.get(f"/r/{real.code}").status_code == 200
@@ -88,7 +88,7 @@ async def test_walking_the_code_space_over_websockets_is_cut_off():
     await sync_to_async(cache.clear)()
     closes = []
     for i in range(LIMITS["try_code"][0] + 2):
-        c = Client(f"QQQQ{i:02d}", "x")
+        c = Client(f"QQQQ{i:02d}", "x", address="10.9.9.9")  # one address walking the codes
         await c.connect()
         out = await c.comm.receive_output(timeout=3)
         while out["type"] != "websocket.close":

@@ -16,7 +16,7 @@ from inference.recognize import recognize
 from inference.strokes import simplify
 from tests.conftest import SHARED_QUICKDRAW, read_drawings
 from training.augment import augment
-from training.data import DataSpec, render, training_stream, validation_arrays
+from training.data import DataSpec, distilled_stream, render, training_stream, validation_arrays
 from training.distill import TeacherError, Teachers, soft_targets
 from training.pipeline import TrainConfig, run_training
 from training.sources import LocalFolderSource, is_validation
@@ -84,13 +84,14 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
 
 @pytest.mark.django_db
 def test_finished_game_drawings_are_a_training_source():
-    from game.models import Turn
-    from game.training_source import GameDrawingsSource
+    from game.models import Drawing, Turn
+    from training.sources import GameDrawingsSource
 
     raw = [[[10.0, 50.5, 90.0], [10.0, 40.0, 12.0], [0, 16, 32]]]
-    Turn.objects.create(word="cat", strokes=raw, ended_at="2026-11-25T10:00:00Z")
-    Turn.objects.create(word="cat", strokes=raw, ended_at="2026-11-25T10:00:00Z", excluded_from_training=True)
-    Turn.objects.create(word="dog", strokes=raw)  # still being drawn
+    ended, running = Turn.objects.create(ended_at="2026-11-25T10:00:00Z"), Turn.objects.create()
+    Drawing.objects.create(turn=ended, word="cat", strokes=raw)
+    Drawing.objects.create(turn=ended, word="cat", strokes=raw, excluded_from_training=True)
+    Drawing.objects.create(turn=running, word="dog", strokes=raw)  # still being drawn
     src = GameDrawingsSource()
     assert src.categories() == ["cat"]
     samples = list(src.iter_category("cat"))
@@ -142,19 +143,38 @@ def test_teachers_answer_as_the_mean_of_each_model_on_the_image_and_its_mirror(t
 
 
 @pytest.mark.training
-def test_a_run_with_every_lever_exports_a_three_channel_mirror_averaged_model(tiny_model, tmp_path):
-    """Warm start from a one-channel model, distillation, stroke-order channels, the mirror average in the file."""
-    config = TrainConfig(categories=CATS, per_class=30, epochs=1, channels=CHANNELS, init_from=str(tiny_model),
-                         teachers=[str(tiny_model)], mirror_average=True, learning_rate=1e-3)
+def test_the_distilled_stream_pairs_each_image_with_the_teachers_soft_target(tiny_model):
+    images = _validation_images(1)[:5]
+    labels = np.array([0, 1, 2, 0, 1])
+    teachers = Teachers([tiny_model], CATS)
+    pairs = list(distilled_stream(iter(zip(images, labels, strict=True)), teachers, 0.7, len(CATS), chunk=2))
+    want = soft_targets(labels, teachers.probabilities(images), 0.7)
+    assert len(pairs) == len(images)
+    assert all(np.array_equal(image, im) for (image, _), im in zip(pairs, images, strict=True))
+    assert np.allclose(np.stack([target for _, target in pairs]), want, atol=1e-6)
+
+
+@pytest.mark.training
+def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, tmp_path):
+    """Warm start from a one-channel model into stroke-order channels, the mirror average in the file.
+
+    0 epochs (export the warm start as it is): a training step costs a minute of tracing on a busy box,
+    and the tiny run above trains one already; this checks what the levers change in the exported file."""
+    config = TrainConfig(categories=CATS, epochs=0, channels=CHANNELS, init_from=str(tiny_model),
+                         teachers=[str(tiny_model)], mirror_average=True)
     report = run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path)
     metrics = report["metrics"]
     assert metrics["tflite_keras_agreement"] > 0.9 and 0.0 <= metrics["early"] <= 1.0
-    assert report["training_settings"]["teachers"] == [str(tiny_model)]
+    assert metrics["epochs_run"] == 0 and report["training_settings"]["teachers"] == [str(tiny_model)]
     clf = Classifier(tmp_path / "model.tflite", CATS)
     assert clf.channels == CHANNELS
     drawing = read_drawings("snowflake", 1)[0]["drawing"]
     image = rasterize(simplify(drawing), CHANNELS)
     assert np.allclose(clf.probabilities(image), clf.probabilities(image[:, ::-1]), atol=1e-5), "mirror-invariant"
+    one = Classifier(tiny_model / "model.tflite", CATS)
+    ink = image[..., 0]
+    mean = (one.probabilities(ink) + one.probabilities(ink[:, ::-1])) / 2
+    assert np.abs(clf.probabilities(image) - mean).max() < 0.05, "the warm start's mean over the image and its mirror"
     assert sorted(g.label for g in recognize(drawing, clf)) == sorted(CATS)
     with pytest.raises(ValueError):
         clf.probabilities(rasterize(simplify(drawing)))  # ink alone is not what it reads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from contextlib import asynccontextmanager, suppress
 
@@ -11,16 +12,38 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from channels.worker import Worker
 
+from game import protocol
 from game.routing import websocket_urlpatterns
 
 ws_app = URLRouter(websocket_urlpatterns)
 
 
-class Client:
-    """One player's socket: sends dicts, collects every message it receives."""
+def _checked(raw: str) -> dict:
+    """A frame the server sent, held to its schema in game.protocol (and to the frame limit) before use."""
+    protocol.parse_server_message(raw)
+    return json.loads(raw)
+_addresses = itertools.count(1)
 
-    def __init__(self, code: str, name: str = ""):
-        self.comm = WebsocketCommunicator(ws_app, f"/ws/room/{code}/")
+
+def from_address(address: str):
+    """The game's WebSocket app as reached from `address` (the communicator gives every socket the same one)."""
+
+    async def app(scope, receive, send):
+        return await ws_app({**scope, "client": (address, 40000)}, receive, send)
+
+    return app
+
+
+class Client:
+    """One player's socket: sends dicts, collects every message it receives.
+
+    Each client comes from an address of its own (players on one machine share one: pass `address`).
+    """
+
+    def __init__(self, code: str, name: str = "", address: str | None = None):
+        n = next(_addresses)
+        self.address = address or f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        self.comm = WebsocketCommunicator(from_address(self.address), f"/ws/room/{code}/")
         self.name = name
         self.inbox: list[dict] = []
         self.player_id: int | None = None
@@ -53,7 +76,7 @@ class Client:
                     seen = [m if m["type"] in ("error", "chat") else (m["type"], m.get("state", {}).get("phase")) for m in self.inbox]
                     raise AssertionError(f"{self.name}: no matching message; got {seen}")
                 continue
-            m = json.loads(await self.comm.receive_from())
+            m = _checked(await self.comm.receive_from())
             if pred(m):
                 return m
             self.inbox.append(m)
@@ -65,7 +88,7 @@ class Client:
     async def drain(self, seconds: float = 0.2) -> list[dict]:
         """Everything that arrives within `seconds` (plus what is in the inbox)."""
         while not await self.comm.receive_nothing(timeout=seconds, interval=0.01):
-            self.inbox.append(json.loads(await self.comm.receive_from()))
+            self.inbox.append(_checked(await self.comm.receive_from()))
         got, self.inbox = self.inbox, []
         return got
 
@@ -77,9 +100,9 @@ async def room_with(*names: str):
     """A new room and one joined client per name (the first one hosts)."""
     from asgiref.sync import sync_to_async
 
-    from game import services
+    from game import actions
 
-    room = await sync_to_async(services.create_room)()
+    room = await sync_to_async(actions.do_create_room)()
     clients = []
     for name in names:
         c = Client(room.code, name)

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.errors import ModelVersionError
+from inference.model_store import read_model_dir
+
 
 class TeacherError(ValueError):
     """A teacher folder that cannot teach this training run."""
@@ -34,11 +37,15 @@ class Teachers:
         self.batch = batch
         self._models = []
         for folder in map(Path, folders):
-            labels = [line.strip() for line in (folder / "labels.txt").read_text().splitlines() if line.strip()]
+            try:
+                found = read_model_dir(folder)
+            except ModelVersionError as exc:
+                raise TeacherError(str(exc)) from exc
+            labels = found.labels
             missing = sorted(set(categories) - set(labels))
             if missing:
                 raise TeacherError(f"teacher {folder} does not know {', '.join(missing[:5])}")
-            interpreter = Interpreter(model_path=str(folder / "model.tflite"), num_threads=1)
+            interpreter = Interpreter(model_path=str(found.model_file), num_threads=1)
             inp = interpreter.get_input_details()[0]
             channels = int(inp["shape"][-1])
             interpreter.resize_tensor_input(inp["index"], [batch, 28, 28, channels])

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.errors import ModelVersionError
+from inference.model_store import read_model_dir
+
 
 class WarmStartError(ValueError):
     """A model file that cannot seed this network."""
@@ -67,10 +70,14 @@ def warm_start_model(folder: Path | str, categories: list[str], images: np.ndarr
     from training.model import build_model
 
     folder = Path(folder)
-    labels = [line.strip() for line in (folder / "labels.txt").read_text().splitlines() if line.strip()]
+    try:
+        found = read_model_dir(folder)
+    except ModelVersionError as exc:
+        raise WarmStartError(str(exc)) from exc
+    labels = found.labels
     if sorted(labels) != sorted(categories):
         raise WarmStartError(f"{folder} knows other categories than this training run")
-    convs, dense = read_tflite_layers(folder / "model.tflite")
+    convs, dense = read_tflite_layers(found.model_file)
     if len(convs) != 6 or len(dense) != 2:
         raise WarmStartError(f"{folder}/model.tflite is not a build_model network ({len(convs)} convolutions)")
     width = convs[0][0].shape[0]

@@ -13,6 +13,8 @@ const PING_EVERY_MS = 20000;
 const SILENCE_LIMIT_MS = 50000;
 // The server closes with this code when the room does not exist.
 export const CLOSE_NO_ROOM = 4404;
+// ... and with this one when the seat was taken by a newer tab or window (reconnecting would take it back).
+export const CLOSE_REPLACED = 4409;
 
 export class Connection {
   /**
@@ -56,7 +58,7 @@ export class Connection {
       if (ws !== this.ws) return;
       this.stopPing();
       this.ws = null;
-      const retry = !this.stopped && event.code !== CLOSE_NO_ROOM;
+      const retry = !this.stopped && event.code !== CLOSE_NO_ROOM && event.code !== CLOSE_REPLACED;
       this.handlers.onClose?.(event, retry);
       if (retry) this.scheduleRetry();
     });

@@ -1,5 +1,5 @@
-// The player list: rank, avatar (robot for the AI, crown for the host),
-// name, score, and badges for drawing / guessed / away.
+// The player list: rank, avatar (robot for the AI, crown for the host, a badge
+// for drawing / guessed), name, score, "away", and the kick buttons.
 
 import { h, icon, colorFor, initial } from './util.js';
 
@@ -44,10 +44,13 @@ export function renderPlayers(list, state, meId, onKick, onVoteKick = null) {
       if (player.guessed) classes.push('is-guessed');
       if (!player.connected) classes.push('is-away');
 
+      // Status badges sit on the avatar's corner and the kick buttons on the points line,
+      // so nothing shares the name's line: a narrow column cuts a name, never to one letter.
+      const face = avatar(player);
+      if (player.is_drawer) face.append(h('span', { class: 'badge badge-drawing', title: 'Drawing' }, icon('pencil')));
+      else if (player.guessed) face.append(h('span', { class: 'badge badge-guessed', title: 'Guessed it' }, icon('check')));
+
       const tags = h('div', { class: 'player-tags' });
-      if (player.is_drawer) tags.append(h('span', { class: 'badge badge-drawing', title: 'Drawing' }, icon('pencil')));
-      if (player.guessed) tags.append(h('span', { class: 'badge-guessed', title: 'Guessed it' }, icon('check')));
-      if (!player.connected) tags.append(h('span', { class: 'badge-away', title: 'Disconnected', text: 'away' }));
       if (iAmHost && !player.is_ai && player.id !== meId) {
         tags.append(h('button', {
           class: 'kick', type: 'button', title: `Remove ${player.name}`, 'aria-label': `Remove ${player.name}`,
@@ -63,20 +66,40 @@ export function renderPlayers(list, state, meId, onKick, onVoteKick = null) {
         }, icon('x'), player.kick_votes ? h('span', { class: 'vote-count', text: votes }) : null));
       }
 
-      const name = h('span', { class: 'player-name', text: player.name });
-      const nameRow = h('div', { class: 'player-name-row' }, name);
+      const name = h('span', { class: 'player-name', 'data-testid': 'player-name', text: player.name, title: player.name });
       return h('li', {
         class: classes.join(' '),
         'data-testid': 'player',
         dataset: { playerId: String(player.id) },
       },
       h('span', { class: 'player-rank', text: inGame ? `#${i + 1}` : '' }),
-      avatar(player),
+      face,
       h('div', { class: 'player-info' },
-        nameRow,
-        h('span', { class: 'player-points' }, h('span', { class: 'player-score', text: String(player.score) }), ' pts',
-          player.id === meId ? h('span', { class: 'you-tag', text: 'you' }) : '')),
-      tags);
+        h('div', { class: 'player-name-row' }, name),
+        h('div', { class: 'player-meta' },
+          h('span', { class: 'player-points' }, h('span', { class: 'player-score', text: String(player.score) }), ' pts',
+            player.id === meId ? h('span', { class: 'you-tag', text: 'you' }) : '',
+            player.connected ? '' : h('span', { class: 'badge-away', title: 'Disconnected', text: 'away' })),
+          tags.childElementCount ? tags : null)));
     }),
   );
+}
+
+/** Humans in the room: the AI is listed with them but is not counted, on any screen. */
+export function humanCount(state) {
+  return state.players.filter((p) => !p.is_ai).length;
+}
+
+/** The count beside "Players" (wide screens) and the folded list's summary line (phones). */
+export function renderPlayerCount(state, me) {
+  const humans = humanCount(state);
+  const withAI = state.players.some((p) => p.is_ai);
+  const title = `${humans} player${humans === 1 ? '' : 's'}${withAI ? ', plus the AI' : ''}`;
+  const pill = document.getElementById('player-count');
+  pill.textContent = String(humans);
+  pill.title = title;
+  const summary = document.getElementById('players-summary');
+  summary.title = title;
+  summary.replaceChildren(icon('users'), ' Players ', h('span', { class: 'pill', 'data-testid': 'players-summary-count', text: String(humans) }),
+    me ? h('span', { class: 'summary-score', text: ` · you: ${me.score} pts` }) : '');
 }

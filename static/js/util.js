@@ -106,6 +106,13 @@ export function initial(name) {
 export const pct = (p) => `${Math.round(Math.max(0, Math.min(1, p)) * 100)}%`;
 export const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
+/** An on/off button: its pressed state, and a label saying what a click does (tooltip and screen readers). */
+export function setPressed(button, pressed, label) {
+  button.setAttribute('aria-pressed', String(pressed));
+  button.setAttribute('aria-label', label);
+  button.title = label;
+}
+
 /** Brief message at the bottom of the screen. kind: 'error' | 'ok' | 'info'. */
 export function toast(message, kind = 'info', ms = 3800) {
   const box = document.getElementById('toasts');
