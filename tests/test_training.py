@@ -20,7 +20,7 @@ from training.data import DataSpec, distilled_stream, render, training_stream, v
 from training.distill import TeacherError, Teachers, soft_targets
 from training.pipeline import TrainConfig, run_training
 from training.sources import LocalFolderSource, is_validation
-from training.warmstart import WarmStartError, warm_start_model
+from training.warmstart import WarmStartError, read_tflite_layers, warm_start_model
 
 CATS = ["cat", "airplane", "snowflake"]
 
@@ -168,6 +168,8 @@ def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, 
     assert metrics["epochs_run"] == 0 and report["training_settings"]["teachers"] == [str(tiny_model)]
     clf = Classifier(tmp_path / "model.tflite", CATS)
     assert clf.channels == CHANNELS
+    convs, dense = read_tflite_layers(tmp_path / "model.tflite")
+    assert (len(convs), len(dense)) == (6, 2), "the mirror average runs one network twice: it can seed a warm start"
     drawing = read_drawings("snowflake", 1)[0]["drawing"]
     image = rasterize(simplify(drawing), CHANNELS)
     assert np.allclose(clf.probabilities(image), clf.probabilities(image[:, ::-1]), atol=1e-5), "mirror-invariant"

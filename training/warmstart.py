@@ -42,17 +42,24 @@ def _tensor(interpreter, details: dict, index: int) -> np.ndarray:
 
 
 def read_tflite_layers(path: Path | str) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]:
-    """(kernel, bias) of every CONV_2D and every FULLY_CONNECTED op, in graph order, as the file stores them."""
+    """(kernel, bias) of every CONV_2D and every FULLY_CONNECTED op, in graph order, as the file stores them.
+
+    An op whose weights an earlier op already used is the same layer run again (the mirror average runs the
+    network twice on one set of weights), so it is read once."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
     convs, dense = [], []
+    seen: set[int] = set()
     for op in interpreter._get_ops_details():
         if op["op_name"] not in ("CONV_2D", "FULLY_CONNECTED"):
             continue
         _, kernel, bias = op["inputs"]
+        if kernel in seen:
+            continue
+        seen.add(kernel)
         pair = (_tensor(interpreter, details, kernel), _tensor(interpreter, details, bias))
         (convs if op["op_name"] == "CONV_2D" else dense).append(pair)
     return convs, dense
