@@ -85,7 +85,7 @@ def drawings():
 def test_fast_simplify_matches_the_published_recipe(shared_quickdraw):
     """Simplified files, raw canvas versions of them (resampling does real work there), single points, long strokes."""
     rng = np.random.default_rng(3)
-    files = sorted(shared_quickdraw.glob("*.ndjson"))[::15]
+    files = sorted(shared_quickdraw.glob("*.ndjson"))[::30]  # 12 categories, 480 cases: the reference is slow
     same = checked = 0
     for path in files:
         for d in [json.loads(line)["drawing"] for line in path.read_text().splitlines()[:10]]:
