@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
+# pytest-xdist workers for make test (a file at a time each; see tests/conftest.py's LONG_FILES).
+TEST_WORKERS ?= 2
 PORT ?= 8000
 
 .PHONY: run dev worker test lint install install-dev system-deps npm migrate train-default bench evaluate clean
@@ -28,7 +30,7 @@ worker: install migrate
 test: install-dev npm system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

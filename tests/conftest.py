@@ -17,6 +17,21 @@ def pytest_report_header(config) -> str:
     return f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
 
 
+# The files whose tests take minutes (real training workers, browsers, whole games over real servers).
+# `make test` runs the suite on two pytest-xdist workers, a file at a time each: these start first,
+# so that no long file begins last while the other worker sits idle.
+LONG_FILES = (
+    "test_jobs.py", "test_admin_browser.py", "test_multiprocess.py", "test_simulate_game.py",
+    "test_live_commands.py", "test_frame_limits.py", "test_training.py", "test_browser_modes.py",
+    "test_browser_playtest.py", "test_slow_readers.py", "test_model_swaps.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: the rest keep their order
+
+
 def read_drawings(category: str, n: int = 5) -> list[dict]:
     with open(SHARED_QUICKDRAW / f"{category}.ndjson") as fh:
         return [json.loads(next(fh)) for _ in range(n)]
