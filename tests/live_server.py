@@ -72,13 +72,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The per-address limits are the deployed defaults: the tools give every simulated player a loopback
+# address of its own (tools/addresses.py). Browsers cannot pick theirs, though: every room the browser
+# tests create comes from 127.0.0.1, so the session's shared server allows that one address more rooms.
+LIMITS_FOR_BROWSERS = {"ROOMS_PER_ADDRESS": "1000"}
+
+
 def server_env(db_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The embedded default (SQLite, in-memory layer, AI in the web process) on a private database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "EMBEDDED_SERVICES", "GAME_CLOCK_IN_WEB")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1",
-               # Every test here plays from 127.0.0.1; the per-address limits have their own tests.
-               ROOMS_PER_ADDRESS="10000", SEATS_PER_ADDRESS="10000", SOCKETS_PER_ADDRESS="10000",
-               SOCKET_OPENS_PER_ADDRESS="100000")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "EMBEDDED_SERVICES", "GAME_CLOCK_IN_WEB", "ROOMS_PER_ADDRESS", "SEATS_PER_ADDRESS",
+                        "SOCKETS_PER_ADDRESS", "SOCKET_OPENS_PER_ADDRESS", "CODES_PER_ADDRESS")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1")
     env.update(extra or {})
     return env
 
@@ -151,7 +156,8 @@ def live_server_url() -> Iterator[str]:
     Self-contained on purpose: a fixture imported into a test module can only
     use fixtures visible there, so it must not depend on another one from here.
     The server's log is printed at teardown, which pytest shows when a test failed.
+    Default per-address limits, but for the rooms the browser tests create (LIMITS_FOR_BROWSERS).
     """
-    with live_server() as server:
+    with live_server(LIMITS_FOR_BROWSERS) as server:
         yield server.url
     print(f"--- live server log ({server.url}) ---\n{server.log[-20000:]}")

@@ -9,11 +9,11 @@ from asgiref.sync import sync_to_async
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from game.fuzzing import frame
 from game.models import Phase, Player, Room
 from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
 from game.ratelimit import ABUSE_CLOSE_CODE
 from tests.wsclient import Client, room_with
+from tools.fuzzing import frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,9 +2,11 @@
 
 It is the end-to-end smoke test of a deployment: HTTP (room creation with
 CSRF), WebSockets through the origin check, the game clock, drawing relay and
-the live AI, all exercised the way browsers do. The last line of output is one
-JSON object (see :class:`game.bots.GameResult`) so scripts and tests can parse
-it; the exit status is non-zero when the game was not whole and healthy.
+the live AI, all exercised the way browsers do. On this machine each bot
+speaks from a loopback address of its own, as players on their own devices
+would. The last line of output is one JSON object (see
+:class:`tools.bots.GameResult`) so scripts and tests can parse it; the exit
+status is non-zero when the game was not whole and healthy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import asyncio
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from game.bots import GameResult, create_room_over_http, run_game
+from tools.addresses import LoopbackAddresses
+from tools.bots import GameResult, run_game
+from tools.server import create_room_over_http, is_loopback
 
 
 class Command(BaseCommand):
@@ -33,8 +37,9 @@ class Command(BaseCommand):
             raise CommandError("--players must be between 2 and 16")
         if not 1 <= rounds <= 10:
             raise CommandError("--rounds must be between 1 and 10")
+        addresses = LoopbackAddresses() if is_loopback(url) else None
         try:
-            code = create_room_over_http(url)
+            code = create_room_over_http(url, source_address=addresses.take() if addresses else None)
         except Exception as exc:  # any failure to reach the server is the answer, not a traceback
             problem = f"could not create a room at {url}: {exc}"
             # Still end with the JSON line: callers parse it whatever happened.
@@ -42,7 +47,8 @@ class Command(BaseCommand):
                                          errors=[problem], seconds=0.0).to_json())
             raise CommandError(problem) from exc
         self.stdout.write(f"room {code}: {players} bots, {rounds} round(s)")
-        result: GameResult = asyncio.run(run_game(url, code, players=players, rounds=rounds, timeout=timeout, seed=seed))
+        result: GameResult = asyncio.run(run_game(url, code, players=players, rounds=rounds, timeout=timeout,
+                                                  seed=seed, addresses=addresses))
         self.stdout.write(result.to_json())
         problems = result.problems()
         if problems:
