@@ -9,8 +9,8 @@ import sqlite3
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
-from game.bots import create_room_over_http, origin_for, ws_url_for
 from tests.live_server import live_server
+from tools.server import create_room_over_http, origin_for, ws_url_for
 
 
 def test_a_database_locked_for_a_moment_delays_but_loses_nothing_and_crashes_nothing():
