@@ -1,18 +1,24 @@
-"""Property-based fuzzing of the protocol against the real consumer: thousands of hostile frames."""
+"""Property-based fuzzing of the protocol against the real consumer: hostile frames and abusive clients."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import random
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from game import consumers
+from game.address_limits import address_key
 from game.models import Phase, Player, Room
 from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
 from game.ratelimit import ABUSE_CLOSE_CODE
 from tests.wsclient import Client, room_with
+from tools.client import Closed, JoinRefused
 from tools.fuzzing import frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,3 +97,67 @@ async def test_hostile_frames_leave_the_room_consistent_and_playable(room_in_pla
     await bo.wait_for(lambda m: m["type"] == "chat" and m.get("name") == "Cy")
     await cy.close()
     await eve.close()
+
+
+ABUSIVE_MOVES = ("seat", "tab", "junk", "guess", "sync", "points", "close")
+_abuser_addresses = (f"203.0.113.{n}" for n in itertools.count(1))
+_abuser_names = (f"Ab{n}" for n in itertools.count(1))
+
+
+async def _abuse(move: str, room: Room, abusers: list[Client], address: str, rng: random.Random) -> None:
+    """One move of an abuser on `address`: another seat, another tab on a seat, junk, spam, or a socket gone."""
+    open_ = [c for c in abusers if not c.closed]
+    seated = [c for c in open_ if c.token]
+    if move in ("seat", "tab") or not open_:
+        tab_of = rng.choice(seated) if move == "tab" and seated else None
+        client = Client(room.code, tab_of.name if tab_of else next(_abuser_names), address=address)
+        abusers.append(client)
+        await client.connect()
+        with contextlib.suppress(JoinRefused):  # a seat too many, too many sockets...
+            await client.join(tab_of.token if tab_of else None)
+        return
+    client = rng.choice(open_)
+    if move == "close":
+        await client.close()
+        client.closed = True
+        return
+    message = {"junk": frame(rng) or " ", "guess": {"type": "guess", "text": "spam"}, "sync": {"type": "sync"},
+               "points": {"type": "points", "stroke": 0, "points": [[1.5, 2, 3]] * 120, "width": 4}}[move]
+    await (client.comm.send_to(bytes_data=message) if isinstance(message, bytes) else client.send(message))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(moves=st.lists(st.sampled_from(ABUSIVE_MOVES), min_size=4, max_size=24),
+       seed=st.integers(min_value=0, max_value=2**32 - 1))
+async def test_abusive_clients_on_one_address_take_no_more_than_its_share(room_in_play, moves, seed):
+    room, ana, bo = room_in_play
+    await sync_to_async(Player.objects.filter(room=room, name__in=["Eve", "Fuzz", "Cy"]).update)(left=True, connections=0)
+    address, rng = next(_abuser_addresses), random.Random(seed)
+    abusers: list[Client] = []
+    for move in moves:
+        await _abuse(move, room, abusers, address, rng)
+    for client in abusers:  # whatever the server answered, taken in; a close ends a socket's story
+        if not client.closed:
+            with contextlib.suppress(Closed):
+                await client.drain(0.05)
+            if client.comm.future.done():
+                assert client.comm.future.exception() is None, "a consumer crashed"
+    # Only sustained abuse closes a socket, and then with a documented code; never a crash (1011).
+    documented = {1000, ABUSE_CLOSE_CODE, consumers.REPLACED_CLOSE_CODE, consumers.TOO_MANY_CLOSE_CODE}
+    assert {c.close_code for c in abusers if c.close_code is not None} <= documented
+    await sync_to_async(check_invariants)(room.pk)
+    key = address_key(address)
+    held = await sync_to_async(Player.objects.filter(room=room, address_key=key, left=False).count)()
+    connected = await sync_to_async(Player.objects.filter(room=room, address_key=key, connections__gt=0).count)()
+    assert held <= django_settings.SEATS_PER_ADDRESS and connected <= held
+    assert sum(1 for c in abusers if not c.closed) <= django_settings.SOCKETS_PER_ADDRESS
+    # The room still plays for everyone else: a newcomer joins and is heard.
+    cy = Client(room.code, "Cy")
+    await cy.connect()
+    await cy.join()
+    await cy.send({"type": "guess", "text": "still here"})
+    await bo.wait_for(lambda m: m["type"] == "chat" and m.get("text") == "still here")
+    for client in (cy, *abusers):
+        if not client.closed:
+            await client.close()
+    await sync_to_async(Player.objects.filter(room=room, address_key=key).update)(left=True, connections=0)
