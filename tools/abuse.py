@@ -19,15 +19,18 @@ Patterns:
 * ``seats``: more sockets than an address may hold seats, each asking for a seat
   again every few seconds and reconnecting when closed;
 * ``slow-reader``: seated players that never read (a tiny receive buffer) and ask for
-  the whole canvas every second, in a room whose drawer made the largest legal
-  drawing; when the server drops one (its seat shows disconnected), it comes back.
+  the whole canvas every second, in a room whose drawer draws and takes back a
+  3,000-point stroke four times a second; when the server drops one (its seat
+  shows disconnected), it comes back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,18 +41,17 @@ from game.protocol import (
     CANVAS_HEIGHT,
     CANVAS_WIDTH,
     MAX_POINTS_PER_BATCH,
-    MAX_POINTS_PER_DRAWING,
     MAX_POINTS_PER_STROKE,
 )
 from tools.client import Closed, JoinRefused, Listener, ProtocolClient
-from tools.doodles import HUMAN, DrawingLibrary, replay, widest_stroke
+from tools.doodles import HUMAN, DrawingLibrary, circle_stroke, replay
 from tools.server import RoomRefused, create_room_over_http, room_client
 
 PATTERNS = ("flood", "endless-stroke", "slow-reader", "tabs", "seats")  # heavier first: see run_patterns
 # Long turns and games: an abuser keeps the pen (or the seat) for the whole run.
 LONG_GAME = {"type": "settings", "rounds": 10, "draw_seconds": 240, "word_choices": 3}
 RECONNECT_SECONDS = 0.2
-START_STAGGER_SECONDS = 0.5  # between patterns: the heavier ones take the address's sockets first
+START_STAGGER_SECONDS = 0.25  # between patterns: the heavier ones take the address's sockets first
 
 
 @dataclass
@@ -150,10 +152,15 @@ class Pattern:
             async with asyncio.timeout(seconds):
                 await self.ctx.stop.wait()
 
-    async def watch(self, code: str, name: str, listener: Listener | None = None, *, after: float = 0.0) -> None:
-        """A partner seated in `code` after `after` seconds, reading everything (the server never waits on it)."""
+    async def watch(self, code: str, name: str, listener: Listener | None = None, *, after: float = 0.0,
+                    seated: asyncio.Event | None = None) -> None:
+        """A partner seated in `code` after `after` seconds, reading everything (the server never waits on it).
+
+        `seated` is set once it has its seat (or could not get one)."""
         await self.pause(after)
         client = await self.session(code, name)
+        if seated is not None:
+            seated.set()
         if client is None:
             return
         if listener is not None:
@@ -318,7 +325,12 @@ class Tabs(Pattern):
         if first is None:
             return
         self.seat_id, token = first.player_id, first.token
-        watcher = asyncio.ensure_future(self.watch(code, "watcher", self._seen))
+        # The watcher takes its seat before the tabs take the address's sockets.
+        seated = asyncio.Event()
+        watcher = asyncio.ensure_future(self.watch(code, "watcher", self._seen, seated=seated))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(15):
+                await seated.wait()
         loop = asyncio.get_running_loop()
         began = loop.time()
         await asyncio.gather(self._tab(first, code, token),
@@ -391,23 +403,23 @@ class Seats(Pattern):
 
 
 class SlowReaders(Pattern):
-    """Seated players that never read, and ask for the whole canvas (the largest legal drawing) every second.
+    """Seated players that never read, in a busy room, asking for the whole canvas every second.
 
-    The drawer fills the drawing to its limit once; each reader asks for all of it again (`sync`,
-    inside its limit) and reads none of it. What the server holds for them grows until it drops them.
+    The drawer draws a 3,000-point stroke and takes it back, four times a second (inside both
+    limits); each reader asks for the canvas again (`sync`, inside its limit) and reads nothing.
+    What the server holds for them grows until it drops them.
     """
 
     name = "slow-reader"
     READERS = 2
     RECEIVE_BUFFER_BYTES = 4096
-    STROKE_EVERY_SECONDS = 0.25  # inside the strokes limit
+    STROKE_EVERY_SECONDS = 0.25  # a stroke and an undo: inside both limits
     SYNC_EVERY_SECONDS = 1.0
 
     def __init__(self, ctx: AbuseContext):
         super().__init__(ctx)
         self.dropped = {f"slow{i}": asyncio.Event() for i in range(self.READERS)}
         self.connected: dict[str, bool] = {}
-        self.filled: set[int] = set()  # turns whose drawing is full
         self.stats.extra.update(dropped=0, strokes_sent=0, syncs_sent=0)
 
     async def run(self) -> None:
@@ -449,20 +461,17 @@ class SlowReaders(Pattern):
         client.listeners.append(self._watch_seats)
         await self.host(client, humans=1 + self.READERS)
         while self.playing(client):
-            if not await self.choose_when_asked(client) or client.turn_id in self.filled:
+            if not await self.choose_when_asked(client):
                 await client.next_message(0.5)
                 continue
-            self.filled.add(client.turn_id)
-            await client.send({"type": "clear"})
-            left, index = MAX_POINTS_PER_DRAWING, 0
-            while left > 0 and self.playing(client):
-                await self._stroke(client, index, min(left, MAX_POINTS_PER_STROKE))
-                left -= min(left, MAX_POINTS_PER_STROKE)
-                index += 1
-                await asyncio.sleep(self.STROKE_EVERY_SECONDS)
+            await self._stroke(client, 0, MAX_POINTS_PER_STROKE)
+            await asyncio.sleep(self.STROKE_EVERY_SECONDS)
+            await client.send({"type": "undo"})
 
     async def _stroke(self, client: ProtocolClient, index: int, points: int) -> None:
-        await client.send({"type": "stroke", "stroke": index, "points": widest_stroke(points, index), "width": 22})
+        # Large to relay, cheap to classify: this pattern is about memory, not the AI's time.
+        stroke = circle_stroke(points, self.stats.extra["strokes_sent"] / 10)
+        await client.send({"type": "stroke", "stroke": index, "points": stroke, "width": 22})
         self.stats.extra["strokes_sent"] += 1
 
     def _watch_seats(self, message: dict, arrived: float) -> None:
@@ -517,3 +526,87 @@ async def _run_one(pattern: Pattern) -> None:
         await pattern.run()
     except Exception as exc:  # noqa: BLE001 - one abuser's bug must not hide the others' figures
         pattern.stats.extra["failed"] = repr(exc)
+
+
+# --- in a process of their own -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AbuseRun:
+    """What a separate abuse process does: these patterns against `base`, from `address`."""
+
+    patterns: tuple[str, ...]
+    base: str
+    address: str
+    drawings: str  # the Quick, Draw! folder
+    seed: float
+    flood_factor: float
+    flood_rooms: int
+
+
+class AbuseProcess:
+    """The patterns in a process of their own: started (and ready) first, then told when to begin and end.
+
+    The load benchmark measures its players' latencies on its own event loop; abusers in the same
+    loop would slow that loop down and be counted as the server's doing. Apart, they cost the server
+    what they would cost it from another machine (the two processes still share this machine's CPUs).
+    """
+
+    READY_SECONDS = 120.0  # a fresh interpreter importing the tools, on a busy machine
+
+    def __init__(self, run: AbuseRun):
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child_end = context.Pipe()
+        self.process = context.Process(target=_abuse_process, args=(run, child_end), name="abusers", daemon=True)
+        self.process.start()
+        child_end.close()
+        self.stop_at = 0.0
+
+    async def ready(self) -> None:
+        """Wait until the process has imported everything (so its start costs the measurement nothing)."""
+        if not await asyncio.to_thread(self.pipe.poll, self.READY_SECONDS):
+            raise RuntimeError(f"the abuse process was not ready within {self.READY_SECONDS:g} s")
+        self.pipe.recv()
+
+    def between(self, start_at: float, stop_at: float) -> None:
+        """Abuse from `start_at` to `stop_at` (wall clock)."""
+        self.stop_at = stop_at
+        self.pipe.send((start_at, stop_at))
+
+    async def figures(self) -> dict:
+        """The patterns' figures, once they have stopped ({"failed": why} if none came)."""
+        try:
+            wait = max(0.0, self.stop_at - time.time()) + 60
+            if await asyncio.to_thread(self.pipe.poll, wait):
+                return self.pipe.recv()
+            return {"failed": f"the abuse process sent nothing within {wait:.0f} s"}
+        except EOFError:
+            return {"failed": f"the abuse process ended with {self.process.exitcode}"}
+        finally:
+            await asyncio.to_thread(self.process.join, 10)
+            if self.process.is_alive():
+                self.process.terminate()
+
+
+def _abuse_process(run: AbuseRun, pipe) -> None:
+    pipe.send("ready")
+    start_at, stop_at = pipe.recv()
+    pipe.send(asyncio.run(_abuse_between(run, start_at, stop_at)))
+
+
+async def _abuse_between(run: AbuseRun, start_at: float, stop_at: float) -> dict:
+    stop = asyncio.Event()
+    ctx = AbuseContext(base=run.base, address=run.address, drawings=DrawingLibrary(run.drawings),
+                       rng=random.Random(run.seed), stop=stop)
+    patterns = make_patterns(list(run.patterns), ctx, flood_factor=run.flood_factor, flood_rooms=run.flood_rooms)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    began = time.time()
+    task = asyncio.ensure_future(run_patterns(patterns))
+    await asyncio.sleep(max(0.0, stop_at - time.time()))
+    stop.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(task, 30)
+    seconds = max(1e-9, time.time() - began)
+    flood = next((p for p in patterns if isinstance(p, Flood)), None)
+    return {"seconds": round(seconds, 1), "patterns": {p.name: p.stats.to_json(seconds) for p in patterns},
+            "flood": flood.legacy_summary(seconds) if flood else None}

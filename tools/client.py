@@ -249,15 +249,17 @@ class _Matcher:
 class ProtocolClient:
     """One player's socket: join, keep the newest state and the canvas, wait for messages, send, close."""
 
-    def __init__(self, transport: Transport, name: str = "", *, keep_inbox: bool = True, record_sizes: bool = False):
+    def __init__(self, transport: Transport, name: str = "", *, keep_inbox: bool = True, record_sizes: bool = False,
+                 check: Callable[[Frame], object] | None = None):
         self.transport = transport
         self.name = name
+        self.check = check  # called with every frame received before it is used (a schema check raises)
         self.keep_inbox = keep_inbox
         self.inbox: list[dict] = []  # received messages nobody waited for (when keep_inbox)
         self.player_id: int | None = None
         self.token: str | None = None
         self.snapshot: dict | None = None  # the newest `state` (by version) this client was sent
-        self.canvas = Canvas()
+        self.canvases: dict[int | None, Canvas] = {}  # by owner, where frames name one (else under None)
         self.listeners: list[Listener] = []  # called with (message, wall-clock arrival) for every message
         self.errors: Counter[str] = Counter()  # `error` messages received, by code
         self.close_code: int | None = None  # the server's close code (1006: dropped); None while open
@@ -369,6 +371,8 @@ class ProtocolClient:
         self.max_frame_bytes = max(self.max_frame_bytes, size)
         if self.sizes is not None:
             self.sizes.append(size)
+        if self.check is not None:
+            self.check(frame)
         message = json.loads(frame)
         self._learn(message)
         arrived = time.time()
@@ -391,9 +395,10 @@ class ProtocolClient:
             state = message["state"]
             if self.snapshot is None or state["version"] >= self.snapshot["version"]:
                 self.snapshot = state
-                self.canvas.start_turn(state["turn_id"])
+                for canvas in self.canvases.values():
+                    canvas.start_turn(state["turn_id"])
         elif kind in ("stroke", "canvas"):
-            self.canvas.apply(message)
+            self.canvases.setdefault(message.get("owner"), Canvas()).apply(message)
         elif kind == "error":
             self.errors[str(message.get("code"))] += 1
 
@@ -498,6 +503,15 @@ class ProtocolClient:
         return got
 
     # --- the state, read -----------------------------------------------------------------------
+
+    @property
+    def canvas(self) -> Canvas:
+        """The drawing this client is shown: the drawer's canvas (or the only one)."""
+        drawer = self.snapshot["drawer_id"] if self.snapshot else None
+        found = self.canvases.get(drawer) or self.canvases.get(None)
+        if found is None and len(self.canvases) == 1:
+            found = next(iter(self.canvases.values()))
+        return found or Canvas(turn_id=self.turn_id)
 
     @property
     def phase(self) -> str:

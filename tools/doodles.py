@@ -100,6 +100,13 @@ def widest_stroke(n: int, seed: int = 0) -> list[list]:
             for i in range(n)]
 
 
+def circle_stroke(n: int, turn: float = 0.0) -> list[list]:
+    """A legal stroke of `n` points that is long in JSON (~13 bytes a point) yet cheap to classify: a circle."""
+    cx, cy, r = CANVAS_WIDTH / 2, CANVAS_HEIGHT / 2, min(CANVAS_WIDTH, CANVAS_HEIGHT) / 2 - 50
+    return [[round(cx + r * math.cos(2 * math.pi * i / n + turn), 1), round(cy + r * math.sin(2 * math.pi * i / n + turn), 1),
+             i] for i in range(n)]
+
+
 @dataclass(frozen=True)
 class Pace:
     """How fast a drawer draws: a points batch every `batch_seconds`, a pen lift of `pen_up_seconds`."""

@@ -28,7 +28,6 @@ under ``flood``, as always), and any of the patterns in ``abuse`` (under
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from websockets.exceptions import WebSocketException
 
 from game.protocol import compact_points
-from tools.abuse import AbuseContext, Flood, make_patterns, run_patterns
+from tools.abuse import AbuseProcess, AbuseRun
 from tools.addresses import LoopbackAddresses
 from tools.client import Closed, JoinRefused
 from tools.doodles import DrawingLibrary, replay
@@ -277,6 +276,13 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
     abuse = list(abuse or [])
     addresses = addresses or LoopbackAddresses()
     rng = random.Random(seed)
+    # The abusers get a process of their own, ready before anything is timed.
+    names = [*abuse, *(["flood"] if flooders and "flood" not in abuse else [])]
+    abusers = AbuseProcess(AbuseRun(
+        patterns=tuple(names), base=bases[0], address=addresses.abuser(), drawings=str(drawings.folder),
+        seed=rng.random(), flood_factor=flood_factor, flood_rooms=max(flooders, 1))) if names else None
+    if abusers is not None:
+        await abusers.ready()
     run = Run(started=time.time())
     seats = [[addresses.take() for _ in range(players_per_room)] for _ in range(rooms)]
     # Each room is created by its host, from the host's address.
@@ -284,7 +290,7 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
                                                      source_address=seats[i][0]) for i in range(rooms)))
     normal_rooms = [LoadRoom(bases, code, players_per_room, run, drawings, random.Random(rng.random()), seats[i],
                              offset=i) for i, code in enumerate(codes)]
-    stop, stop_abuse = asyncio.Event(), asyncio.Event()
+    stop = asyncio.Event()
     first = time.time() + warmup
     if baseline:
         run.windows = [Window("quiet", first, first + duration), Window("abused", first + duration, first + 2 * duration)]
@@ -293,36 +299,17 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
     measured = run.windows[-1]
     tasks = [asyncio.ensure_future(r.play(stop)) for r in normal_rooms]
 
-    ctx = AbuseContext(base=bases[0], address=addresses.abuser(), drawings=drawings,
-                       rng=random.Random(rng.random()), stop=stop_abuse)
-    patterns = make_patterns(abuse, ctx, flood_factor=flood_factor, flood_rooms=max(flooders, 1))
-    flood = next((p for p in patterns if isinstance(p, Flood)), None)
-    if flooders and flood is None:  # --flooders on its own: the flood pattern, reported as `flood`
-        flood = Flood(ctx, factor=flood_factor, rooms=flooders)
-        patterns.append(flood)
-    abuse_began = 0.0
-
-    async def abusers() -> None:
-        nonlocal abuse_began
-        if patterns:
-            # With a baseline the abusers arrive when the quiet window ends; otherwise with everyone.
-            await asyncio.sleep(max(0.0, measured.start - time.time()) if baseline else 0.0)
-            abuse_began = time.time()
-            await run_patterns(patterns)
-
-    abuse_task = asyncio.ensure_future(abusers())
+    if abusers is not None:  # they arrive with everyone, or, with a baseline, after the quiet window
+        abusers.between(measured.start if baseline else time.time(), measured.end)
     await asyncio.sleep(max(0.0, measured.end - time.time()))
-    stop_abuse.set()
     settle_by = time.monotonic() + grace
     while time.monotonic() < settle_by and not all(r.settled() for r in normal_rooms):
         await asyncio.sleep(0.25)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(abuse_task, 30)
+    abused = await abusers.figures() if abusers is not None else {}
     for r in normal_rooms:
         r.score()
-    abuse_seconds = max(1e-9, measured.end - abuse_began) if abuse_began else 0.0
     result = {
         "urls": bases,
         "rooms": rooms,
@@ -338,14 +325,16 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
         "errors": run.errors[:50],
         "error_count": len(run.errors),
         "addresses": {"block": addresses.network, "players": rooms * players_per_room,
-                      "abusers": addresses.abuser() if patterns else None},
+                      "abusers": addresses.abuser() if names else None},
     }
-    if flood is not None and flooders:
-        result["flood"] = flood.legacy_summary(abuse_seconds)
+    if "failed" in abused:
+        result["errors"].append(f"abusers: {abused['failed']}")
+        result["error_count"] += 1
+    if flooders:
+        result["flood"] = abused.get("flood")
     if abuse:
-        result["abuse"] = {"address": ctx.address, "seconds": round(abuse_seconds, 1),
-                           "patterns": {p.name: p.stats.to_json(abuse_seconds) for p in patterns
-                                        if p.name in abuse}}
+        result["abuse"] = {"address": addresses.abuser(), "seconds": abused.get("seconds"),
+                           "patterns": {n: s for n, s in abused.get("patterns", {}).items() if n in abuse}}
     if baseline:
         result["baseline"] = _baseline(run.windows[0], run.windows[1])
     return result
