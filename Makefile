@@ -6,17 +6,33 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev system-deps npm migrate train-default bench evaluate clean
+.PHONY: run dev worker test lint install install-dev system-deps npm migrate train-default bench evaluate clean
 
+# The training worker (django-tasks' db_worker on the "training" queue): `make run` starts one beside the web
+# process and stops it with it; `make worker` runs one alone (e.g. on a second host).
+TRAINING_WORKER := $(PY) manage.py training_worker
+
+# Safe to share: Daphne exactly as deployed (frame limits), DEBUG off, a secret key generated into var/ on
+# first start, this machine's addresses allowed when HOST=0.0.0.0; prints the URLs to share.
+# The web server is the last command of the recipe (it runs in the foreground until Ctrl-C).
 run: install npm migrate
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(TRAINING_WORKER) & trap 'kill $$! 2>/dev/null' EXIT; $(PY) -m config.serve --host $(HOST) --port $(PORT)
+
+# Development: DEBUG on (tracebacks in the browser) and autoreload on code changes.
+dev: install npm migrate
+	$(TRAINING_WORKER) & trap 'kill $$! 2>/dev/null' EXIT; DEBUG=1 BIND_HOST=$(HOST) $(PY) manage.py runserver $(HOST):$(PORT)
+
+worker: install migrate
+	$(TRAINING_WORKER)
 
 test: install-dev npm system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -10,19 +10,23 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from config.background import with_background_services  # noqa: E402
+from config.proxy import behind_trusted_proxies  # noqa: E402
+from config.websocket_security import SameOriginValidator, refuse  # noqa: E402
 from game.routing import websocket_urlpatterns  # noqa: E402
 from inference.consumers import INFERENCE_CHANNEL, InferenceConsumer  # noqa: E402
 
 channel_routes = ChannelNameRouter({INFERENCE_CHANNEL: InferenceConsumer.as_asgi()})
+# A path with no route is refused at the handshake (403), not answered with URLRouter's ValueError (500).
+websocket_routes = SameOriginValidator(URLRouter([*websocket_urlpatterns, re_path(r"", refuse)]))
 
 application = with_background_services(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+            "http": behind_trusted_proxies(django_asgi_app),
+            "websocket": behind_trusted_proxies(websocket_routes),
             "channel": channel_routes,
         }
     ),

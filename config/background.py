@@ -1,4 +1,4 @@
-"""Work a web process does besides answering requests: the game clock and, embedded, the AI.
+"""Work a web process does besides answering requests: the game clock, model swaps, training jobs' watch and, embedded, the AI.
 
 Daphne has no start-up hook, so the ASGI application starts these tasks on
 the event loop the first time it is called. The clock runs in every web
@@ -23,7 +23,7 @@ HOUSEKEEPING_SECONDS = 2.0
 
 
 async def run_clock() -> None:
-    from game.services import fire_due_timers, housekeeping
+    from game.actions import fire_due_timers, housekeeping
 
     fire = database_sync_to_async(fire_due_timers)
     tidy = database_sync_to_async(housekeeping)
@@ -61,11 +61,34 @@ async def run_embedded_inference() -> None:
             log.exception("the inference consumer failed on a message")
 
 
+# A pending model activation goes live within this long of the last turn that held it up ending.
+MODEL_SWAP_SECONDS = 1.0
+# A training job whose worker died is marked failed within TRAINING_JOB_STALE_SECONDS plus this.
+TRAINING_WATCH_SECONDS = 5.0
+
+
+async def run_every(seconds: float, work, what: str) -> None:
+    """`work` (sync, run in the database thread) every `seconds`, for the life of the process."""
+    call = database_sync_to_async(work)
+    while True:
+        try:
+            await call()
+        except Exception:
+            log.exception("%s failed; retrying", what)
+        await asyncio.sleep(seconds)
+
+
 def start_background_services() -> list[asyncio.Task]:
     from game.events import bind_event_loop
+    from inference.services import complete_pending_activation
+    from training.jobs import fail_orphaned_jobs
 
     bind_event_loop()
-    tasks = [asyncio.ensure_future(run_clock())]
+    tasks = [
+        asyncio.ensure_future(run_clock()),
+        asyncio.ensure_future(run_every(MODEL_SWAP_SECONDS, complete_pending_activation, "model swap")),
+        asyncio.ensure_future(run_every(TRAINING_WATCH_SECONDS, fail_orphaned_jobs, "training jobs' watch")),
+    ]
     if settings.EMBEDDED_SERVICES:
         tasks.append(asyncio.ensure_future(run_embedded_inference()))
     log.info("background services started: clock%s", " + inference" if settings.EMBEDDED_SERVICES else "")

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import Counter
 
 from django.conf import settings
 from django.core.cache import cache
 
-from game import selectors
+from game import runtime, selectors
 from game.errors import GameError
 
 # kind -> (allowed per window, window seconds); settings.ADDRESS_LIMITS overrides
@@ -24,9 +23,7 @@ LIMITS = {
     "try_code": (30, 60),
     "open_socket": (60, 60),
 }
-# Open game sockets per address in this process (the per-seat rule keeps one socket per seat; this
-# stops one address from holding hundreds of idle sockets).
-_open_sockets: Counter[str] = Counter()
+
 
 
 def limit_for(kind: str) -> tuple[int, int]:
@@ -73,14 +70,18 @@ def socket_opened(address: str) -> str | None:
     """Count a new game socket from `address`; the reason it must be refused, or None."""
     if not allow("open_socket", address):
         return "Too many new connections from your address: wait a minute."
-    if _open_sockets[address] >= settings.SOCKETS_PER_ADDRESS:
+    # Open game sockets per address in this process: the per-seat rule keeps one socket per seat; this
+    # stops one address from holding hundreds of idle sockets.
+    sockets = runtime.current().sockets_by_address
+    if sockets[address] >= settings.SOCKETS_PER_ADDRESS:
         return "Too many open connections from your address: close some tabs."
-    _open_sockets[address] += 1
+    sockets[address] += 1
     return None
 
 
 def socket_closed(address: str) -> None:
     """A socket counted by `socket_opened` is gone."""
-    _open_sockets[address] -= 1
-    if _open_sockets[address] <= 0:
-        del _open_sockets[address]
+    sockets = runtime.current().sockets_by_address
+    sockets[address] -= 1
+    if sockets[address] <= 0:
+        del sockets[address]

@@ -1,9 +1,10 @@
-"""The room's WebSocket consumer: parse, validate, call one service, send.
+"""The room's WebSocket consumer: parse, validate, call one action, send.
 
-Rules live in game.services and game.rules; this only translates between
-frames and function calls. What it keeps in memory is a cache of facts the
-database already holds (who this socket is, whether it is the drawer now),
-refreshed on every room change, so any web process can serve any player.
+Rules live in game.machine and game.rules, changes in game.actions; this only
+translates between frames and function calls. What it keeps in memory is a
+cache of facts the database already holds (who this socket is, whether it
+draws now, whether its player knows the word), refreshed on every view it
+sends, so any web process can serve any player.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from config import transport
 from config.consumers import DirectDispatchMixin, SerialLane
 from config.layers import ROOM_LAYER
-from game import address_limits, events, presence, protocol, ratelimit, room_reads, selectors, services
+from game import actions, address_limits, events, presence, protocol, ratelimit, room_reads, selectors
+from game.ai import canvas_context, canvas_key
 from game.errors import GameError
-from game.models import Phase, Room
+from game.models import Room
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits
+from game.rules import Mode
 from inference.consumers import request_inference
 
 log = logging.getLogger(__name__)
@@ -42,10 +45,15 @@ REPLACED_CLOSE_CODE = 4409
 # Too many sockets from one address, or one that never joined: refused.
 TOO_MANY_CLOSE_CODE = 4429
 JOIN_TIMEOUT_CLOSE_CODE = 4408
+KICKED_CLOSE_CODE = 4403
+NO_ROOM_CLOSE_CODE = 4404
 # A socket must take a seat this soon after opening, or it is closed (idle sockets cost memory).
 JOIN_TIMEOUT_SECONDS = 15.0
 # What Daphne may hold unsent for one client; past it the client is not reading and is dropped.
-OUTBOX_LIMIT_BYTES = 256 * 1024
+OUTBOX_LIMIT_BYTES = 1024 * 1024
+# A whole canvas is sent a chunk at a time, each once the client has taken most of the last.
+OUTBOX_PACE_BYTES = 128 * 1024
+PACE_WAIT_SECONDS = 20.0
 
 
 def _dump(message: protocol.Message) -> str:
@@ -60,10 +68,13 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     address: str = ""
     counted: bool = False  # this socket is counted against its address (address_limits.socket_opened)
     seat_epoch: int = 0  # which of the seat's sockets this is: a newer one replaces it
-    drawing_turn: int | None = None  # set while this player is drawing
-    strokes: list  # the current drawing's finished strokes (drawer only; set in connect)
+    mode: str = Mode.CLASSIC
+    canvas_turn: int | None = None  # the turn whose canvas this player draws now (None: not drawing)
+    known_turn: int | None = None  # the turn whose word this player knows
+    seen_turn: int | None = None  # the turn of the newest view this socket knows
+    strokes: list  # this player's canvas as the AI sees it: finished strokes (set in connect)
     drawing_points: int = 0  # points in `strokes`
-    live_stroke: list  # points of the stroke being drawn (drawer only)
+    live_stroke: list  # points of the stroke being drawn
     live_index: int = -1  # the stroke index the client gave the points in `live_stroke`
     live_refused: bool = False  # the stroke being drawn ran over a limit: the player was told once
     last_partial: float = 0.0
@@ -96,10 +107,10 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.close(code=ABUSE_CLOSE_CODE)
             return
         if room is None:
-            await self.send_error(GameError("no room with that code", code="no_room"))
-            await self.close(code=4404)
+            await self.send_error(GameError("There is no room with that code", code="no_room"))
+            await self.close(code=NO_ROOM_CLOSE_CODE)
             return
-        self.room_id = room.pk
+        self.room_id, self.mode = room.pk, room.mode
         self.join_timer = asyncio.get_running_loop().call_later(JOIN_TIMEOUT_SECONDS, self._join_timed_out)
         events.bind_event_loop()
 
@@ -135,7 +146,7 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             player_id, self.player_id = self.player_id, None
             await self._leave_groups(player_id)
             # After whatever this socket still had queued (a last guess, a `leave`).
-            self.lane.submit(database_sync_to_async(services.disconnect), player_id=player_id)
+            self.lane.submit(database_sync_to_async(actions.do_disconnect), player_id=player_id)
 
     async def _leave_groups(self, player_id: int) -> None:
         """This socket no longer holds its seat here: no more room traffic, no more presence beats."""
@@ -163,6 +174,15 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         except Disconnected:  # the client went away; Channels hears of it next (websocket.disconnect)
             self.gone = True
 
+    async def _paced(self) -> None:
+        """Wait (bounded) until the client has taken most of what was sent: before the next chunk of a burst."""
+        end = time.monotonic() + PACE_WAIT_SECONDS
+        while not self.gone and time.monotonic() < end:
+            queued = transport.queued_bytes(self.base_send)
+            if queued is None or queued <= OUTBOX_PACE_BYTES:
+                return
+            await asyncio.sleep(0.05)
+
     # --- incoming -------------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -183,19 +203,23 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if message.type in IMMEDIATE and not self.joins_pending:
             await self._handle(message)
         elif self.lane.full():
-            await self.send_error(GameError("the server is busy: try that again in a moment", code="busy"))
+            await self.send_error(GameError("The server is busy: try that again in a moment", code="busy"))
         else:
             self.joins_pending += message.type == "join"
             self.lane.submit(self._handle, message)
 
     async def _handle(self, message: protocol.ClientMessage) -> None:
         if message.type not in ("join", "ping") and self.player_id is None:
-            await self.send_error(GameError("join the room first", code="not_joined"))
+            await self.send_error(GameError("Join the room first", code="not_joined"))
             return
         try:
             await getattr(self, f"on_{message.type}")(message)
         except GameError as exc:
             await self.send_error(exc)
+
+    async def _act(self, action, **fields) -> None:
+        """One game action for this socket's player, in the database thread."""
+        await database_sync_to_async(action)(player_id=self.player_id, room_id=self.room_id, **fields)
 
     async def on_ping(self, message: protocol.Ping):
         await self.send(_dump(protocol.Pong()))
@@ -208,13 +232,13 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
 
     async def _join(self, message: protocol.Join):
         if self.player_id is not None:
-            raise GameError("already joined", code="already_joined")
+            raise GameError("You have joined already", code="already_joined")
         if self.gone:
             return
-        player = await database_sync_to_async(services.join_room)(
+        player = await database_sync_to_async(actions.do_join)(
             code=self.code, name=message.name, token=message.token, address=address_limits.address_key(self.address)
         )
-        player = await database_sync_to_async(services.connect)(player_id=player.pk)
+        player = await database_sync_to_async(actions.do_connect)(player_id=player.pk)
         self.player_id, self.seat_epoch = player.pk, player.seat_epoch
         # One socket per seat: an older one (another tab, a connection not yet noticed dead) gives way.
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
@@ -224,13 +248,19 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
         presence.opened(player.pk)
         self.limits = ratelimit.for_seat(player.pk)  # a reload does not refill the seat's allowance
-        state = await self._snapshot()
+        read = await database_sync_to_async(selectors.read_room)(room_id=self.room_id)  # with this seat in it
+        state = self._apply(selectors.view_of(read, player_id=player.pk))
         self.sent_version = max(self.sent_version, state.version)
         await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
-        if state.turn_id is not None and state.phase in (Phase.DRAWING, Phase.TURN_END):
-            strokes = await self._send_canvas(state.turn_id)
-            if self.drawing_turn == state.turn_id:
-                self._hold_drawing(strokes)
+        history = await database_sync_to_async(selectors.chat_history)(
+            room_id=self.room_id, state=read.state, player_id=player.pk)
+        if history:
+            await self.send(_dump(protocol.ChatHistory(lines=history)))
+        if state.turn_id is not None:
+            for owner in selectors.canvases_to_show(read.state, player.pk):
+                strokes = await self._send_canvas(state.turn_id, owner)
+                if owner == player.pk and self.canvas_turn == state.turn_id:
+                    self._hold_drawing(strokes)
 
     async def seat_taken(self, event):
         """A newer socket took this seat: this one stops (and says why), unless it is the newer one."""
@@ -241,52 +271,56 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         await self.close(code=REPLACED_CLOSE_CODE)
 
     async def on_sync(self, message: protocol.Sync):
-        if self.drawing_turn is None:  # the drawer's own page is the reference: it never needs the copy
-            turn_id = self.seen_turn
-            if turn_id is not None:
-                await self._send_canvas(turn_id)
+        read = await room_reads.room_read(self.room_id, version=0)
+        turn = read.state.turn
+        if turn is None:
+            return
+        for owner in selectors.canvases_to_show(read.state, self.player_id):
+            if owner != self.player_id or self.canvas_turn is None:  # a drawer's own page is the reference
+                await self._send_canvas(turn.turn_no, owner)
 
-    async def _send_canvas(self, turn_id: int) -> list:
-        """Send this socket the stored drawing of `turn_id` in bounded chunks; returns its strokes."""
-        stored = await database_sync_to_async(selectors.drawing)(turn_id=turn_id)
-        strokes, widths = stored or ([], [])
-        for frame in protocol.canvas_frames(turn_id, selectors.stroke_views(strokes, widths)):
+    async def _send_canvas(self, turn_no: int, owner: int) -> list:
+        """Send this socket one stored canvas in bounded, paced chunks; returns its strokes."""
+        strokes, widths, colors = await database_sync_to_async(selectors.canvas)(
+            room_id=self.room_id, turn_no=turn_no, owner=owner)
+        for frame in protocol.canvas_frames(turn_no, owner, selectors.stroke_views(strokes, widths, colors)):
+            await self._paced()
             await self.send(_dump(frame))
         return strokes
 
     async def on_settings(self, message: protocol.UpdateSettings):
-        await database_sync_to_async(services.update_settings)(
-            player_id=self.player_id, **message.model_dump(exclude={"type"}, exclude_none=True)
-        )
+        await self._act(actions.do_update_settings, **message.model_dump(exclude={"type"}, exclude_none=True))
 
     async def on_start(self, message: protocol.Start):
-        await database_sync_to_async(services.start_game)(player_id=self.player_id)
+        await self._act(actions.do_start)
 
     async def on_play_again(self, message: protocol.PlayAgain):
-        await database_sync_to_async(services.play_again)(player_id=self.player_id)
+        await self._act(actions.do_play_again)
 
     async def on_choose_word(self, message: protocol.ChooseWord):
-        await database_sync_to_async(services.choose_word)(player_id=self.player_id, word=message.word)
+        await self._act(actions.do_choose_word, word=message.word)
 
     async def on_kick(self, message: protocol.Kick):
-        await database_sync_to_async(services.kick_player)(player_id=self.player_id, target_id=message.player_id)
+        await self._act(actions.do_kick, target_id=message.player_id)
 
     async def on_votekick(self, message: protocol.VoteKick):
-        await database_sync_to_async(services.vote_kick)(player_id=self.player_id, target_id=message.player_id)
+        await self._act(actions.do_votekick, target_id=message.player_id)
 
     async def on_leave(self, message: protocol.Leave):
-        await database_sync_to_async(services.leave_room)(player_id=self.player_id)
+        await self._act(actions.do_leave)
         await self.close(code=1000)
 
     async def on_guess(self, message: protocol.GuessText):
-        await database_sync_to_async(services.submit_guess)(player_id=self.player_id, text=message.text)
+        await self._act(actions.do_guess, text=message.text)
+
+    # --- drawing ----------------------------------------------------------------------------
 
     def _late_drawing(self) -> bool:
         """The turn just ended under a drawer whose last points were on their way: not an error."""
-        return self.drawing_turn is None and time.monotonic() - self.stopped_drawing_at < LATE_DRAWING_SECONDS
+        return self.canvas_turn is None and time.monotonic() - self.stopped_drawing_at < LATE_DRAWING_SECONDS
 
     def _hold_drawing(self, strokes: list) -> None:
-        """The drawer's copy of the drawing (what the AI is shown), as stored."""
+        """This player's canvas as the AI is shown it, as stored."""
         self.strokes = [[list(s[0]), list(s[1])] for s in strokes]
         self.drawing_points = sum(len(s[0]) for s in strokes)
         self.live_stroke, self.live_index, self.live_refused = [], -1, False
@@ -294,8 +328,8 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def on_points(self, message: protocol.Points):
         if self._late_drawing():
             return
-        if self.drawing_turn is None:
-            raise GameError(services.NOT_DRAWING, code="not_drawer")
+        if self.canvas_turn is None:
+            raise GameError("Only the drawer can draw, and only while drawing", code="not_drawer")
         if message.stroke != self.live_index:  # a new stroke began (its end may never have come)
             self.live_stroke, self.live_index, self.live_refused = [], message.stroke, False
         room = min(protocol.MAX_POINTS_PER_STROKE - len(self.live_stroke),
@@ -308,12 +342,13 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                                             code="stroke_too_long"))
         if not points:
             return
-        # Live relay only: nothing is stored until the stroke ends.
-        payload = protocol.PointsOut(turn_id=self.drawing_turn, stroke=message.stroke,
-                                     points=protocol.compact_points(points), width=message.width)
-        await self.channel_layer.group_send(
-            events.room_group(self.code), events.room_event(payload, sender=self.channel_name)
-        )
+        if self.mode == Mode.CLASSIC:  # live points for the guessers (racers see each other's finished strokes)
+            payload = protocol.PointsOut(turn_id=self.canvas_turn, owner=self.player_id, stroke=message.stroke,
+                                         points=protocol.compact_points(points), width=message.width,
+                                         color=message.color)
+            await self.channel_layer.group_send(
+                events.room_group(self.code), events.room_event(payload, sender=self.channel_name)
+            )
         self.live_stroke.extend(points)
         now = time.monotonic()
         if now - self.last_partial >= PARTIAL_INFERENCE_SECONDS and len(self.live_stroke) > 1:
@@ -329,49 +364,49 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if self._late_drawing():
             return
         points = message.points
-        if self.drawing_turn is not None and self.drawing_points + len(points) <= protocol.MAX_POINTS_PER_DRAWING:
+        if self.canvas_turn is not None and self.drawing_points + len(points) <= protocol.MAX_POINTS_PER_DRAWING:
             self.strokes.append([[p[0] for p in points], [p[1] for p in points]])
             self.drawing_points += len(points)
             self.live_stroke, self.live_index, self.live_refused = [], -1, False
             self.last_partial = time.monotonic()
             await self._infer([*self.strokes])
-        self.lane.submit(
-            self._store, services.add_stroke, {"index": message.stroke, "points": points, "width": message.width}
-        )
+        self.lane.submit(self._store, actions.do_stroke,
+                         {"points": points, "width": message.width, "color": message.color})
 
     async def on_undo(self, message: protocol.Undo):
-        if self.drawing_turn is not None:
+        if self.canvas_turn is not None:
             if self.strokes:
                 self.drawing_points -= len(self.strokes[-1][0])
             self.strokes, self.live_stroke, self.live_index = self.strokes[:-1], [], -1
             if self.strokes:
                 await self._infer([*self.strokes])
-        self.lane.submit(self._store, services.undo_stroke, {})
+        self.lane.submit(self._store, actions.do_undo, {})
 
     async def on_clear(self, message: protocol.Clear):
-        if self.drawing_turn is not None:
+        if self.canvas_turn is not None:
             self._hold_drawing([])
-        self.lane.submit(self._store, services.clear_canvas, {})
+        self.lane.submit(self._store, actions.do_clear, {})
 
     async def _store(self, change, fields: dict) -> None:
         """Store one drawing change (in the lane). Refused, the AI's copy is reloaded from the database."""
         if self.player_id is None:
-            return  # removed by the host since (_handle checked the seat): this socket is closing
+            return  # removed since (_handle checked the seat): this socket is closing
         try:
-            await database_sync_to_async(change)(player_id=self.player_id, **fields)
+            await self._act(change, **fields)
         except GameError as exc:
-            if self.drawing_turn is not None:
-                stored = await database_sync_to_async(selectors.drawing)(turn_id=self.drawing_turn)
-                self._hold_drawing(stored[0] if stored else [])
+            if self.canvas_turn is not None:
+                strokes, _, _ = await database_sync_to_async(selectors.canvas)(
+                    room_id=self.room_id, turn_no=self.canvas_turn, owner=self.player_id)
+                self._hold_drawing(strokes)
             if not (exc.code == "not_drawer" and self._late_drawing()):
                 await self.send_error(exc)
 
     async def _infer(self, strokes: list, *, partial: bool = False) -> None:
-        if self.drawing_turn is None:
+        if self.canvas_turn is None:
             return
         await request_inference(
-            room=self.code,
-            drawing_id=self.drawing_turn,
+            key=canvas_key(self.room_id, self.canvas_turn, self.player_id),
+            context=canvas_context(self.room_id, self.canvas_turn, self.player_id),
             # Wall-clock milliseconds: newer versions always compare greater,
             # even after the drawer reconnects through another process.
             version=time.time_ns() // 1_000_000,
@@ -389,24 +424,19 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def send_error(self, exc: GameError):
         await self.send(_dump(protocol.ErrorOut(code=exc.code, message=exc.message)))
 
-    seen_turn: int | None = None  # the turn of the newest view this socket knows
-
-    async def _snapshot(self) -> protocol.Snapshot:
-        state = await database_sync_to_async(selectors.snapshot)(room_id=self.room_id, player_id=self.player_id)
-        return self._apply(state)
-
     def _apply(self, state: protocol.Snapshot) -> protocol.Snapshot:
-        """What this socket keeps of a view of the room: whether it is drawing (a new turn starts empty)."""
+        """What this socket keeps of a view: whether it draws now, whether its player knows the word."""
         if state.version < self.seen_version:
             return state  # an older read that finished late: what this socket knows is newer
         self.seen_version = state.version
         self.seen_turn = state.turn_id
-        drawing = state.phase == Phase.DRAWING and state.drawer_id == self.player_id
-        if drawing and self.drawing_turn != state.turn_id:
+        self.known_turn = state.turn_id if state.word is not None else None
+        drawing = state.can_draw and state.turn_id is not None
+        if drawing and self.canvas_turn != state.turn_id:
             self._hold_drawing([])  # a turn starts with an empty canvas; a rejoin loads it (_join)
-        if self.drawing_turn is not None and not drawing:
+        if self.canvas_turn is not None and not drawing:
             self.stopped_drawing_at = time.monotonic()
-        self.drawing_turn = state.turn_id if drawing else None
+        self.canvas_turn = state.turn_id if drawing else None
         return state
 
     async def room_changed(self, event):
@@ -440,17 +470,22 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             await self.send(_dump(protocol.State(state=state)))
 
     async def player_kicked(self, event):
-        """The host removed this player: tell them, then stop serving this socket."""
-        await self.send_error(GameError("the host removed you from the room", code="kicked"))
+        """The host (or a vote) removed this player: tell them, then stop serving this socket."""
+        await self.send_error(GameError("You were removed from the room", code="kicked"))
         player_id, self.player_id = self.player_id, None  # the seat is gone already: nothing to disconnect
         if player_id is not None:
             await self._leave_groups(player_id)
-        await self.close(code=4403)
+        await self.close(code=KICKED_CLOSE_CODE)
 
     async def room_event(self, event):
         if event.get("sender") == self.channel_name:
             return  # the drawer already shows their own points
-        text = event.get("text")
-        if text is None:  # from a process still on the older message form, during a rolling deploy
-            text = json.dumps(event["payload"])
-        await self.send(text)
+        if "text_knowers" in event:  # a frame in two versions: the plain one only for who knows the word
+            text = event["text_knowers"] if self.known_turn == event.get("turn") else event.get("text")
+        else:
+            text = event.get("text")
+            if text is None and "payload" in event:  # from a process still on the older form, during a deploy
+                text = json.dumps(event["payload"])
+        if text is not None:
+            await self.send(text)
+

@@ -1,14 +1,14 @@
 """Broadcasting: how a state change reaches every socket in a room, on any web process.
 
-Services call these after their transaction commits (Zulip's "write, then
+Actions call these after their transaction commits (Zulip's "write, then
 send the event"). Only the channel layer carries events, so players on
 different Daphne processes see the same thing.
 
-Services run in Channels' single database thread. Waiting there for each
+Actions run in Channels' single database thread. Waiting there for each
 send to finish (async_to_sync) would hold every other player's database work
 behind the event loop, so when a web process's loop is known the events are
-handed to it and sent, in order, by one sender task; elsewhere (management
-commands, plain scripts) they are sent synchronously.
+handed to it (game.runtime's outbox) and sent, in order, by one sender task;
+elsewhere (management commands, plain scripts) they are sent synchronously.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -24,10 +23,7 @@ from django.db import transaction
 from pydantic import BaseModel
 
 from config.layers import ROOM_LAYER
-
-_loop: asyncio.AbstractEventLoop | None = None
-_queue: asyncio.Queue | None = None
-_lock = threading.Lock()
+from game import runtime
 
 
 def room_group(code: str) -> str:
@@ -38,40 +34,24 @@ def player_group(player_id: int) -> str:
     return f"player.{player_id}"
 
 
-async def _sender(queue: asyncio.Queue) -> None:
-    layer = get_channel_layer(ROOM_LAYER)
-    while True:
-        group, message = await queue.get()
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # noqa: BLE001 - one failed send must not stop the others
-            logging.getLogger(__name__).exception("group_send to %s failed", group)
-
-
 def bind_event_loop() -> None:
     """Called on the web process's event loop: events from the database thread go through it."""
-    global _loop, _queue
-    loop = asyncio.get_running_loop()
-    with _lock:
-        if _loop is loop:
-            return
-        _loop, _queue = loop, asyncio.Queue()
-        loop.create_task(_sender(_queue))
+    runtime.current()
 
 
 def _group_send(group: str, message: dict) -> None:
-    loop, queue = _loop, _queue
-    if loop is not None and queue is not None and loop.is_running() and not loop.is_closed():
+    bound = runtime.bound()
+    if bound is not None and bound.running:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
-            queue.put_nowait((group, message))
+        if running is bound.loop:
+            bound.outbox.put_nowait((group, message))
         else:
-            loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+            bound.loop.call_soon_threadsafe(bound.outbox.put_nowait, (group, message))
         return
-    if loop is not None and not loop.is_closed():
+    if bound is not None and not bound.loop.is_closed():
         # The web process is stopping (its loop no longer runs): nobody is left to tell, and
         # waiting here for that loop (async_to_sync) would hang the process's exit for good.
         logging.getLogger(__name__).info("dropped an event for %s: the web process is stopping", group)
@@ -113,6 +93,23 @@ def room_event(payload: dict | BaseModel, *, sender: str = "") -> dict:
 def to_room(code: str, payload: dict | BaseModel) -> None:
     message = room_event(payload)
     after_commit(lambda: _group_send(room_group(code), message))
+
+
+def room_event_by_knowledge(*, turn_no: int, knowers: BaseModel, others: BaseModel | None) -> dict:
+    """One room event in two versions: each socket forwards `knowers` if its player knows turn `turn_no`'s word,
+    else `others` (nothing if None). See GameConsumer.room_event."""
+    return {"type": "room.event", "text": encode(others) if others is not None else None,
+            "text_knowers": encode(knowers), "turn": turn_no}
+
+
+def send_room_message(code: str, message: dict) -> None:
+    """A layer message to the room's sockets now (from the database thread or a script)."""
+    _group_send(room_group(code), message)
+
+
+async def send_room_message_now(code: str, message: dict) -> None:
+    """The same, from the event loop."""
+    await get_channel_layer(ROOM_LAYER).group_send(room_group(code), message)
 
 
 def to_player(player_id: int, payload: dict | BaseModel) -> None:

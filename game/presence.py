@@ -10,42 +10,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 
 from channels.db import database_sync_to_async
 
-from game import rules, services
+from game import actions, rules, runtime
 
 log = logging.getLogger(__name__)
 
-_open: Counter[int] = Counter()  # player id -> sockets open here
-_beat: asyncio.Task | None = None
-
-
 def opened(player_id: int) -> None:
     """A socket of this process took `player_id`'s seat (call on the event loop)."""
-    global _beat
-    _open[player_id] += 1
-    loop = asyncio.get_running_loop()
-    if _beat is None or _beat.done() or _beat.get_loop() is not loop:
-        _beat = loop.create_task(_beat_forever())
+    here = runtime.current()
+    here.open_seats[player_id] += 1
+    if here.beat is None or here.beat.done():
+        here.beat = here.loop.create_task(_beat_forever())
 
 
 def closed(player_id: int) -> None:
     """That socket is gone."""
-    _open[player_id] -= 1
-    if _open[player_id] <= 0:
-        del _open[player_id]
+    seats = runtime.current().open_seats
+    seats[player_id] -= 1
+    if seats[player_id] <= 0:
+        del seats[player_id]
 
 
 def open_seats() -> list[int]:
-    return list(_open)
+    here = runtime.bound()
+    return list(here.open_seats) if here is not None else []
 
 
 async def beat() -> None:
     """Refresh every seat open here, in one write."""
-    if _open:
-        await database_sync_to_async(services.touch)(player_ids=open_seats())
+    seats = open_seats()
+    if seats:
+        await database_sync_to_async(actions.do_touch)(player_ids=seats)
 
 
 async def _beat_forever() -> None:
@@ -54,4 +51,4 @@ async def _beat_forever() -> None:
         try:
             await beat()
         except Exception:  # noqa: BLE001 - a missed beat is retried; only a long silence counts
-            log.warning("presence heartbeat failed for %d seats", len(_open), exc_info=True)
+            log.warning("presence heartbeat failed for %d seats", len(open_seats()), exc_info=True)

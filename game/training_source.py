@@ -1,24 +1,27 @@
-"""Drawings from finished games as training data, labelled with their word."""
+"""What the training side may read of finished games: their words and drawings (reads only, no training import).
+
+A drawing counts when its turn ended, it has a word and at least one stroke, and an admin did not
+exclude it from training (Game > Drawings). `training.sources.GameDrawingsSource` turns these
+into training samples.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from game.models import Turn
-from training.sources import Sample
+from game.models import Drawing
 
 
-class GameDrawingsSource:
-    """Finished turns with a word and at least one stroke, minus those an admin excluded."""
+def _drawings_for_training():
+    return (Drawing.objects.filter(turn__ended_at__isnull=False, excluded_from_training=False)
+            .exclude(word="").exclude(strokes=[]))
 
-    name = "games"
 
-    def _turns(self):
-        return Turn.objects.filter(ended_at__isnull=False, excluded_from_training=False).exclude(word="").exclude(strokes=[])
+def words_with_drawings() -> list[str]:
+    """The words finished drawings were drawn for, sorted."""
+    return sorted(set(_drawings_for_training().values_list("word", flat=True)))
 
-    def categories(self) -> list[str]:
-        return sorted(set(self._turns().values_list("word", flat=True)))
 
-    def iter_category(self, category: str) -> Iterator[Sample]:
-        for turn in self._turns().filter(word=category).iterator():
-            yield Sample(word=category, drawing=turn.strokes, key=f"game-turn-{turn.pk}")
+def drawings_of(*, word: str) -> Iterator[tuple[int, list]]:
+    """(drawing id, strokes in the Quick, Draw! raw format) of every finished drawing of `word`."""
+    yield from _drawings_for_training().filter(word=word).values_list("pk", "strokes").iterator()

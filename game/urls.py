@@ -9,6 +9,6 @@ urlpatterns = [
     path("rooms/public.json", views.public_rooms, name="public_rooms"),
     path("r/<str:code>", views.room, name="room"),
     path("rooms/<str:code>/games/<int:game_no>/gallery.json", views.gallery, name="gallery"),
-    path("rooms/<str:code>/drawings/<int:turn_id>.svg", views.drawing_svg, name="drawing_svg"),
-    path("staff/drawings/<int:turn_id>.svg", views.admin_drawing_svg, name="admin_drawing_svg"),
+    path("rooms/<str:code>/drawings/<int:drawing_id>.svg", views.drawing_svg, name="drawing_svg"),
+    path("staff/drawings/<int:drawing_id>.svg", views.admin_drawing_svg, name="admin_drawing_svg"),
 ]

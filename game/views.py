@@ -8,9 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from game import address_limits, protocol, selectors, services, thumbnails
+from game import actions, address_limits, protocol, rules, selectors, thumbnails
 from game.errors import GameError
-from game.models import Turn
+from game.models import Drawing
 
 # A finished turn's drawing never changes: browsers and proxies may keep its picture.
 IMMUTABLE = "public, max-age=604800, immutable"
@@ -30,8 +30,11 @@ def _home_with_error(request: HttpRequest, message: str, status: int) -> HttpRes
 def create_room(request: HttpRequest) -> HttpResponse:
     if not address_limits.allow("create_room", address_limits.client_address(request.META)):
         return _home_with_error(request, "Too many new rooms from your address; try again in a few minutes.", 429)
+    mode = request.POST.get("mode") or rules.Mode.CLASSIC
+    if mode not in rules.MODES:
+        return _home_with_error(request, "There is no such game mode.", 400)
     try:
-        room = services.create_room(is_public=request.POST.get("public") in ("on", "1", "true"))
+        room = actions.do_create_room(mode=mode, is_public=request.POST.get("public") in ("on", "1", "true"))
     except GameError as exc:
         return _home_with_error(request, exc.message, 503)
     return redirect("room", code=room.code)
@@ -62,12 +65,20 @@ def room(request: HttpRequest, code: str) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     if found is None:
-        raise Http404("no such room")
+        # Rendered here, not raised: a dead room link is ordinary, and DEBUG's technical 404 must not show it.
+        return render(request, "game/room_gone.html", {"code": code}, status=404)
     context = {
         "code": found.code,
-        "canvas_width": protocol.CANVAS_WIDTH,
-        "canvas_height": protocol.CANVAS_HEIGHT,
-        "brush_sizes": protocol.BRUSH_SIZES,
+        "mode": found.mode,
+        # The game's constants, read by the page's scripts from here (one place: the protocol and the rules).
+        "constants": {
+            "canvasWidth": protocol.CANVAS_WIDTH, "canvasHeight": protocol.CANVAS_HEIGHT,
+            "brushSizes": list(protocol.BRUSH_SIZES), "palette": list(protocol.PALETTE),
+            "maxPointsPerBatch": protocol.MAX_POINTS_PER_BATCH, "maxPointsPerStroke": protocol.MAX_POINTS_PER_STROKE,
+            "maxFrameBytes": protocol.MAX_FRAME_BYTES, "maxText": protocol.MAX_TEXT,
+            "settingRanges": rules.SETTING_RANGES, "aiModes": list(rules.AI_MODES), "aiMask": rules.AI_MASK_CHAR,
+            "minHumans": {str(mode): n for mode, n in rules.MIN_HUMANS.items()},
+        },
     }
     return render(request, "game/room.html", context)
 
@@ -89,8 +100,8 @@ def gallery(request: HttpRequest, code: str, game_no: int) -> JsonResponse:
     return response
 
 
-def _svg_response(turn_id: int, strokes: list) -> HttpResponse:
-    key = f"gtd:drawing-svg:{turn_id}"
+def _svg_response(drawing_id: int, strokes: list) -> HttpResponse:
+    key = f"gtd:drawing-svg:{drawing_id}"
     svg = cache.get(key)
     if svg is None:
         svg = thumbnails.drawing_svg(strokes)
@@ -99,22 +110,22 @@ def _svg_response(turn_id: int, strokes: list) -> HttpResponse:
 
 
 @require_GET
-def drawing_svg(request: HttpRequest, code: str, turn_id: int) -> HttpResponse:
+def drawing_svg(request: HttpRequest, code: str, drawing_id: int) -> HttpResponse:
     """A finished turn's drawing as a small SVG (a running turn's drawing is not served)."""
-    turn = selectors.ended_drawing(code=code, turn_id=turn_id)
-    if turn is None:
+    drawing = selectors.ended_drawing(code=code, drawing_id=drawing_id)
+    if drawing is None:
         raise Http404("no such drawing")
-    response = _svg_response(turn.pk, turn.strokes)
+    response = _svg_response(drawing.pk, drawing.strokes)
     response["Cache-Control"] = IMMUTABLE
     return response
 
 
 @staff_member_required
 @require_GET
-def admin_drawing_svg(request: HttpRequest, turn_id: int) -> HttpResponse:
+def admin_drawing_svg(request: HttpRequest, drawing_id: int) -> HttpResponse:
     """Any stored drawing as a small SVG, for the admin's drawing list (which never loads the strokes itself)."""
-    turn = Turn.objects.filter(pk=turn_id).only("strokes").first()
-    if turn is None:
+    drawing = Drawing.objects.filter(pk=drawing_id).only("strokes").first()
+    if drawing is None:
         raise Http404("no such drawing")
-    response = thumbnails.drawing_svg(turn.strokes)
-    return HttpResponse(response, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
+    return HttpResponse(thumbnails.drawing_svg(drawing.strokes), content_type="image/svg+xml",
+                        headers={"Cache-Control": "private, max-age=60"})

@@ -2,8 +2,10 @@
 
 Every change goes through `inference.services` (the same functions as
 `manage.py activate_model`), so the admin refuses exactly what the command
-refuses and records who switched the live model. Plots are streamed by a
-view that only serves the known plot names from the version's own folder.
+refuses and records who switched the live model. An activation that must
+wait for turns in play to end is shown as pending, with a cancel button.
+Plots are streamed by a view that only serves the known plot names from the
+version's own folder; the comparison reads only the configured data folders.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,9 +25,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from inference.errors import ModelVersionError
-from inference.models import ModelActivation, ModelVersion
+from inference.models import ModelActivation, ModelVersion, PendingActivation
 
-# The only files the plot view serves: what training.report.write_plots writes.
+# The only files the plot view serves: the plots training writes beside a model.
 PLOTS = {
     "training_curves.png": "Training curves (loss and accuracy per epoch)",
     "confusions.png": "Most-confused pairs",
@@ -46,11 +49,27 @@ def _size(num: int) -> str:
     return f"{num / 1e6:.2f} MB" if num >= 100_000 else f"{num / 1e3:.0f} kB"
 
 
+def data_folder_choices() -> list[tuple[str, str]]:
+    """The server folders staff may have read (settings.TRAINING_DATA_DIRS): offered, never typed."""
+    return [(str(folder), str(folder)) for folder in settings.TRAINING_DATA_DIRS]
+
+
+def activation_message(result) -> str:
+    """What an admin is told after Activate or Roll back (see inference.services.ActivationResult)."""
+    if result.live:
+        return f"{result.version} is now live: every room switches to it within a second."
+    words = ", ".join(result.waiting_for[:10]) + ("..." if len(result.waiting_for) > 10 else "")
+    return (f"{result.version} will go live as soon as the turns in play that use words it does not know end "
+            f"({words}); new turns only offer words it knows. It is pending: cancel it from the model list.")
+
+
 class CompareForm(forms.Form):
     a = forms.ModelChoiceField(ModelVersion.objects.all(), label="Version A")
     b = forms.ModelChoiceField(ModelVersion.objects.all(), label="Version B")
-    data = forms.CharField(label="Validation data folder", help_text="Folder of <category>.ndjson; its held-out "
-                           "drawings (the split training never uses) are scored.")
+    data = forms.ChoiceField(label="Validation data folder", choices=[],
+                             error_messages={"invalid_choice": "Choose one of the configured data folders."},
+                             help_text="A configured folder of <category>.ndjson (TRAINING_DATA_DIRS); its held-out "
+                             "drawings (the split training never uses) are scored.")
     scope = forms.ChoiceField(choices=[])
     limit = forms.IntegerField(min_value=1, max_value=200, initial=10, label="Drawings per category")
 
@@ -59,7 +78,8 @@ class CompareForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["scope"].choices = list(SCOPES.items())
-        self.fields["data"].initial = str(settings.QUICKDRAW_SAMPLE_DIR)
+        self.fields["data"].choices = data_folder_choices()
+        self.fields["data"].initial = str(settings.TRAINING_DATA_DIRS[0]) if settings.TRAINING_DATA_DIRS else ""
 
 
 @admin.register(ModelVersion)
@@ -101,7 +121,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def live_column(self, v: ModelVersion) -> str:
         if v.is_active:
             return format_html('<span class="ax-badge ax-live" title="serving every room">live</span>')
+        if getattr(v, "is_pending", False):
+            return format_html('<span class="ax-badge ax-pending" title="goes live when the turns in play end">'
+                               'pending</span>')
         return "shipped default" if v.is_shipped_default else "–"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            is_pending=Exists(PendingActivation.objects.filter(version=OuterRef("pk"))))
 
     def _metric(self, v: ModelVersion, key: str) -> str:
         return _pct(v.metrics.get(key))
@@ -229,22 +256,28 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return [
             path("compare/", wrap(self.compare_view), name="inference_modelversion_compare"),
             path("rollback/", wrap(self.rollback_view), name="inference_modelversion_rollback"),
+            path("pending/cancel/", wrap(self.cancel_pending_view), name="inference_modelversion_cancel_pending"),
             path("<int:version_id>/activate/", wrap(self.activate_view), name="inference_modelversion_activate"),
             path("<int:version_id>/plot/<str:name>", wrap(self.plot_view), name="inference_modelversion_plot"),
             *super().get_urls(),
         ]
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        from inference.selectors import pending_activation
+
         extra_context = {**(extra_context or {}), "title": "Model version", "show_save": False, "show_save_and_continue": False,
-                         "show_save_and_add_another": False, "can_activate": self.has_activate_permission(request)}
+                         "show_save_and_add_another": False, "can_activate": self.has_activate_permission(request),
+                         "pending": pending_activation()}
         if object_id and request.method == "POST":
             return HttpResponseNotAllowed(["GET"])  # read-only: activation has its own POST view
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
+        from inference.selectors import pending_activation
+
         last = ModelActivation.objects.select_related("version", "previous").first()
         extra_context = {**(extra_context or {}), "title": "Model versions", "last_activation": last,
-                         "can_activate": self.has_activate_permission(request),
+                         "can_activate": self.has_activate_permission(request), "pending": pending_activation(),
                          "live": ModelVersion.objects.filter(is_active=True).first()}
         return super().changelist_view(request, extra_context)
 
@@ -276,7 +309,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(default)
 
     def activate_view(self, request: HttpRequest, version_id: int) -> HttpResponse:
-        """Make a version live for every room; a refusal keeps the live model and says why."""
+        """Make a version live for every room, now or when the turns in play end; a refusal keeps the live model."""
         from inference.services import activate_model_version
 
         if request.method != "POST":
@@ -285,12 +318,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         version = self._version(request, version_id)
         try:
-            activate_model_version(version=version, by=request.user.get_username())
+            result = activate_model_version(version=version, by=request.user.get_username())
         except ModelVersionError as exc:
             messages.error(request, f"{version} was not activated; the live model stays. Reason: {exc}")
         else:
-            messages.success(request, f"{version} is now live: every room switches to it within a second.")
+            (messages.success if result.live else messages.warning)(request, activation_message(result))
         return self._back(request, reverse("admin:inference_modelversion_change", args=[version.pk]))
+
+    def cancel_pending_view(self, request: HttpRequest) -> HttpResponse:
+        """Drop the activation that waits for turns to end; the live model stays."""
+        from inference.services import cancel_pending_activation
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_activate_permission(request):
+            raise PermissionDenied
+        cancelled = cancel_pending_activation()
+        if cancelled is None:
+            messages.info(request, "No activation was pending (it may have gone live meanwhile).")
+        else:
+            messages.success(request, f"The pending activation of {cancelled.version} is cancelled; the live model stays.")
+        return self._back(request, reverse("admin:inference_modelversion_changelist"))
 
     def rollback_view(self, request: HttpRequest) -> HttpResponse:
         from inference.services import rollback_model_version
@@ -300,11 +348,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if not self.has_activate_permission(request):
             raise PermissionDenied
         try:
-            version = rollback_model_version(by=request.user.get_username())
+            result = rollback_model_version(by=request.user.get_username())
         except ModelVersionError as exc:
             messages.error(request, f"Not rolled back; the live model stays. Reason: {exc}")
         else:
-            messages.success(request, f"Rolled back: {version} is live again.")
+            if result.live:
+                messages.success(request, f"Rolled back: {result.version} is live again.")
+            else:
+                messages.warning(request, "Rolling back: " + activation_message(result))
         return self._back(request, reverse("admin:inference_modelversion_changelist"))
 
     def compare_view(self, request: HttpRequest) -> HttpResponse:
@@ -360,12 +411,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one version to activate.", messages.WARNING)
             return None
         try:
-            activate_model_version(version=versions[0], by=request.user.get_username())
+            result = activate_model_version(version=versions[0], by=request.user.get_username())
         except ModelVersionError as exc:
             self.message_user(request, f"{versions[0]} was not activated; the live model stays. Reason: {exc}",
                               messages.ERROR)
         else:
-            self.message_user(request, f"{versions[0]} is now live: every room switches to it within a second.")
+            self.message_user(request, activation_message(result), messages.SUCCESS if result.live else messages.WARNING)
         return None
 
 

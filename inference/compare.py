@@ -3,7 +3,7 @@
 The drawings are the validation split of a folder of `<category>.ndjson`
 files (the drawings training holds out, by `crc32(key_id) % 10 == 0`), so
 a version is never scored on drawings it trained on. Scoring reuses
-`manage.py evaluate`'s pieces (`live_image`, `Tally`): the numbers mean the
+`inference.evaluation` (`live_images`, `Tally`), like `manage.py evaluate`: the numbers mean the
 same as that command's, and each drawing is rasterized once for every model.
 """
 
@@ -17,9 +17,8 @@ import numpy as np
 
 from inference.classifier import Classifier, ModelFileError
 from inference.errors import ModelVersionError
-from inference.management.commands.evaluate import METRICS, Tally, live_image, read_drawings
+from inference.evaluation import METRICS, Tally, live_images, read_drawings
 from inference.models import ModelVersion
-from inference.strokes import StrokeError, first_half
 
 SCOPES = {
     "both": "categories both versions know",
@@ -84,14 +83,7 @@ def compare_model_versions(
     result = Comparison(versions=versions, data_dir=str(data_dir), scope=scope, limit=limit, categories=categories)
     started = time.perf_counter()
     for category in categories:
-        full, half = [], []
-        for drawing in read_drawings(files[category], limit, "validation")[0]:
-            try:
-                images = live_image(drawing), live_image(first_half(drawing))
-            except (StrokeError, TypeError, ValueError):
-                continue
-            full.append(images[0])
-            half.append(images[1])
+        full, half, _unreadable = live_images(read_drawings(files[category], limit, "validation")[0])
         if not full:
             continue
         result.drawings += len(full)

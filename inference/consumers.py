@@ -1,7 +1,7 @@
 """The inference consumer, listening on the channel `inference`.
 
-It receives drawings (room, drawing id, version counter, strokes) and answers
-with the AI's top-3. Drawers send a new version after every stroke and every
+It receives drawings (a key naming the drawing, a version counter, the strokes,
+and a context it hands back untouched) and answers with the AI's top-3. Drawers send a new version after every stroke and every
 ~300 ms of a long one; when several versions of one drawing are waiting, only
 the newest is classified, so a slow moment never builds a backlog.
 
@@ -44,10 +44,10 @@ CHUNK = 8
 class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.pending: dict[int, dict] = {}
-        self.done: OrderedDict[int, int] = OrderedDict()
+        self.pending: dict[str, dict] = {}
+        self.done: OrderedDict[str, int] = OrderedDict()
         # Each live drawing's simplified strokes, reused by its next version (it grows stroke by stroke).
-        self.growing: OrderedDict[int, GrowingDrawing] = OrderedDict()
+        self.growing: OrderedDict[str, GrowingDrawing] = OrderedDict()
         self.draining: asyncio.Task | None = None
         self.watcher: asyncio.Task | None = None
         handler = import_string(settings.INFERENCE_RESULT_HANDLER)
@@ -66,7 +66,7 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
     async def classify(self, message: dict) -> None:
         if self.watcher is None:
             self.watcher = asyncio.ensure_future(self._watch_model())
-        key = int(message["drawing_id"])
+        key = str(message["key"])
         waiting = self.pending.get(key)
         if waiting is None or message["version"] > waiting["version"]:
             self.pending[key] = message
@@ -99,8 +99,8 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
                 self.done[key] = message["version"]
                 self.done.move_to_end(key)
                 deliveries.append(self.deliver(
-                    room=message["room"],
-                    turn_id=key,
+                    key=key,
+                    context=message.get("context") or {},
                     version=message["version"],
                     guesses=[(g.label, g.probability) for g in guesses],
                     n_labels=len(classifier.labels),
@@ -116,7 +116,7 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             await asyncio.sleep(0)  # sockets, and newer versions, get in before the next chunk
 
 
-    def _next_chunk(self) -> list[int]:
+    def _next_chunk(self) -> list[str]:
         """Finished strokes first, then drawings in mid-stroke; within each, the longest-waiting first.
 
         A finished stroke is what the drawer meant; a mid-stroke version is a
@@ -128,7 +128,7 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
             finished += [key for key, m in self.pending.items() if m.get("partial")][: CHUNK - len(finished)]
         return finished
 
-    def _growing(self, key: int) -> GrowingDrawing:
+    def _growing(self, key: str) -> GrowingDrawing:
         growing = self.growing.get(key)
         if growing is None:
             growing = self.growing[key] = GrowingDrawing()
@@ -151,14 +151,16 @@ def _recognize_batch(drawings: list[tuple[list, GrowingDrawing]], classifier) ->
     return results
 
 
-async def request_inference(*, room: str, drawing_id: int, version: int, strokes: list, partial: bool = False
-                            ) -> None:
+async def request_inference(*, key: str, version: int, strokes: list, context: dict | None = None,
+                            partial: bool = False) -> None:
     """Queue a drawing on the `inference` channel of the default layer, which the inference workers share.
 
-    `partial`: the last stroke is still being drawn (classified after finished strokes).
+    `key` names the drawing (a newer version replaces an older one still waiting); `context` comes
+    back with the answer to settings.INFERENCE_RESULT_HANDLER; `partial`: the last stroke is still
+    being drawn (classified after finished strokes).
     """
     await get_channel_layer().send(
         INFERENCE_CHANNEL,
-        {"type": "classify", "room": room, "drawing_id": drawing_id, "version": version, "strokes": strokes,
+        {"type": "classify", "key": key, "version": version, "strokes": strokes, "context": context or {},
          "partial": partial},
     )

@@ -65,9 +65,10 @@ class LiveModel:
                     self._load_shipped_default()
 
     def _load_shipped_default(self) -> None:
+        from inference.model_store import LABELS_FILE, MODEL_FILE, read_labels
+
         folder = Path(settings.SHIPPED_MODEL_DIR)
-        labels = [line for line in (folder / "labels.txt").read_text().splitlines() if line]
-        self._classifier = Classifier(folder / "model.tflite", labels)
+        self._classifier = Classifier(folder / MODEL_FILE, read_labels(folder / LABELS_FILE))
         self._version_id = None
 
     def classifier(self) -> Classifier:

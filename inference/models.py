@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.db import models
+
+from inference.model_store import resolve
 
 
 class ModelVersion(models.Model):
     name = models.CharField(max_length=100)
-    # Absolute, or relative to BASE_DIR (the shipped default lives in the repository).
+    # Relative to MODEL_STORE_DIR (every version's folder is in the store), or absolute.
     file_path = models.CharField(max_length=500)
     labels = models.JSONField(help_text="Category names in the model's output order.")
     metrics = models.JSONField(default=dict, blank=True)
@@ -36,8 +37,7 @@ class ModelVersion(models.Model):
 
     @property
     def path(self) -> Path:
-        p = Path(self.file_path)
-        return p if p.is_absolute() else Path(settings.BASE_DIR) / p
+        return resolve(self.file_path)
 
 
 class ModelActivation(models.Model):
@@ -55,3 +55,22 @@ class ModelActivation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} activated by {self.activated_by or 'system'}"
+
+
+class PendingActivation(models.Model):
+    """A swap that waits: the version goes live once no turn in play uses a word it lacks.
+
+    At most one at a time (a new activation or a cancel replaces it); every web
+    process checks it every second (`inference.services.complete_pending_activation`),
+    and meanwhile new turns only offer words this version knows."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="pending_activations")
+    requested_by = models.CharField(max_length=150, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    waiting_for = models.JSONField(default=list, blank=True, help_text="Words in play it lacks, when last checked.")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} waits for turns using {', '.join(self.waiting_for[:5]) or 'no word'} to end"

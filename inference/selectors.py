@@ -1,10 +1,10 @@
-"""Reads about model versions."""
+"""Reads about model versions, and the words a new turn may offer."""
 
 from __future__ import annotations
 
 from django.db import DatabaseError
 
-from inference.models import ModelVersion
+from inference.models import ModelVersion, PendingActivation
 
 
 def active_model_version() -> ModelVersion | None:
@@ -15,7 +15,29 @@ def active_model_version() -> ModelVersion | None:
         return None
 
 
-def active_labels() -> list[str]:
-    from inference.live import live_model
+def pending_activation() -> PendingActivation | None:
+    """The activation waiting for turns in play to end, if any."""
+    return PendingActivation.objects.select_related("version").first()
 
-    return live_model.classifier().labels
+
+def words_for_new_turns() -> list[str]:
+    """The words a turn starting now may offer: the live model's, and while a swap is pending, only those the
+    incoming model knows too, so that no new turn holds the swap up.
+
+    The live words are the active version's in the database, not this process's loaded model's: right
+    after a swap a process may serve the old one for up to half a second (inference.live), and its next
+    turns must already offer the new words. Should the two models share no word at all, the incoming
+    model's words: the live model cannot judge them, but the swap is then never held up and the game goes on."""
+    active = active_model_version()
+    if active is not None:
+        labels = active.labels
+    else:  # no version registered yet: the shipped default this process serves
+        from inference.live import live_model
+
+        labels = live_model.classifier().labels
+    pending = pending_activation()
+    if pending is None:
+        return labels
+    incoming = pending.version.labels
+    known = set(incoming)
+    return [word for word in labels if word in known] or list(incoming)

@@ -37,20 +37,27 @@ from pathlib import Path
 
 import pytest
 
+from config import serve
+from config.serve import DAPHNE_LIMITS, WEBSOCKET_LIMIT_BYTES  # noqa: F401  (re-exported for the tests)
+
 REPO = Path(__file__).resolve().parent.parent
-# Daphne as deployed (Dockerfile, docker-compose.yml): explicit WebSocket message and frame limits.
+# Daphne as deployed (Dockerfile, docker-compose.yml, `make run`): explicit WebSocket message and frame limits.
 # A protocol frame is at most a few KiB (a points batch, a finished stroke), so 64 KiB is ample.
-WEBSOCKET_LIMIT_BYTES = 65536
-DAPHNE_LIMITS = ["--websocket-max-message-size", str(WEBSOCKET_LIMIT_BYTES),
-                 "--websocket-max-frame-size", str(WEBSOCKET_LIMIT_BYTES)]
 
 
 def daphne_args(port: int) -> list[str]:
     """Arguments after the Python executable that run Daphne on a loopback port, as production does."""
-    return ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_LIMITS, "config.asgi:application"]
+    return serve.daphne_args(host="127.0.0.1", port=port)
+
+
+def make_run_args(host: str, port: int) -> list[str]:
+    """Arguments after the Python executable of `make run HOST=host PORT=port`'s web server (see the Makefile)."""
+    return ["-m", "config.serve", "--host", host, "--port", str(port)]
 
 
 STARTUP_SECONDS = 60.0
+SERVER_SETTINGS_FROM_SHELL = ("REDIS_URL", "EMBEDDED_SERVICES", "GAME_CLOCK_IN_WEB", "DEBUG", "SECRET_KEY",
+                              "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "TRUSTED_PROXIES", "BIND_HOST", "HTTPS")
 STOP_SECONDS = 10.0
 
 
@@ -72,18 +79,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# The per-address limits are the deployed defaults: the tools give every simulated player a loopback
-# address of its own (tools/addresses.py). Browsers cannot pick theirs, though: every room the browser
-# tests create comes from 127.0.0.1, so the session's shared server allows that one address more rooms.
-LIMITS_FOR_BROWSERS = {"ROOMS_PER_ADDRESS": "1000"}
-
-
 def server_env(db_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The embedded default (SQLite, in-memory layer, AI in the web process) on a private database."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "EMBEDDED_SERVICES", "GAME_CLOCK_IN_WEB", "ROOMS_PER_ADDRESS", "SEATS_PER_ADDRESS",
-                        "SOCKETS_PER_ADDRESS", "SOCKET_OPENS_PER_ADDRESS", "CODES_PER_ADDRESS")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1")
+    # The defaults as `make run` has them: nothing from the caller's shell that changes what is exposed.
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS_FROM_SHELL}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1",
+               # Every test here plays from 127.0.0.1; the per-address limits have their own tests.
+               ROOMS_PER_ADDRESS="10000", SEATS_PER_ADDRESS="10000", SOCKETS_PER_ADDRESS="10000",
+               SOCKET_OPENS_PER_ADDRESS="100000")
     env.update(extra or {})
     return env
 
@@ -125,19 +128,23 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def live_server(extra_env: dict[str, str] | None = None, startup_timeout: float = STARTUP_SECONDS,
-                keep_files: bool = False) -> Iterator[LiveServer]:
-    """A migrated fresh database and a Daphne process serving it; stopped and cleaned up on exit."""
+                keep_files: bool = False, make_run_host: str | None = None, server_args: list[str] | None = None,
+                port: int | None = None) -> Iterator[LiveServer]:
+    """A migrated fresh database and a Daphne process serving it; stopped and cleaned up on exit.
+
+    With `make_run_host` the server is started as `make run HOST=make_run_host` starts it (config.serve);
+    with `server_args` (and the `port` they name) as those say, e.g. docker-compose.yml's command. The
+    tests reach it on 127.0.0.1 either way.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="doodle-live-"))
     log_path = workdir / "server.log"
     env = server_env(workdir / "db.sqlite3", extra_env)
     _migrate(env, log_path)
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
+    args = server_args or (make_run_args(make_run_host, port) if make_run_host else daphne_args(port))
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, *daphne_args(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = LiveServer(url=url, process=process, log_path=log_path)
     try:
         _wait_until_up(url, process, log_path, startup_timeout)
@@ -156,8 +163,7 @@ def live_server_url() -> Iterator[str]:
     Self-contained on purpose: a fixture imported into a test module can only
     use fixtures visible there, so it must not depend on another one from here.
     The server's log is printed at teardown, which pytest shows when a test failed.
-    Default per-address limits, but for the rooms the browser tests create (LIMITS_FOR_BROWSERS).
     """
-    with live_server(LIMITS_FOR_BROWSERS) as server:
+    with live_server() as server:
         yield server.url
     print(f"--- live server log ({server.url}) ---\n{server.log[-20000:]}")

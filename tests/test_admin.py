@@ -30,8 +30,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.typing import Origin
 
-from game.models import Phase, Player, Room, Turn
-from inference.models import ModelActivation, ModelVersion
+from game import commands, machine, store
+from game.models import Drawing, Room, Turn
+from game.state import to_json
+from inference.models import ModelActivation, ModelVersion, PendingActivation
 from inference.services import register_model_version
 from tests.live_server import REPO, live_server, server_env
 from training.models import JobPhase, JobStatus, TrainingJob
@@ -122,6 +124,12 @@ def candidate(tmp_path) -> ModelVersion:
 
 
 @pytest.fixture
+def pending(db, candidate) -> PendingActivation:
+    """An activation of the candidate waiting for a turn in play to end."""
+    return PendingActivation.objects.create(version=candidate, requested_by="boss", waiting_for=["zzz"])
+
+
+@pytest.fixture
 def job(db) -> TrainingJob:
     return TrainingJob.objects.create(
         name="a job", status=JobStatus.RUNNING, phase=JobPhase.TRAINING, fraction=0.5, epoch=2, epochs=4,
@@ -129,22 +137,33 @@ def job(db) -> TrainingJob:
     )
 
 
-@pytest.fixture
-def turn(db) -> Turn:
-    return Turn.objects.create(word="cat", drawer_name="Ann", ended_at="2026-11-25T10:00:00Z",
-                               strokes=[[[10, 60, 110], [10, 80, 12], [0, 16, 32]]],
-                               ai_latest=[["cat", 0.8], ["dog", 0.1], ["airplane", 0.05]])
+def finished_drawing(word: str, strokes: list, ai_latest: list | None = None, when: str = "2026-11-25T10:00:00Z"):
+    turn = Turn.objects.create(word=word, drawer_name="Ann", ended_at=when)
+    return Drawing.objects.create(turn=turn, word=word, owner_name="Ann", strokes=strokes, ai_latest=ai_latest or [])
 
 
 @pytest.fixture
-def no_spawn(monkeypatch) -> list:
-    """Record job spawns instead of starting processes (the pytest database is invisible to a child)."""
-    calls: list = []
-    monkeypatch.setattr("training.jobs.spawn_job_process", lambda *, job: calls.append(job.pk) or 4242)
-    return calls
+def turn(db) -> Drawing:
+    return finished_drawing("cat", [[[10, 60, 110], [10, 80, 12], [0, 16, 32]]],
+                            [["cat", 0.8], ["dog", 0.1], ["airplane", 0.05]])
 
 
-def admin_urls(live: ModelVersion, candidate: ModelVersion, job: TrainingJob, turn: Turn) -> list[tuple[str, str, dict]]:
+@pytest.fixture
+def no_spawn(db) -> list:
+    """The training queue's tasks (no worker runs here): a started job is one more task on the queue."""
+    from django_tasks_db.models import DBTaskResult
+
+    class Queued(list):
+        def __bool__(self) -> bool:
+            return DBTaskResult.objects.exists()
+
+        def job_ids(self) -> list[int]:
+            return [t.args_kwargs["kwargs"]["job_id"] for t in DBTaskResult.objects.order_by("enqueued_at")]
+
+    return Queued()
+
+
+def admin_urls(live: ModelVersion, candidate: ModelVersion, job: TrainingJob, turn: Drawing) -> list[tuple[str, str, dict]]:
     """Every page and action this feature adds: (method, url, POST data)."""
     compare = reverse("admin:inference_modelversion_compare") + (
         f"?a={candidate.pk}&b={live.pk}&data={SHIPPED.parent}&scope=both&limit=1")
@@ -156,23 +175,26 @@ def admin_urls(live: ModelVersion, candidate: ModelVersion, job: TrainingJob, tu
         ("get", reverse("admin:training_trainingjob_change", args=[job.pk]), {}),
         ("get", reverse("admin:training_trainingjob_progress", args=[job.pk]), {}),
         ("post", reverse("admin:training_trainingjob_cancel", args=[job.pk]), {}),
+        ("post", reverse("admin:training_trainingjob_retry", args=[job.pk]), {}),
         ("get", reverse("admin:inference_modelversion_changelist"), {}),
         ("get", reverse("admin:inference_modelversion_change", args=[candidate.pk]), {}),
         ("get", reverse("admin:inference_modelversion_plot", args=[candidate.pk, "training_curves.png"]), {}),
         ("get", compare, {}),
         ("post", reverse("admin:inference_modelversion_activate", args=[candidate.pk]), {}),
         ("post", reverse("admin:inference_modelversion_rollback"), {}),
+        ("post", reverse("admin:inference_modelversion_cancel_pending"), {}),
         ("post", reverse("admin:inference_modelversion_changelist"),
          {"action": "activate_selected", "_selected_action": [candidate.pk]}),
         ("get", reverse("admin:inference_modelactivation_changelist"), {}),
-        ("get", reverse("admin:game_turn_changelist"), {}),
-        ("get", reverse("admin:game_turn_change", args=[turn.pk]), {}),
-        ("post", reverse("admin:game_turn_changelist"), {"action": "exclude_from_training", "_selected_action": [turn.pk]}),
+        ("get", reverse("admin:game_drawing_changelist"), {}),
+        ("get", reverse("admin:game_drawing_change", args=[turn.pk]), {}),
+        ("post", reverse("admin:game_drawing_changelist"), {"action": "exclude_from_training", "_selected_action": [turn.pk]}),
     ]
 
 
-def assert_nothing_changed(live: ModelVersion, job: TrainingJob, turn: Turn, no_spawn: list) -> None:
+def assert_nothing_changed(live: ModelVersion, job: TrainingJob, turn: Drawing, no_spawn: list) -> None:
     assert ModelVersion.objects.get(is_active=True).pk == live.pk
+    assert PendingActivation.objects.count() == 1, "the pending activation was not cancelled"
     assert TrainingJob.objects.count() == 1 and not no_spawn
     job.refresh_from_db()
     turn.refresh_from_db()
@@ -186,7 +208,7 @@ def assert_nothing_changed(live: ModelVersion, job: TrainingJob, turn: Turn, no_
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["anonymous", "player"])
 def test_anonymous_and_non_staff_users_are_sent_to_the_login_page_and_change_nothing(
-    client, who, live_version, candidate, job, turn, no_spawn
+    client, who, live_version, candidate, job, turn, no_spawn, pending
 ):
     if who == "player":
         user = get_user_model().objects.create_user("player", password=PASSWORD)  # not staff
@@ -200,7 +222,7 @@ def test_anonymous_and_non_staff_users_are_sent_to_the_login_page_and_change_not
 
 @pytest.mark.django_db
 def test_staff_without_model_permissions_are_refused_every_page_and_action(
-    client, live_version, candidate, job, turn, no_spawn
+    client, live_version, candidate, job, turn, no_spawn, pending
 ):
     client.force_login(get_user_model().objects.create_user("intern", password=PASSWORD, is_staff=True))
     for method, url, data in admin_urls(live_version, candidate, job, turn):
@@ -318,26 +340,83 @@ def test_activate_then_roll_back_from_the_admin_is_recorded(admin_client, admin_
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("problem", ["missing", "corrupt", "words_in_play"])
-def test_activation_is_refused_with_a_clear_message_and_the_live_model_stays(
+@pytest.mark.parametrize("problem", ["missing", "corrupt"])
+def test_activation_of_a_missing_or_corrupt_file_is_refused_at_once_and_the_live_model_stays(
     admin_client, live_version, candidate, problem
 ):
-    expected = {"missing": "cannot load model", "corrupt": "cannot load model", "words_in_play": "games in progress"}
     if problem == "missing":
         candidate.path.unlink()
-    elif problem == "corrupt":
-        candidate.path.write_bytes(b"this is not a flatbuffer" * 100)
     else:
-        room = Room.objects.create(phase=Phase.DRAWING)
-        drawer = Player.objects.create(room=room, name="Ann")
-        word = "zzz-not-a-category"
-        turn = Turn.objects.create(room=room, drawer=drawer, word=word, choices=[word])
-        Room.objects.filter(pk=room.pk).update(current_turn=turn)
+        candidate.path.write_bytes(b"this is not a flatbuffer" * 100)
     answer = admin_client.post(reverse("admin:inference_modelversion_activate", args=[candidate.pk]), follow=True)
     page = answer.content.decode()
-    assert "was not activated; the live model stays" in page and expected[problem] in page
+    assert "was not activated; the live model stays" in page and "cannot load model" in page
     assert ModelVersion.objects.get(is_active=True) == live_version
     assert not ModelActivation.objects.filter(version=candidate).exists()
+    assert not PendingActivation.objects.exists(), "a file that does not load is never scheduled"
+
+
+def game_in_progress(word: str) -> Room:
+    """A room whose classic turn is being drawn on `word` (made by the game's own machine)."""
+    state = machine.new_room(mode="classic", seed="t", vocabulary=(word,), now=0)
+    for pid, name in ((1, "Ann"), (2, "Bo")):
+        state, _ = machine.apply(state, commands.Join(player_id=pid, name=name, address=name), 0)
+    state, _ = machine.apply(state, commands.Start(player_id=1), 1)
+    state, _ = machine.apply(state, commands.ChooseWord(player_id=state.turn.drawer_id, word=word), 2)
+    room = Room()
+    store.insert(room, state)
+    return room
+
+
+def end_turns() -> None:
+    """Time runs out on every running turn."""
+    for room in Room.objects.filter(phase="drawing"):
+        state = store.parsed(room)
+        state, _ = machine.apply(state, commands.Tick(), state.deadline + 1)
+        Room.objects.filter(pk=room.pk).update(state=to_json(state), phase=str(state.phase),
+                                               revision=room.revision + 1)
+
+
+def restart_turns() -> None:
+    """The rooms draw again (a next turn on the same word)."""
+    for room in Room.objects.filter(phase="turn_end"):
+        state = store.parsed(room)
+        state, _ = machine.apply(state, commands.Tick(), state.deadline + 1)
+        state, _ = machine.apply(state, commands.ChooseWord(player_id=state.turn.drawer_id,
+                                                            word=state.turn.choices[0]), state.deadline - 1)
+        Room.objects.filter(pk=room.pk).update(state=to_json(state), phase=str(state.phase),
+                                               revision=room.revision + 1)
+
+
+@pytest.mark.django_db
+def test_activating_a_model_that_lacks_a_word_in_play_waits_for_that_turn_and_can_be_cancelled(
+    admin_client, live_version, candidate
+):
+    from inference.services import complete_pending_activation
+
+    game_in_progress("zzz-not-a-category")
+    answer = admin_client.post(reverse("admin:inference_modelversion_activate", args=[candidate.pk]), follow=True)
+    page = answer.content.decode()
+    assert "will go live as soon as the turns in play" in page and "zzz-not-a-category" in page
+    assert ModelVersion.objects.get(is_active=True) == live_version, "the live model stays while the turn runs"
+    listing = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
+    assert 'id="pending-activation"' in listing and "Cancel the pending activation" in listing
+    assert "ax-badge ax-pending" in listing
+    assert complete_pending_activation() is None, "the turn still runs"
+
+    admin_client.post(reverse("admin:inference_modelversion_cancel_pending"), follow=True)
+    assert not PendingActivation.objects.exists()
+    end_turns()
+    assert complete_pending_activation() is None and ModelVersion.objects.get(is_active=True) == live_version
+
+    restart_turns()
+    admin_client.post(reverse("admin:inference_modelversion_activate", args=[candidate.pk]))
+    assert complete_pending_activation() is None and PendingActivation.objects.exists()
+    end_turns()  # the turn ends
+    assert complete_pending_activation() == candidate
+    assert ModelVersion.objects.get(is_active=True) == candidate and not PendingActivation.objects.exists()
+    record = ModelActivation.objects.first()
+    assert record.version == candidate and "when the turns in play ended" in record.activated_by
 
 
 @pytest.mark.django_db
@@ -352,6 +431,10 @@ def test_compare_scores_two_versions_on_the_same_held_out_drawings(admin_client,
     same = admin_client.get(url, {"a": candidate.pk, "b": candidate.pk, "data": str(shared_quickdraw),
                                   "scope": "both", "limit": 3}).content.decode()
     assert "Choose two different versions" in same
+    for folder in ("/etc", "/no/such/folder"):  # only configured folders, and one answer for any other path
+        other = admin_client.get(url, {"a": candidate.pk, "b": live_version.pk, "data": folder, "scope": "both",
+                                       "limit": 3}).content.decode()
+        assert "Choose one of the configured data folders" in other and 'id="comparison"' not in other
 
 
 @pytest.mark.django_db
@@ -363,48 +446,89 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
                                   "epochs": "1", "augment": "on"})
     assert bad.status_code == 200 and "unknown categories for this data: unicornz" in bad.content.decode()
     assert not TrainingJob.objects.exists() and not no_spawn
+    # A folder that is not configured gets the same answer whether it exists or not: no probing of server paths.
+    answers = [admin_client.post(url, {"sources": ["folder"], "folder": folder, "categories": "cat, dog", "epochs": "1"})
+               for folder in ("/etc", "/no/such/folder", str(shared_quickdraw.parent))]
+    texts = [a.content.decode() for a in answers]
+    assert all("choose one of the configured training data folders" in t for t in texts), texts[0][-2000:]
+    assert all("/no/such/folder" not in t and "does not exist" not in t for t in texts)
+    assert not TrainingJob.objects.exists() and not no_spawn
     good = admin_client.post(url, {"sources": ["folder"], "folder": str(shared_quickdraw), "categories": "cat, dog",
                                    "per_class": "5", "epochs": "2", "augment": "on", "name": "tiny"})
     job = TrainingJob.objects.get()
     assert good.status_code == 302 and good["Location"] == reverse("admin:training_trainingjob_change", args=[job.pk])
-    assert no_spawn == [job.pk] and job.created_by == admin_user and job.name == "tiny"
+    assert no_spawn.job_ids() == [job.pk] and job.created_by == admin_user and job.name == "tiny"
+    assert job.status == JobStatus.QUEUED and job.task_id
     assert job.settings["categories"] == ["cat", "dog"] and job.settings["per_class"] == 5
     assert job.settings["epochs"] == 2 and job.settings["augment"] is True
 
 
 @pytest.mark.django_db
-def test_job_page_and_its_progress_feed_show_phase_epoch_loss_eta_and_log(admin_client, job, tmp_path):
-    log = tmp_path / "job.log"
-    log.write_text("".join(f"line {i}\n" for i in range(5000)))
-    TrainingJob.objects.filter(pk=job.pk).update(log_path=str(log), heartbeat_at=job.created_at)
+def test_the_train_page_says_before_anything_starts_that_no_worker_can_train_and_how_to_fix_it(
+    admin_client, no_spawn, shared_quickdraw
+):
+    from training.dependencies import INSTALL_COMMAND
+    from training.jobs import register_worker
+
+    register_worker(worker_id="w-no-tf", missing_packages=["tensorflow", "keras"])
+    url = reverse("admin:training_trainingjob_add")
+    page = admin_client.get(url).content.decode()
+    assert 'id="missing-training-packages"' in page and "tensorflow, keras" in page and INSTALL_COMMAND in page
+    refused = admin_client.post(url, {"sources": ["folder"], "folder": str(shared_quickdraw),
+                                      "categories": "cat, dog", "epochs": "1"}).content.decode()
+    assert "No training worker can train" in refused and INSTALL_COMMAND in refused
+    assert not TrainingJob.objects.exists() and not no_spawn, "nothing queued that could only fail"
+
+    register_worker(worker_id="w-ready", missing_packages=[])  # a worker with the packages starts
+    page = admin_client.get(url).content.decode()
+    assert 'id="missing-training-packages"' not in page and "Training workers:" in page
+
+
+@pytest.mark.django_db
+def test_a_training_worker_without_the_training_packages_says_what_to_install_and_the_page_learns_it(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    from training import dependencies
+    from training.models import TrainingWorker
+
+    monkeypatch.setattr(dependencies, "find_spec", lambda name: None if name in ("keras", "tensorflow") else object())
+    with pytest.raises(CommandError, match=re.escape(dependencies.INSTALL_COMMAND)):
+        call_command("training_worker", "--worker-id", "bare")
+    assert TrainingWorker.objects.get(worker_id="bare").missing_packages == ["tensorflow", "keras"]
+
+
+@pytest.mark.django_db
+def test_job_page_and_its_progress_feed_show_phase_epoch_loss_eta_and_log(admin_client, job):
+    TrainingJob.objects.filter(pk=job.pk).update(log_tail="".join(f"line {i}\n" for i in range(4800, 5000)),
+                                                 heartbeat_at=job.created_at, hostname="trainer-1", pid=77, attempt=2)
     page = admin_client.get(reverse("admin:training_trainingjob_change", args=[job.pk])).content.decode()
     for text in ("Training job #", "2 of 4", "1.2500", "50.0%", "1 min 15 s", "Cancel job", "line 4999",
-                 "job-progress.js"):
+                 "job-progress.js", "trainer-1 (pid 77)"):
         assert text in page, text
     feed = admin_client.get(reverse("admin:training_trainingjob_progress", args=[job.pk])).json()
     assert feed["status"] == "running" and feed["phase"] == "training" and feed["epoch_text"] == "2 of 4"
     assert feed["eta"] == "1 min 15 s" and feed["loss"] == "1.2500" and not feed["finished"]
-    assert feed["log_tail"].endswith("line 4999\n") and "line 0\n" not in feed["log_tail"]
+    assert feed["log_tail"].endswith("line 4999\n") and feed["attempt"] == 2 and not feed["can_retry"]
 
 
 @pytest.mark.django_db
-def test_cancel_before_the_process_started_ends_the_job_without_training(admin_client, job):
-    from training.jobs import JobRunner
+def test_cancel_of_a_queued_job_ends_it_at_once_and_a_worker_then_skips_it(admin_client, job):
+    from training.job_run import JobRun
 
     TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, phase=JobPhase.QUEUED)
     page = admin_client.post(reverse("admin:training_trainingjob_cancel", args=[job.pk]), follow=True)
     job.refresh_from_db()
-    assert job.cancel_requested and job.status == JobStatus.QUEUED and "is stopping" in page.content.decode()
-    assert JobRunner(job.pk).run() == JobStatus.CANCELLED  # what the job's process does when it starts
+    assert job.status == JobStatus.CANCELLED and "is cancelled" in page.content.decode()
+    assert JobRun(job.pk).run() == JobStatus.CANCELLED  # what a worker does when it takes the task
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.started_at is None and job.finished_at is not None
+    assert job.can_retry and 'data-field="retry_form"' in page.content.decode()
 
 
 @pytest.mark.django_db
 def test_game_drawings_show_word_guesses_and_rightness_and_can_be_excluded(admin_client, turn):
-    wrong = Turn.objects.create(word="dog", drawer_name="Bo", ended_at="2026-11-25T10:01:00Z",
-                                strokes=[[[0, 5], [0, 5], [0, 10]]], ai_latest=[["cat", 0.6]])
-    url = reverse("admin:game_turn_changelist")
+    wrong = finished_drawing("dog", [[[0, 5], [0, 5], [0, 10]]], [["cat", 0.6]], when="2026-11-25T10:01:00Z")
+    url = reverse("admin:game_drawing_changelist")
     listing = admin_client.get(url).content.decode()
     assert f'src="/staff/drawings/{wrong.pk}.svg"' in listing and "cat (80%)" in listing
     assert admin_client.get(f"/staff/drawings/{wrong.pk}.svg").content.decode().count("<polyline") == 1
@@ -415,7 +539,7 @@ def test_game_drawings_show_word_guesses_and_rightness_and_can_be_excluded(admin
     wrong.refresh_from_db()
     turn.refresh_from_db()
     assert wrong.excluded_from_training and not turn.excluded_from_training
-    from game.training_source import GameDrawingsSource
+    from training.sources import GameDrawingsSource
 
     assert GameDrawingsSource().categories() == ["cat"], "an excluded drawing is no longer training data"
 
@@ -426,8 +550,8 @@ def test_a_huge_drawing_makes_a_small_row_and_a_bounded_picture(admin_client, cl
 
     scribble = [[[(i * 7) % 800 for i in range(3000)], [(i * 13) % 600 for i in range(3000)], list(range(3000))]
                 for _ in range(30)]  # 90,000 points
-    huge = Turn.objects.create(word="dog", drawer_name="Bo", ended_at="2026-11-25T10:01:00Z", strokes=scribble)
-    listing = admin_client.get(reverse("admin:game_turn_changelist")).content
+    huge = finished_drawing("dog", scribble, when="2026-11-25T10:01:00Z")
+    listing = admin_client.get(reverse("admin:game_drawing_changelist")).content
     assert len(listing) < 100_000, "the list never carries the points themselves"
     svg = admin_client.get(f"/staff/drawings/{huge.pk}.svg").content.decode()
     points = sum(len(found.split()) for found in re.findall(r'points="([^"]*)"', svg))
@@ -445,6 +569,12 @@ def test_activate_model_command_uses_the_same_services_and_refusals(live_version
     call_command("activate_model", "candidate", stdout=out)
     assert "candidate (#" in out.getvalue() and ModelVersion.objects.get(is_active=True) == candidate
     assert ModelActivation.objects.first().activated_by == "command line"
+    game_in_progress("zzz-not-a-category")
+    call_command("activate_model", "--rollback", "--by", "ops", stdout=out)
+    assert "is pending" in out.getvalue() and PendingActivation.objects.get().version == live_version
+    call_command("activate_model", "--cancel-pending", stdout=out)
+    assert not PendingActivation.objects.exists() and ModelVersion.objects.get(is_active=True) == candidate
+    end_turns()
     call_command("activate_model", "--rollback", "--by", "ops", stdout=out)
     assert ModelVersion.objects.get(is_active=True) == live_version
     assert ModelActivation.objects.first().activated_by == "ops"

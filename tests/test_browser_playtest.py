@@ -7,6 +7,7 @@ autoplay rules, the AI's voice paces itself and never says a masked label, and e
 
 from __future__ import annotations
 
+import contextlib
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.browser import artifact, browser  # noqa: F401
+from tests.forward import another_machine
 from tests.live_server import live_server_url  # noqa: F401
 from tests.test_browser_game import create_room, join_room
 
@@ -166,10 +168,16 @@ def check_names(page, where: str, whole: bool) -> list[dict]:
 
 def test_names_are_never_cut_to_a_letter_and_the_player_count_agrees(browser, live_server_url):  # noqa: F811
     long_name = "Anastasia Wolkenkrat"  # 20 characters, the most a name may have
+    with contextlib.ExitStack() as stack:
+        _names_and_counts(browser, live_server_url, long_name, stack)
+
+
+def _names_and_counts(browser, live_server_url, long_name, stack):  # noqa: F811
     with players(browser, NARROW, NARROW_TOUCH, PHONE) as (host, tablet, phone):
         room = create_room(host, live_server_url, "Bob")
-        join_room(tablet, room, long_name)
-        join_room(phone, room, "Cara")
+        # Each plays on a connection of their own, as on a LAN (a vote counts once per address).
+        join_room(tablet, stack.enter_context(another_machine(room, "127.4.0.3")), long_name)
+        join_room(phone, stack.enter_context(another_machine(room, "127.4.0.2")), "Cara")
         for page in (host, tablet, phone):
             page.wait_for_function("() => window.gtd.state.players.filter(p => !p.is_ai).length === 3", timeout=WAIT_MS)
         # A vote against Cara shows its tally on the voter's row for her: the widest kick button.

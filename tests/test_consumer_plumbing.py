@@ -158,11 +158,12 @@ async def test_the_layer_skips_a_room_events_sender_caps_each_channel_and_expire
 async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_for_a_newer_change(monkeypatch):
     from asgiref.sync import sync_to_async
 
-    from game import room_reads, services
+    from game import actions, room_reads, runtime
     from game.models import Room
 
-    room = await sync_to_async(services.create_room)()
-    version = (await sync_to_async(Room.objects.get)(pk=room.pk)).state_version
+    room = await sync_to_async(actions.do_create_room)()
+    host = await sync_to_async(actions.do_join)(code=room.code, name="Host", address="h")
+    version = (await sync_to_async(Room.objects.get)(pk=room.pk)).version
     reads = []
     real_read = room_reads._read
 
@@ -175,24 +176,23 @@ async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_f
     assert len(reads) == 1 and {v.version for v in views} == {version}
     assert len({id(v) for v in views}) == 1
     # A caller that waits for a newer version than the read in flight brings back reads until it sees it.
-    await sync_to_async(Room.objects.filter(pk=room.pk).update)(state_version=version + 1)
+    await sync_to_async(actions.do_update_settings)(player_id=host.pk, rounds=2)  # a change: the next version
     newer = await room_reads.room_read(room.pk, version=version + 1)
     assert newer.version == version + 1 and len(reads) == 2
     views = await asyncio.gather(room_reads.room_read(room.pk, version=version + 5),
                                  room_reads.room_read(room.pk, version=version))
     assert len(reads) == 2 + room_reads._ATTEMPTS, "a version never reached is given up on after a few reads"
-    assert room_reads._reading == {}
+    assert runtime.current().reading == {}
 
 
 def test_an_event_committed_while_the_web_process_stops_is_dropped_without_hanging_its_exit(monkeypatch):
     """The database thread finishing a write after the loop stopped must not wait for that loop."""
     import threading
 
-    from game import events
+    from game import events, runtime
 
     stopped = asyncio.new_event_loop()  # bound once, no longer running (as Daphne's after SIGTERM)
-    monkeypatch.setattr(events, "_loop", stopped)
-    monkeypatch.setattr(events, "_queue", asyncio.Queue())
+    monkeypatch.setattr(runtime, "_current", runtime.Runtime(loop=stopped, outbox=asyncio.Queue()))
     done, sent = threading.Event(), []
 
     async def group_send(group, message):

@@ -297,3 +297,93 @@ def test_progress_bar_goes_to_stderr(
     captured = capsys.readouterr()
     assert "ant.bin" in captured.err
     assert captured.out == ""
+
+
+# --- at scale: streaming, a corrupt file, the train command's download ------------------------------------------
+
+
+def test_a_category_streams_drawing_by_drawing_never_whole_in_memory(bucket: FakeBucket, tmp_path: Path) -> None:
+    import tracemalloc
+
+    records = read_records("ant", 200) * 25  # 5,000 drawings
+    bucket.put("full/binary/ant.bin", encode_binary(records))
+    source = QuickDrawDownloadSource(categories=["ant"], cache_dir=tmp_path, base_url=bucket.base_url, progress=False)
+    source.download("ant")
+
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in source.iter_category("ant"))
+        _, streaming_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        held = list(source.iter_category("ant"))
+        _, whole_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == len(held) == 5000
+    assert streaming_peak * 20 < whole_peak, (streaming_peak, whole_peak)
+
+
+def test_per_class_bounds_how_far_a_category_is_read(bucket: FakeBucket, tmp_path: Path, ant_bin: bytes) -> None:
+    from training.download import drawings_to_read
+    from training.sources import make_source
+
+    source = make_source(specs=["quickdraw"], categories=["ant"], per_class=20, cache_dir=tmp_path,
+                         base_url=bucket.base_url)
+    limit = drawings_to_read(20)
+    assert 20 / 0.9 < limit < 60 and source.max_per_category == limit
+    assert len(list(source.iter_category("ant"))) == limit
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "bad_json"])
+def test_a_corrupt_file_is_a_clear_error_leaves_the_cache_and_is_fetched_again(
+    bucket: FakeBucket, tmp_path: Path, damage: str
+) -> None:
+    from training.download import CorruptDownload
+
+    fmt = "simplified" if damage == "bad_json" else "binary"
+    key = "full/simplified/ant.ndjson" if fmt == "simplified" else "full/binary/ant.bin"
+    good = (SHARED_SIMPLIFIED / "ant.ndjson").read_bytes() if fmt == "simplified" else encode_binary(read_records("ant", 50))
+    bad = {"truncated": good[: len(good) - 7], "garbage": good[:400] + b"\xff" * 300,
+           "bad_json": good[:2000].rsplit(b"\n", 1)[0] + b'\n{"word": "ant", "drawing": [[[1, 2]\n'}[damage]
+    bucket.put(key, bad)
+    source = QuickDrawDownloadSource(categories=["ant"], fmt=fmt, cache_dir=tmp_path, base_url=bucket.base_url,
+                                     progress=False)
+    with pytest.raises(CorruptDownload) as excinfo:
+        list(source.iter_category("ant"))
+    message = str(excinfo.value)
+    assert "is corrupt" in message and f"{bucket.base_url}/{key}" in message and "download it anew" in message
+    assert not cache_path(tmp_path, "ant", fmt).exists(), "a corrupt file does not stay in the cache"
+
+    bucket.put(key, good)  # the next run fetches it again and reads it whole
+    assert len(list(source.iter_category("ant"))) == (50 if fmt == "binary" else len(good.splitlines()))
+    assert [r.path for r in bucket.requests] == [f"/{BUCKET}/{key}"] * 2
+
+
+def test_train_downloads_every_category_one_by_one_resuming_a_cut_one(
+    bucket: FakeBucket, tmp_path: Path, settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --source quickdraw --categories all --per-class N`, with "all" three categories here."""
+    from django.core.management import call_command
+
+    names = ["ant", "apple", "The Eiffel Tower"]
+    monkeypatch.setattr(download, "QUICK_DRAWING_NAMES", names)
+    contents = {name: encode_binary(read_records(name, 120)) for name in names}
+    for name, content in contents.items():
+        bucket.put(f"full/binary/{name}.bin", content)
+    settings.QUICKDRAW_CACHE_DIR = tmp_path / "cache"
+    settings.QUICKDRAW_BASE_URL = bucket.base_url
+    bucket.cut_after = 2000  # the first file's connection drops part-way
+
+    call_command("train", "--source", "quickdraw", "--categories", "all", "--per-class", "10000", "--download-only")
+
+    out, err = capsys.readouterr()
+    assert "3 Quick, Draw! files in the cache" in out
+    assert "categories: 100%" in err and "3/3" in err, err[-2000:]
+    for name, content in contents.items():
+        assert (tmp_path / "cache" / f"{name}.bin").read_bytes() == content
+    assert [(r.path.rsplit("/", 1)[1], r.range) for r in bucket.requests] == [
+        ("The Eiffel Tower.bin", None), ("The Eiffel Tower.bin", "bytes=2000-"), ("ant.bin", None), ("apple.bin", None)]
+
+    bucket.requests.clear()
+    call_command("train", "--source", "quickdraw", "--categories", "all", "--download-only")
+    assert bucket.requests == [], "a cached file is never fetched again"

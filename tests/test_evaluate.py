@@ -19,8 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from inference.benchmark import fake_raw
 from inference.classifier import Classifier
-from inference.management.commands.bench_inference import fake_raw
 from inference.raster import rasterize
 from inference.strokes import first_half, simplify
 
@@ -241,3 +241,11 @@ def test_split_validation_scores_only_the_held_out_drawings(shared_quickdraw, tm
     call_command("evaluate", "--data", str(folder), "--json", "--split", "validation", stdout=out, stderr=io.StringIO())
     result = _json.loads(out.getvalue().strip().splitlines()[-1])
     assert result["n"] == held and 0 < held < 200 and result["split"] == "validation"
+
+
+def test_metrics_of_a_two_category_model_count_its_top_two_as_top_three() -> None:
+    from inference.evaluation import metrics_from_probs
+
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    m = metrics_from_probs(probs, np.array([0, 0, 1]))
+    assert m["top1"] == pytest.approx(1 / 3) and m["top3"] == 1.0 and m["map3"] == pytest.approx((1 + 0.5 + 0.5) / 3)

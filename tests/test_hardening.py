@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 
-from game import services
+from game import actions
 from game.ratelimit import ABUSE_CLOSE_CODE, ConnectionLimits, TokenBucket
 from tests.wsclient import Client, room_with
 
@@ -73,7 +73,7 @@ def test_an_address_cannot_create_rooms_or_try_codes_without_limit(client):
     assert set(tried[: LIMITS["try_code"][0]]) == {404} and tried[-1] == 429
     cache.clear()
     # Room pages by URL count unknown codes the same way; a real room's page never counts and still opens.
-    real = services.create_room()
+    real = actions.do_create_room()
     pages = [client.get(f"/r/YYYY{i:02d}").status_code for i in range(LIMITS["try_code"][0] + 2)]
     assert set(pages[: LIMITS["try_code"][0]]) == {404} and pages[-1] == 429
     assert client.get(f"/r/{real.code}").status_code == 200

@@ -355,17 +355,17 @@ def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings
 
 @pytest.mark.django_db
 def test_a_release_with_a_new_shipped_model_registers_it_and_replaces_a_live_old_default(tmp_path, settings):
-    """The shipped files live in the checkout: an upgrade overwrites them, and `migrate` must notice."""
+    """The shipped files live in the checkout: an upgrade overwrites them, `migrate` notices, nothing is lost."""
     import json as json_module
     import shutil
 
-    from inference.errors import ModelVersionError
     from inference.models import ModelVersion
     from inference.services import activate_model_version, ensure_default_model, register_model_version
 
     shipped_dir = tmp_path / "shipped"
     shutil.copytree(SHIPPED, shipped_dir, ignore=shutil.ignore_patterns("*.png", "report.json"))
     settings.SHIPPED_MODEL_DIR = shipped_dir
+    settings.MODEL_STORE_DIR = tmp_path / "store"
     ModelVersion.objects.all().delete()
     old = ensure_default_model()
     assert old.is_shipped_default and old.is_active
@@ -379,8 +379,12 @@ def test_a_release_with_a_new_shipped_model_registers_it_and_replaces_a_live_old
     old.refresh_from_db()
     assert new.pk != old.pk and new.is_active and new.is_shipped_default and new.metrics["top1"] == 0.99
     assert not old.is_shipped_default and not old.is_active and "replaced by version" in old.name
-    with pytest.raises(ModelVersionError):
-        activate_model_version(version=old, by="test")  # its model is gone from disk
+    # Every shipped version keeps its own copy in the model store: the old one can be rolled back to.
+    store = Path(settings.MODEL_STORE_DIR).resolve()
+    assert old.path.resolve().is_relative_to(store) and new.path.resolve().is_relative_to(store)
+    assert old.path != new.path and old.path.is_file() and not Path(old.file_path).is_absolute()
+    assert activate_model_version(version=old, by="test").live
+    activate_model_version(version=new, by="test")
 
     # An admin's own model stays live through the next release.
     mine = register_model_version(name="mine", model_dir=copy_of_shipped(tmp_path / "mine"))

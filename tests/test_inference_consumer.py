@@ -36,14 +36,14 @@ async def test_only_the_newest_waiting_version_of_a_drawing_is_classified(record
     consumer = InferenceConsumer()
     strokes = drawing()
     for version in range(1, 6):
-        await consumer.classify({"type": "classify", "room": "R", "drawing_id": 7, "version": version,
+        await consumer.classify({"type": "classify", "key": str(7), "context": {"room": "R"}, "version": version,
                                  "strokes": strokes[:version]})
-    await consumer.classify({"type": "classify", "room": "R", "drawing_id": 8, "version": 1, "strokes": strokes})
+    await consumer.classify({"type": "classify", "key": str(8), "context": {"room": "R"}, "version": 1, "strokes": strokes})
     await consumer.draining
-    assert [(d["turn_id"], d["version"]) for d in recorder] == [(7, 5), (8, 1)]
+    assert [(d["key"], d["version"]) for d in recorder] == [("7", 5), ("8", 1)]
     assert len(recorder[0]["guesses"]) == 3
     # A late, older version is dropped too.
-    await consumer.classify({"type": "classify", "room": "R", "drawing_id": 7, "version": 3, "strokes": strokes})
+    await consumer.classify({"type": "classify", "key": str(7), "context": {"room": "R"}, "version": 3, "strokes": strokes})
     await consumer.draining
     assert len(recorder) == 2
 
@@ -53,12 +53,12 @@ async def test_finished_strokes_are_classified_before_drawings_in_mid_stroke(rec
     consumer = InferenceConsumer()
     strokes = drawing()
     for key in range(1, 11):  # ten drawings in mid-stroke waiting first
-        await consumer.classify({"type": "classify", "room": "R", "drawing_id": key, "version": 1,
+        await consumer.classify({"type": "classify", "key": str(key), "context": {"room": "R"}, "version": 1,
                                  "strokes": strokes, "partial": True})
-    await consumer.classify({"type": "classify", "room": "R", "drawing_id": 11, "version": 1, "strokes": strokes,
+    await consumer.classify({"type": "classify", "key": str(11), "context": {"room": "R"}, "version": 1, "strokes": strokes,
                              "partial": False})
     await consumer.draining
-    order = [d["turn_id"] for d in recorder]
+    order = [int(d["key"]) for d in recorder]
     assert order[0] == 11, "the finished stroke went first"
     assert order[1:] == list(range(1, 11)), "then the others, longest-waiting first"
 
@@ -66,19 +66,19 @@ async def test_finished_strokes_are_classified_before_drawings_in_mid_stroke(rec
 @pytest.mark.django_db(transaction=True)
 async def test_worker_on_the_inference_channel_answers_and_survives_bad_drawings(recorder):
     async with inference_worker():
-        await request_inference(room="R", drawing_id=1, version=1, strokes=[[[1, 2], [3]]])  # unreadable
-        await request_inference(room="R", drawing_id=2, version=1, strokes=drawing("airplane"))
+        await request_inference(key="1", context={"room": "R"}, version=1, strokes=[[[1, 2], [3]]])  # unreadable
+        await request_inference(key="2", context={"room": "R"}, version=1, strokes=drawing("airplane"))
         for _ in range(200):
             if recorder:
                 break
             await asyncio.sleep(0.02)
-    assert [d["turn_id"] for d in recorder] == [2]
+    assert [d["key"] for d in recorder] == ["2"]
     labels = [g[0] for g in recorder[0]["guesses"]]
     assert len(labels) == 3 and len(set(labels)) == 3
 
 
 def record_or_fail(**kwargs) -> None:
-    if kwargs["room"] == "BROKEN":
+    if kwargs["context"]["room"] == "BROKEN":
         raise RuntimeError("this room's delivery fails")
     DELIVERED.append(kwargs)
 
@@ -99,14 +99,14 @@ async def test_drawings_waiting_together_are_classified_as_one_batch_and_one_fai
     consumer = InferenceConsumer()
     rooms = ["BROKEN", "A", "B", "C"]
     for key, room in enumerate(rooms, start=1):
-        await consumer.classify({"type": "classify", "room": room, "drawing_id": key, "version": 1,
+        await consumer.classify({"type": "classify", "key": str(key), "context": {"room": room}, "version": 1,
                                  "strokes": drawing("airplane")})
     await consumer.draining
     assert batches == [4], "one trip to the classification thread for the four waiting drawings"
-    assert sorted(d["room"] for d in DELIVERED) == ["A", "B", "C"]
-    assert set(consumer.done) == {1, 2, 3, 4}, "every drawing was classified, the failed delivery's too"
+    assert sorted(d["context"]["room"] for d in DELIVERED) == ["A", "B", "C"]
+    assert set(consumer.done) == {"1", "2", "3", "4"}, "every drawing was classified, the failed delivery's too"
     # The worker lives on after the failure.
-    await consumer.classify({"type": "classify", "room": "D", "drawing_id": 9, "version": 1, "strokes": drawing()})
+    await consumer.classify({"type": "classify", "key": str(9), "context": {"room": "D"}, "version": 1, "strokes": drawing()})
     await consumer.draining
-    assert DELIVERED[-1]["room"] == "D"
+    assert DELIVERED[-1]["context"]["room"] == "D"
     DELIVERED.clear()

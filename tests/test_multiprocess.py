@@ -1,8 +1,10 @@
-"""The scaled-out topology on one machine: real redis-server, two Daphne processes, inference workers.
+"""The scaled-out topology on one machine: real redis-server, two Daphne processes, inference and training workers.
 
 Players on different web processes share one room: they see each other's
 strokes, the same AI guesses and the same scores; each timer fires once; an
-inference worker can die and a new one picks up.
+inference worker can die and a new one picks up. On PostgreSQL, a training
+job started from one web process's admin runs on the training worker and is
+followed from the other's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from websockets.exceptions import WebSocketException
 
 from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
+from tests.postgres_server import postgres_url  # noqa: F401 - the fixture
 from tests.redis_server import start_redis
 from tools.addresses import LoopbackAddresses
 from tools.bots import make_bots, play, summarize
@@ -30,11 +33,11 @@ pytestmark = pytest.mark.redis
 
 
 class Topology:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None):
         self.workdir = workdir
         self.redis, self.redis_url = start_redis(workdir)
         self.db = workdir / "db.sqlite3"
-        self.env = server_env(self.db, {"REDIS_URL": self.redis_url})
+        self.env = server_env(self.db, {"REDIS_URL": self.redis_url, **(extra_env or {})})
         self.procs: list[subprocess.Popen] = []
         self.urls: list[str] = []
         self.workers: list[subprocess.Popen] = []
@@ -59,6 +62,9 @@ class Topology:
         proc = self._spawn(["manage.py", "runworker", "inference"], f"worker{len(self.workers)}")
         self.workers.append(proc)
         return proc
+
+    def start_trainer(self) -> subprocess.Popen:
+        return self._spawn(["manage.py", "training_worker", "--interval", "0.3"], "trainer")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.workdir.glob("*.log"))
@@ -133,7 +139,8 @@ def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topo
     # Every timer fired once: exactly one turn per player, no doubled transitions.
     with sqlite3.connect(topology.db) as db:
         turns = db.execute("select count(*) from game_turn").fetchone()[0]
-        ai_after_restart = db.execute("select max(ai_version) from game_turn").fetchone()[0]
+        ai_after_restart = db.execute(
+            "select count(*) from game_drawing where json_array_length(ai_timeline) > 0").fetchone()[0]
     assert turns == 3
     assert ai_after_restart and len(topology.workers) == 2
     # AI guesses resumed once the new worker was up.
@@ -213,3 +220,54 @@ def test_redis_restart_mid_game_players_reconnect_state_from_the_database_timers
     assert time.monotonic() - began < 60
     with sqlite3.connect(topology.db) as db:
         assert db.execute("select count(*) from game_turn").fetchone()[0] == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.training
+@pytest.mark.timeout(900)
+def test_a_job_started_from_one_web_processes_admin_runs_on_the_training_worker(postgres_url):  # noqa: F811
+    import time
+    import uuid
+
+    import psycopg
+
+    from tests.test_admin import create_user_in, http_login
+
+    name = f"doodle_jobs_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin_db:
+        admin_db.execute(f"CREATE DATABASE {name}")
+    database_url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    workdir = Path(tempfile.mkdtemp(prefix="doodle-topology-jobs-"))
+    topology = Topology(workdir, {"DATABASE_URL": database_url, "MODEL_STORE_DIR": str(workdir / "models")})
+    try:
+        a, b = topology.start_web(), topology.start_web()
+        topology.start_worker()
+        trainer = topology.start_trainer()
+        create_user_in(topology.env, "boss")
+        on_a, on_b = http_login(a, "boss"), http_login(b, "boss")
+        add = a + "/admin/training/trainingjob/add/"
+        answer = on_a.post(add, data={"sources": ["folder"], "categories": "snowflake, apple", "per_class": "40",
+                                      "epochs": "1", "augment": "on", "name": "from-a",
+                                      "csrfmiddlewaretoken": on_a.cookies["csrftoken"]},
+                           headers={"Referer": add}, allow_redirects=False, timeout=30)
+        assert answer.status_code == 302, answer.text[-3000:]
+        job_id = int(answer.headers["Location"].rstrip("/").split("/")[-2])
+
+        end = time.monotonic() + 600
+        while True:  # followed from the other web process
+            snap = on_b.get(f"{b}/admin/training/trainingjob/{job_id}/progress/", timeout=30).json()
+            if snap["finished"]:
+                break
+            assert time.monotonic() < end, f"job stuck at {snap}\n{topology.logs()}"
+            time.sleep(0.5)
+        assert snap["status"] == "succeeded", f"{snap['error']}\n{topology.logs()}"
+        with psycopg.connect(database_url) as db:
+            pid, version_id = db.execute(
+                "SELECT pid, model_version_id FROM training_trainingjob WHERE id = %s", (job_id,)).fetchone()
+            (labels,) = db.execute("SELECT labels FROM inference_modelversion WHERE id = %s", (version_id,)).fetchone()
+            (task_status,) = db.execute("SELECT status FROM django_tasks_database_dbtaskresult").fetchone()
+        assert pid == trainer.pid, "the training worker ran it, not a web process"
+        assert labels == ["snowflake", "apple"] and task_status == "SUCCESSFUL"
+        assert "from-a" in on_b.get(b + "/admin/inference/modelversion/", timeout=30).text
+    finally:
+        topology.close()

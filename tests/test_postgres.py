@@ -1,7 +1,7 @@
-"""The game's services on a real PostgreSQL, the database of the scaled-out topology.
+"""The game's actions on a real PostgreSQL, the database of the scaled-out topology.
 
-The busiest writes are SQL written per database (game.hot_queries); the rest
-of the suite runs on SQLite, so the services' tests run here once more on
+The drawing statements and the state's store are SQL written per database (game.drawings, game.store); the rest
+of the suite runs on SQLite, so the actions' tests run here once more on
 PostgreSQL, in a process of their own (pytest-django creates its test
 database there).
 """
@@ -20,9 +20,9 @@ from tests.postgres_server import postgres_url  # noqa: F401 - the fixture
 pytestmark = pytest.mark.postgres
 
 
-def test_game_services_pass_on_postgres(postgres_url):  # noqa: F811
+def test_game_actions_pass_on_postgres(postgres_url):  # noqa: F811
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_game_services.py"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_game_actions.py"],
         cwd=REPO, env={**os.environ, "DATABASE_URL": postgres_url}, capture_output=True, text=True, timeout=280,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -80,13 +80,14 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
 
 @pytest.mark.django_db
 def test_finished_game_drawings_are_a_training_source():
-    from game.models import Turn
-    from game.training_source import GameDrawingsSource
+    from game.models import Drawing, Turn
+    from training.sources import GameDrawingsSource
 
     raw = [[[10.0, 50.5, 90.0], [10.0, 40.0, 12.0], [0, 16, 32]]]
-    Turn.objects.create(word="cat", strokes=raw, ended_at="2026-11-25T10:00:00Z")
-    Turn.objects.create(word="cat", strokes=raw, ended_at="2026-11-25T10:00:00Z", excluded_from_training=True)
-    Turn.objects.create(word="dog", strokes=raw)  # still being drawn
+    ended, running = Turn.objects.create(ended_at="2026-11-25T10:00:00Z"), Turn.objects.create()
+    Drawing.objects.create(turn=ended, word="cat", strokes=raw)
+    Drawing.objects.create(turn=ended, word="cat", strokes=raw, excluded_from_training=True)
+    Drawing.objects.create(turn=running, word="dog", strokes=raw)  # still being drawn
     src = GameDrawingsSource()
     assert src.categories() == ["cat"]
     samples = list(src.iter_category("cat"))

@@ -1,4 +1,7 @@
-"""Helpers for consumer tests: in-process WebSocket clients and the inference worker."""
+"""Helpers for consumer tests: in-process WebSocket clients and the inference worker.
+
+Every frame a Client receives is checked against its schema in game.protocol (tools.client.checked).
+"""
 
 from __future__ import annotations
 
@@ -59,9 +62,9 @@ async def room_with(*names: str):
     """A new room and one joined client per name (the first one hosts)."""
     from asgiref.sync import sync_to_async
 
-    from game import services
+    from game import actions
 
-    room = await sync_to_async(services.create_room)()
+    room = await sync_to_async(actions.do_create_room)()
     clients = []
     for name in names:
         c = Client(room.code, name)

@@ -3,9 +3,11 @@
 Every tool that speaks to a room uses it: the bots (`simulate_game`), the load
 benchmark, the abusers and the fuzzer, and the tests (in process through
 Channels' communicator, `tests/wsclient.py`, or over real sockets against Daphne).
-It joins and waits for the welcome, keeps the newest state and the canvas,
+It joins and waits for the welcome, keeps the newest state and the canvases,
 counts what it sent and received (and every frame's size when asked), and lets
-a caller wait for a message or for a condition.
+a caller wait for a message or for a condition. Every frame it receives is held
+to its schema (game.protocol.parse_server_message) before anything reads it: a
+frame that is not one of the server's messages raises BadFrame.
 
 Two ways to read, never both at once on one client:
 
@@ -32,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from game.protocol import parse_server_message
+
 try:
     from websockets.asyncio.client import ClientConnection, connect
     from websockets.exceptions import ConnectionClosed
@@ -56,6 +60,10 @@ class Closed(Exception):
         self.code = code
         self.reason = reason
         self.by_server = by_server
+
+
+class BadFrame(ValueError):
+    """The server sent a frame that is not one of its documented messages (docs/protocol.md)."""
 
 
 class JoinRefused(Exception):
@@ -240,6 +248,15 @@ class Canvas:
         return sum(len(s.get("points", ())) for s in self.strokes)
 
 
+def checked(frame: Frame) -> dict:
+    """A frame the server sent, held to its schema in game.protocol (and to the frame limit), as a dict."""
+    try:
+        parse_server_message(frame)
+    except ValueError as exc:  # pydantic's ValidationError is one
+        raise BadFrame(f"not a server message ({exc}): {frame[:300]!r}") from exc
+    return json.loads(frame)
+
+
 @dataclass
 class _Matcher:
     predicate: Callable[[dict], bool]
@@ -249,11 +266,9 @@ class _Matcher:
 class ProtocolClient:
     """One player's socket: join, keep the newest state and the canvas, wait for messages, send, close."""
 
-    def __init__(self, transport: Transport, name: str = "", *, keep_inbox: bool = True, record_sizes: bool = False,
-                 check: Callable[[Frame], object] | None = None):
+    def __init__(self, transport: Transport, name: str = "", *, keep_inbox: bool = True, record_sizes: bool = False):
         self.transport = transport
         self.name = name
-        self.check = check  # called with every frame received before it is used (a schema check raises)
         self.keep_inbox = keep_inbox
         self.inbox: list[dict] = []  # received messages nobody waited for (when keep_inbox)
         self.player_id: int | None = None
@@ -371,9 +386,7 @@ class ProtocolClient:
         self.max_frame_bytes = max(self.max_frame_bytes, size)
         if self.sizes is not None:
             self.sizes.append(size)
-        if self.check is not None:
-            self.check(frame)
-        message = json.loads(frame)
+        message = checked(frame)
         self._learn(message)
         arrived = time.time()
         for listener in self.listeners:

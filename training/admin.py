@@ -1,16 +1,20 @@
-"""Admin for training jobs: the "Train a new model" form, the live job page, cancel.
+"""Admin for training jobs: the "Train a new model" form, the live job page, cancel and retry.
 
 Thin views: the form checks settings with `job_services.clean_job_settings`,
-starting and cancelling are `training.jobs` services, and every page first
-runs the reaper so a job whose process died never shows as running.
-Progress updates come from polling a staff-only JSON view (no WebSocket:
-the admin has no socket route, so it needs no socket permission checks).
+starting, cancelling and retrying are `training.jobs` services (a job is a
+task on the training queue, run by a training worker). The train page says
+before anything starts when no worker can train (and how to install what is
+missing). Progress updates come from polling a staff-only JSON view that
+reads the job's row (no WebSocket: the admin has no socket route, so it
+needs no socket permission checks). Importing this never imports TensorFlow
+or the training pipeline: every web process loads it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -20,16 +24,29 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from training import jobs
+from training.dependencies import INSTALL_COMMAND, missing_training_packages
 from training.job_services import (
     MAX_EPOCHS,
+    NOT_A_DATA_FOLDER,
     SOURCE_LABELS,
     JobSettingsError,
     clean_job_settings,
+    data_folders,
+    default_data_folder,
     describe_settings,
     format_seconds,
-    read_log_tail,
 )
-from training.models import JobStatus, TrainingJob
+from training.models import JobStatus, TrainingJob, TrainingWorker
+
+
+def training_readiness() -> dict:
+    """Whether a job started now can run, for the train page: the workers that announced themselves, and what
+    is missing where. Without any worker yet, this process's own packages decide (the embedded `make run`)."""
+    workers = list(TrainingWorker.objects.all()[:5])
+    newest = workers[0] if workers else None
+    missing = newest.missing_packages if newest is not None else missing_training_packages()
+    return {"workers": workers, "newest": newest, "missing": missing, "install_command": INSTALL_COMMAND,
+            "ready": not missing}
 
 
 class TrainJobForm(forms.Form):
@@ -43,8 +60,10 @@ class TrainJobForm(forms.Form):
         initial=["folder"],
         help_text="Tick several to train on a mix.",
     )
-    folder = forms.CharField(
-        required=False, label="Local folder", help_text="Used with the local folder source: a folder on the server."
+    folder = forms.ChoiceField(
+        required=False, label="Local folder", choices=[], error_messages={"invalid_choice": NOT_A_DATA_FOLDER},
+        help_text="Used with the local folder source: one of the data folders configured on the server "
+        "(TRAINING_DATA_DIRS).",
     )
     categories = forms.CharField(
         required=False,
@@ -62,13 +81,19 @@ class TrainJobForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["folder"].initial = str(settings.QUICKDRAW_SAMPLE_DIR)
+        self.fields["folder"].choices = [(str(folder), str(folder)) for folder in data_folders()]
+        self.fields["folder"].initial = default_data_folder()
         self.job_settings: dict | None = None
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
+        readiness = training_readiness()
+        if not readiness["ready"]:
+            raise forms.ValidationError(
+                f"No training worker can train: {', '.join(readiness['missing'])} missing. "
+                f"Install them with `{INSTALL_COMMAND}` and restart the worker (`make worker`, or `make run`).")
         try:
             self.job_settings = clean_job_settings(
                 sources=data["sources"], folder=data.get("folder") or "", categories=data.get("categories") or "",
@@ -106,7 +131,11 @@ def job_snapshot(job: TrainingJob) -> dict:
         "history": job.history,
         "error": job.error,
         "cancel_requested": job.cancel_requested,
-        "log_tail": read_log_tail(log_path=job.log_path, max_bytes=12_000),
+        "can_retry": job.can_retry,
+        "attempt": job.attempt,
+        "resumed_from_epoch": job.resumed_from_epoch,
+        "worker": f"{job.hostname} (pid {job.pid})" if job.pid else "",
+        "log_tail": job.log_tail,
         "model_version": None,
     }
     if version is not None:
@@ -190,33 +219,31 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return [
             path("<int:job_id>/progress/", wrap(self.progress_view), name="training_trainingjob_progress"),
             path("<int:job_id>/cancel/", wrap(self.cancel_view), name="training_trainingjob_cancel"),
+            path("<int:job_id>/retry/", wrap(self.retry_view), name="training_trainingjob_retry"),
             *super().get_urls(),
         ]
 
     def changelist_view(self, request, extra_context=None):
-        jobs.reap_dead_jobs()
         return super().changelist_view(request, {"title": "Training jobs", **(extra_context or {})})
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
-        """The "Train a new model" form; a valid POST starts the job's process and opens its page."""
+        """The "Train a new model" form; a valid POST queues the job for a training worker and opens its page."""
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = TrainJobForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             job = jobs.start_training_job(job_settings=form.job_settings, user=request.user)
-            if job.status == JobStatus.FAILED:
-                messages.error(request, f"The training job could not start: {job.error}")
-            else:
-                messages.success(request, f"Training job #{job.pk} started in its own process (pid {job.pid}).")
+            messages.success(request, f"Training job #{job.pk} is queued; a training worker takes it within seconds.")
             return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
-        folder = settings.QUICKDRAW_SAMPLE_DIR
+        folder = Path(default_data_folder()) if default_data_folder() else None
         context = {
             **self.admin_site.each_context(request),
             "title": "Train a new model",
             "opts": self.model._meta,
             "form": form,
+            "readiness": training_readiness(),
             "running": TrainingJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
-            "folder_categories": sorted(p.stem for p in folder.glob("*.ndjson")) if folder.is_dir() else [],
+            "folder_categories": sorted(p.stem for p in folder.glob("*.ndjson")) if folder and folder.is_dir() else [],
             "media": self.media,
         }
         return TemplateResponse(request, "admin/training/trainingjob/train_form.html", context)
@@ -235,6 +262,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
             "can_cancel": self.has_cancel_permission(request),
             "progress_url": reverse("admin:training_trainingjob_progress", args=[job.pk]),
             "cancel_url": reverse("admin:training_trainingjob_cancel", args=[job.pk]),
+            "retry_url": reverse("admin:training_trainingjob_retry", args=[job.pk]),
             "media": self.media + forms.Media(js=["admin-extra/job-progress.js"]),
         }
         return TemplateResponse(request, "admin/training/trainingjob/job_detail.html", context)
@@ -261,12 +289,26 @@ class TrainingJobAdmin(admin.ModelAdmin):
             messages.warning(request, f"Training job #{job.pk} had already ended ({job.status}).")
         return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
 
+    def retry_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        """Queue a failed or cancelled job again; it goes on from its last finished epoch."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        job = self._get_job(request, job_id)
+        try:
+            jobs.retry_training_job(job=job)
+        except jobs.TrainingJobError as exc:
+            messages.warning(request, str(exc))
+        else:
+            messages.success(request, f"Training job #{job.pk} is queued again; it goes on from its last checkpoint.")
+        return HttpResponseRedirect(reverse("admin:training_trainingjob_change", args=[job.pk]))
+
     def _get_job(self, request: HttpRequest, object_id) -> TrainingJob:
         try:
             pk = int(object_id)
         except ValueError:
             raise Http404("no such training job") from None
-        jobs.reap_dead_jobs(job_id=pk)  # this job only: the job page polls every second
         try:
             job = TrainingJob.objects.select_related("model_version", "created_by").get(pk=pk)
         except TrainingJob.DoesNotExist:

@@ -6,20 +6,27 @@ written to `<name>.part` first, an interrupted transfer is resumed with an HTTP
 `Range` request, and only a complete, size-checked file is renamed into place.
 A finished file in the cache is never fetched again.
 
-Binary files are stored exactly where the `quickdraw` package looks for them
-(`<cache_dir>/<category>.bin`), so its parser reads them without touching the
-network; ndjson files go to `<cache_dir>/<fmt>/<category>.ndjson`.
+Reading is a stream too: a category's file is parsed drawing by drawing as
+training asks for them (the `quickdraw` package's parser would load a whole
+category, a few hundred thousand drawings, first), and only as far as the
+drawings per category asked for. A file that does not parse is removed from
+the cache with an error that says so, and the next run downloads it anew.
+
+Binary files are stored where the `quickdraw` package looks for them
+(`<cache_dir>/<category>.bin`); ndjson files go to `<cache_dir>/<fmt>/<category>.ndjson`.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import re
+import struct
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
@@ -29,7 +36,8 @@ import urllib3
 from quickdraw.names import QUICK_DRAWING_FILES, QUICK_DRAWING_NAMES
 from tqdm import tqdm
 
-from training.sources import Sample, iter_ndjson
+from inference.evaluation import VALIDATION_MODULUS
+from training.sources import DrawingSource, MixedSource, Sample, iter_ndjson
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +50,21 @@ DEFAULT_TIMEOUT = 60.0  # seconds to connect, and between two reads of the body
 RETRY_BACKOFF_SECONDS = 1.0
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")
+# A binary drawing: key_id, country code, recognized, timestamp, stroke count; then per stroke a point count,
+# the x bytes and the y bytes (googlecreativelab/quickdraw-dataset, "binary files").
+_DRAWING_HEAD = struct.Struct("<Q2sBIH")
+_POINT_COUNT = struct.Struct("<H")
+# Drawings read per category for `per_class` training drawings: a tenth is held out for validation,
+# plus a margin for drawings that do not render.
+_READ_MARGIN = 1.05
 
 
 class DownloadError(RuntimeError):
     """A file could not be fetched: HTTP error, dropped connection or a size that does not add up."""
+
+
+class CorruptDownload(DownloadError):
+    """A cached file that does not parse; it has been removed from the cache so the next run fetches it again."""
 
 
 class _Interrupted(Exception):
@@ -225,17 +244,57 @@ def cache_path(cache_dir: Path, category: str, fmt: str) -> Path:
     return Path(cache_dir) / fmt / f"{category}.ndjson"
 
 
-def _binary_samples(cache_dir: Path, category: str, max_drawings: int | None) -> Iterator[Sample]:
-    """Parse a downloaded `.bin` with the `quickdraw` package; the file must already be cached."""
-    from quickdraw import QuickDrawDataGroup  # imports PIL; only needed for the binary format
+def drawings_to_read(per_class: int | None) -> int | None:
+    """How many drawings of a category to read for `per_class` training drawings (None: all of them)."""
+    if per_class is None:
+        return None
+    return math.ceil(per_class * _READ_MARGIN / (1 - 1 / VALIDATION_MODULUS)) + 10
 
-    # max_drawings=None makes the package read the whole file.
-    group = QuickDrawDataGroup(category, max_drawings=max_drawings, cache_dir=str(cache_dir), print_messages=False)
-    for drawing in group.drawings:
-        # image_data is the stroke list as (xs, ys) pairs, the same data `.strokes`
-        # holds as (x, y) points, without building a tuple per point.
-        strokes = [[list(xs), list(ys)] for xs, ys in drawing.image_data]
-        yield Sample(word=category, drawing=strokes, key=str(drawing.key_id))
+
+def _read_exactly(fh, size: int) -> bytes:
+    data = fh.read(size)
+    if len(data) != size:
+        raise ValueError(f"the file ends inside a drawing ({len(data)} of {size} bytes)")
+    return data
+
+
+def iter_binary(path: Path, category: str) -> Iterator[Sample]:
+    """The drawings of a Quick, Draw! binary file, one at a time (a ValueError names what does not parse)."""
+    with open(path, "rb") as fh:
+        while head := fh.read(_DRAWING_HEAD.size):
+            if len(head) != _DRAWING_HEAD.size:
+                raise ValueError(f"the file ends inside a drawing header ({len(head)} bytes)")
+            key_id, _country, _recognized, _timestamp, n_strokes = _DRAWING_HEAD.unpack(head)
+            if n_strokes == 0:
+                raise ValueError(f"drawing {key_id} has no strokes")
+            strokes = []
+            for _ in range(n_strokes):
+                (n_points,) = _POINT_COUNT.unpack(_read_exactly(fh, _POINT_COUNT.size))
+                xs, ys = _read_exactly(fh, n_points), _read_exactly(fh, n_points)
+                strokes.append([list(xs), list(ys)])
+            yield Sample(word=category, drawing=strokes, key=str(key_id))
+
+
+def _ndjson_samples(path: Path, category: str) -> Iterator[Sample]:
+    for sample in iter_ndjson(path, word=category):
+        if not isinstance(sample.drawing, list) or not sample.drawing:
+            raise ValueError(f"drawing {sample.key} has no strokes")
+        yield sample
+
+
+def _checked(samples: Iterator[Sample], path: Path, url: str, limit: int | None) -> Iterator[Sample]:
+    """`samples` up to `limit`; a file that does not parse is removed from the cache and reported as CorruptDownload."""
+    count = 0
+    try:
+        for sample in islice(samples, limit):
+            count += 1
+            yield sample
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        path.unlink(missing_ok=True)
+        raise CorruptDownload(
+            f"{path.name} (from {url}) is corrupt after {count} drawings: {exc}; it was removed from the cache, "
+            "run again to download it anew"
+        ) from exc
 
 
 class QuickDrawDownloadSource:
@@ -244,10 +303,8 @@ class QuickDrawDownloadSource:
     Formats: "binary" (the smallest download, simplified 0-255 strokes), "simplified"
     (the same drawings as ndjson) and "raw" (original coordinates with timestamps).
 
-    Streaming is per category: ndjson files are read line by line, but the binary
-    parser of the `quickdraw` package loads a whole category into memory before the
-    first sample comes out (up to a few hundred thousand drawings). `max_per_category`
-    bounds that, and the number of samples in every format; None means all.
+    Every format is read drawing by drawing, so an open category costs a file handle,
+    not its drawings; `max_per_category` bounds how far a file is read (None: all).
     """
 
     def __init__(
@@ -286,8 +343,25 @@ class QuickDrawDownloadSource:
         )
 
     def iter_category(self, category: str) -> Iterator[Sample]:
-        """Download `category` now (a no-op once cached), then iterate over its drawings."""
+        """Download `category` now (a no-op once cached), then iterate over its drawings as they are read."""
         path = self.download(category)
-        if self.fmt == "binary":
-            return _binary_samples(self.cache_dir, category, self.max_per_category)
-        return islice(iter_ndjson(path, word=category), self.max_per_category)
+        samples = iter_binary(path, category) if self.fmt == "binary" else _ndjson_samples(path, category)
+        return _checked(samples, path, quickdraw_url(self.base_url, category, self.fmt), self.max_per_category)
+
+
+def download_sources(source: DrawingSource) -> list[QuickDrawDownloadSource]:
+    """The Quick, Draw! downloads among `source`'s parts."""
+    parts = source.sources if isinstance(source, MixedSource) else [source]
+    return [part for part in parts if isinstance(part, QuickDrawDownloadSource)]
+
+
+def download_all(source: DrawingSource, on_category: Callable[[str, int, int], None] | None = None) -> int:
+    """Fetch every category a source downloads, one file at a time, before training reads them; returns the count.
+
+    `on_category(category, index, total)` is called before each file (a progress bar, a job's phase)."""
+    downloads = [(part, category) for part in download_sources(source) for category in part.categories()]
+    for index, (part, category) in enumerate(downloads):
+        if on_category is not None:
+            on_category(category, index, len(downloads))
+        part.download(category)
+    return len(downloads)

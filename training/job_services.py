@@ -1,10 +1,13 @@
-"""What a training job trains on and how: settings checked up front, then turned into a source and a config.
+"""What a training job trains on: settings checked up front, described for people, turned into a source.
 
 The admin form and `manage.py training_jobs start` both call `clean_job_settings`,
 so a job that starts has settings that were already checked (known
-categories, an existing folder): mistakes show up in the form, not minutes
-later in a failed job. The job process calls `source_for_settings` and
-`config_for_settings` with the stored JSON.
+categories, a configured data folder): mistakes show up in the form, not
+minutes later in a failed job. A local folder must be one of
+`settings.TRAINING_DATA_DIRS`, and any other path gets the same answer
+whether it exists or not, so the form tells nobody which server paths exist.
+The worker turns the stored JSON back into a source (`source_for_settings`).
+Light on purpose: web processes import it (no TensorFlow, no pipeline).
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from training.pipeline import TrainConfig
-from training.sources import DrawingSource
+from training.sources import DrawingSource, make_source
 
 SOURCE_KINDS = ("quickdraw", "folder", "games")
 SOURCE_LABELS = {
@@ -23,6 +25,7 @@ SOURCE_LABELS = {
     "games": "drawings collected from games (minus excluded ones)",
 }
 MAX_EPOCHS = 200
+NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
 
 
 class JobSettingsError(ValueError):
@@ -36,12 +39,34 @@ def source_specs(*, sources: list[str], folder: str = "") -> list[str]:
         if kind == "quickdraw":
             specs.append("quickdraw:binary")
         elif kind == "folder":
-            specs.append(f"folder:{folder or settings.QUICKDRAW_SAMPLE_DIR}")
+            specs.append(f"folder:{folder or default_data_folder()}")
         elif kind == "games":
             specs.append("games")
         else:
             raise JobSettingsError(f"unknown data source {kind!r}; use {', '.join(SOURCE_KINDS)}")
     return specs
+
+
+def data_folders() -> list[Path]:
+    """The server folders training and comparison may read (settings.TRAINING_DATA_DIRS)."""
+    return [Path(folder) for folder in settings.TRAINING_DATA_DIRS]
+
+
+def default_data_folder() -> str:
+    folders = data_folders()
+    return str(folders[0]) if folders else ""
+
+
+def checked_data_folder(folder: str) -> str:
+    """`folder` if it is a configured data folder with <category>.ndjson files, else a JobSettingsError.
+
+    An unconfigured path is refused with the same words whether or not it exists on the server."""
+    chosen = folder or default_data_folder()
+    if chosen not in {str(f) for f in data_folders()}:
+        raise JobSettingsError(NOT_A_DATA_FOLDER)
+    if not any(Path(chosen).glob("*.ndjson")):
+        raise JobSettingsError(f"the configured folder {chosen} holds no <category>.ndjson files")
+    return chosen
 
 
 def parse_categories(value: str | list[str] | None) -> list[str] | None:
@@ -71,15 +96,7 @@ def clean_job_settings(
     if not sources:
         raise JobSettingsError("choose at least one data source")
     sources = list(dict.fromkeys(sources))
-    if "folder" in sources:
-        folder = str(Path(folder).expanduser()) if folder else str(settings.QUICKDRAW_SAMPLE_DIR)
-        path = Path(folder)
-        if not path.is_dir():
-            raise JobSettingsError(f"the folder {folder} does not exist on the server")
-        if not any(path.glob("*.ndjson")):
-            raise JobSettingsError(f"the folder {folder} holds no <category>.ndjson files")
-    else:
-        folder = ""
+    folder = checked_data_folder(folder) if "folder" in sources else ""
     if not 1 <= int(epochs) <= MAX_EPOCHS:
         raise JobSettingsError(f"epochs must be between 1 and {MAX_EPOCHS}")
     if per_class is not None and int(per_class) < 1:
@@ -111,31 +128,16 @@ def clean_job_settings(
     }
 
 
-def _make_source(specs: list[str], categories: list[str] | None) -> DrawingSource:
-    from training.services import make_source
-
+def _make_source(specs: list[str], categories: list[str] | None, per_class: int | None = None) -> DrawingSource:
     try:
-        return make_source(specs=specs, categories=categories)
+        return make_source(specs=specs, categories=categories, per_class=per_class)
     except (FileNotFoundError, ValueError) as exc:
         raise JobSettingsError(str(exc)) from exc
 
 
 def source_for_settings(*, job_settings: dict) -> DrawingSource:
     """The drawing source a job's stored settings describe."""
-    return _make_source(job_settings["specs"], job_settings.get("categories"))
-
-
-def config_for_settings(*, job_settings: dict) -> TrainConfig:
-    """The TrainConfig a job's stored settings describe (unset ones keep TrainConfig's defaults)."""
-    config = TrainConfig(
-        categories=job_settings.get("categories"),
-        per_class=job_settings.get("per_class"),
-        epochs=job_settings["epochs"],
-        augment=job_settings.get("augment", True),
-        batch_size=job_settings.get("batch_size") or 128,
-        validation_per_class=job_settings.get("validation_per_class"),
-    )
-    return config
+    return _make_source(job_settings["specs"], job_settings.get("categories"), job_settings.get("per_class"))
 
 
 def describe_settings(job_settings: dict) -> str:
@@ -150,25 +152,6 @@ def describe_settings(job_settings: dict) -> str:
         f"{per if per else 'all'} drawings per category; {job_settings.get('epochs')} epochs; "
         f"augmentation {'on' if job_settings.get('augment', True) else 'off'}"
     )
-
-
-def read_log_tail(*, log_path: str, max_bytes: int = 20_000) -> str:
-    """The end of a job's log (whole lines), or "" when there is none yet."""
-    if not log_path:
-        return ""
-    path = Path(log_path)
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", errors="replace")
-    if size > max_bytes and "\n" in text:
-        text = text.split("\n", 1)[1]
-    return text
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -1,14 +1,12 @@
-"""A training job: one `run_training_job` process, its settings, live progress and outcome.
+"""A training job: a task on the training queue, its settings, live progress, log tail and outcome; the workers.
 
-Everything the admin shows about a job is in this row, written by the job's
-own process (never by a web worker), so the page survives a web restart and
-any web process can serve it. A job whose process died is found by the
-reaper in `training.jobs` and marked failed.
+Everything the admin shows about a job is in its row, written by the worker
+that runs it (never by a web process), so any web process on any host can
+show it and the page survives restarts of both. A running job whose worker
+stops writing is marked failed by the watch in `training.jobs`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from django.conf import settings as django_settings
 from django.db import models
@@ -23,10 +21,11 @@ class JobStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class JobPhase(models.TextChoices):
-    QUEUED = "queued", "waiting to start"
+    QUEUED = "queued", "waiting for a training worker"
     STARTING = "starting", "starting (loading TensorFlow)"
     DOWNLOADING = "downloading", "downloading Quick, Draw! data"
     PREPARING = "preparing", "preparing data"
@@ -57,12 +56,18 @@ class TrainingJob(models.Model):
     settings = models.JSONField(default=dict, help_text="Data sources, categories, drawings per category, epochs...")
     out_dir = models.CharField(max_length=500, blank=True)
     log_path = models.CharField(max_length=500, blank=True)
+    log_tail = models.TextField(blank=True, help_text="The last lines of the job's log, written by its worker.")
     error = models.TextField(blank=True)
 
-    # Which process runs it and whether it still lives (see training.jobs.reap_dead_jobs).
+    # The queue's task for the latest attempt, and the worker running it.
+    task_id = models.CharField(max_length=64, blank=True)
+    attempt = models.PositiveIntegerField(default=0, help_text="How many times a worker started it.")
+    resumed_from_epoch = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The last attempt went on from the checkpoint of this epoch."
+    )
     pid = models.PositiveIntegerField(null=True, blank=True)
     hostname = models.CharField(max_length=255, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When its worker last wrote progress.")
     cancel_requested = models.BooleanField(default=False)
 
     created_by = models.ForeignKey(
@@ -86,5 +91,25 @@ class TrainingJob(models.Model):
         return self.status in ACTIVE_STATUSES
 
     @property
-    def log_file(self) -> Path | None:
-        return Path(self.log_path) if self.log_path else None
+    def can_retry(self) -> bool:
+        return self.status in RETRYABLE_STATUSES
+
+
+class TrainingWorker(models.Model):
+    """A training worker as it announced itself when it started: where, and whether it can train at all."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    missing_packages = models.JSONField(default=list, blank=True, help_text="Training packages it could not find.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"training worker {self.hostname} pid {self.pid}"
+
+    @property
+    def ready(self) -> bool:
+        return not self.missing_packages

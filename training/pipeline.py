@@ -2,10 +2,14 @@
 
 `run_training` is what `manage.py train` (and the admin's jobs) call. It does
 not touch the database; `training.services.train_and_register` adds that.
+Given a checkpoint folder it saves the training state after every epoch
+(Keras' BackupAndRestore) and, run again on the same folder after an
+interruption, goes on from the last finished epoch instead of starting over.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -19,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.evaluation import metrics_from_probs
+from inference.model_store import LABELS_FILE, MODEL_FILE, write_labels
 from inference.strokes import first_half
 from training.data import DataSpec, count_training, render, tf_dataset, validation_arrays
-from training.report import confused_pairs, metrics_from_probs, per_category_accuracy, write_json, write_plots
+from training.report import confused_pairs, per_category_accuracy, write_json, write_plots
 from training.sources import DrawingSource
 
 log = logging.getLogger(__name__)
@@ -47,8 +53,42 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
+# Keras' BackupAndRestore writes this beside the weights after every epoch.
+CHECKPOINT_STATE = "training_metadata.json"
+HISTORY_FILE = "history.csv"
+
+
 def _noop(*_args, **_kwargs) -> None:
     pass
+
+
+def checkpoint_epoch(checkpoint_dir: Path | None) -> int:
+    """How many epochs the checkpoint in `checkpoint_dir` holds (0: none, training starts over)."""
+    state = checkpoint_dir / CHECKPOINT_STATE if checkpoint_dir is not None else None
+    if state is None or not state.is_file():
+        return 0
+    try:
+        return int(json.loads(state.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """Per-epoch metrics from Keras' CSVLogger file, across interrupted runs (a repeated epoch counts once)."""
+    if not path.is_file():
+        return {}
+    rows: dict[int, dict] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                rows[int(row.pop("epoch"))] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            except (KeyError, ValueError):
+                continue
+    history: dict[str, list[float]] = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            history.setdefault(key, []).append(value)
+    return history
 
 
 def _progress_callback(progress: Progress, epochs: int, steps: int):
@@ -75,11 +115,27 @@ def _progress_callback(progress: Progress, epochs: int, steps: int):
     return ProgressCallback()
 
 
+def _predict_progress(progress: Progress):
+    """A Keras callback that reports progress while the Keras model scores the held-out drawings."""
+    import keras
+
+    class PredictProgress(keras.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            if batch % 20 == 19:
+                progress("evaluating", message=f"Keras model: batch {batch + 1}")
+
+    return PredictProgress()
+
+
 def _floats(logs) -> dict:
     return {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float | np.floating)}
 
 
-def predict_tflite(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
+# Long evaluation loops report progress (a training job's sign of life) every this many drawings.
+PROGRESS_EVERY = 2000
+
+
+def predict_tflite(model_bytes: bytes, images: np.ndarray, progress: Progress = _noop) -> np.ndarray:
     """Probabilities from the exported model: the exact file that will ship."""
     from inference.classifier import Classifier
 
@@ -88,7 +144,12 @@ def predict_tflite(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
     try:
         n_out = _tflite_outputs(tmp)
         clf = Classifier(tmp, [str(i) for i in range(n_out)])
-        return np.stack([clf.probabilities(im) for im in images]) if len(images) else np.zeros((0, n_out))
+        out = np.zeros((len(images), n_out), dtype=np.float32)
+        for i, image in enumerate(images):
+            if i % PROGRESS_EVERY == 0 and i:
+                progress("evaluating", message=f"classified {i} of {len(images)} held-out drawings")
+            out[i] = clf.probabilities(image)
+        return out
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -100,12 +161,17 @@ def _tflite_outputs(path: Path) -> int:
     return int(it.get_output_details()[0]["shape"][-1])
 
 
-def early_accuracy(probs_fn, drawings: list, labels: np.ndarray) -> float:
+def early_accuracy(probs_fn, drawings: list, labels: np.ndarray, progress: Progress = _noop) -> float:
     """Share of drawings already guessed right (top-1) from the first half of their strokes."""
     if not drawings:
         return 0.0
-    images = np.stack([render(first_half(d)) for d in drawings])
-    return float((probs_fn(images).argmax(axis=1) == labels).mean())
+    right = 0
+    for start in range(0, len(drawings), PROGRESS_EVERY):
+        if start:
+            progress("evaluating", message=f"scored {start} of {len(drawings)} half drawings")
+        images = np.stack([render(first_half(d)) for d in drawings[start : start + PROGRESS_EVERY]])
+        right += int((probs_fn(images).argmax(axis=1) == labels[start : start + PROGRESS_EVERY]).sum())
+    return right / len(drawings)
 
 
 def export_tflite(model) -> bytes:
@@ -122,8 +188,12 @@ def run_training(
     out_dir: Path,
     progress: Progress = _noop,
     command: str | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> dict:
-    """Train, evaluate and export into `out_dir` (model.tflite, labels.txt, metrics.json, plots, logs)."""
+    """Train, evaluate and export into `out_dir` (model.tflite, labels.txt, metrics.json, plots, logs).
+
+    With `checkpoint_dir`, the state after each epoch is kept there, and a run on a folder that already
+    holds one resumes after its epoch (progress("resuming", epoch=k) says so first)."""
     import keras
     import tensorflow as tf
 
@@ -148,10 +218,22 @@ def run_training(
     ).batch(512)
 
     model = _build_and_compile(len(categories), config, steps)
+    history_file = out_dir / HISTORY_FILE
+    # An epoch is recorded (history file, progress) before its checkpoint: killed in between, the epoch runs
+    # again on resume and its second record replaces the first, so no finished epoch goes unrecorded.
     callbacks = [
+        keras.callbacks.CSVLogger(str(history_file), append=checkpoint_dir is not None),
         _progress_callback(progress, config.epochs, steps),
-        keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"),
     ]
+    if checkpoint_dir is not None:
+        resumed = checkpoint_epoch(checkpoint_dir)
+        if resumed:
+            progress("resuming", epoch=resumed, epochs=config.epochs,
+                     message=f"resuming after epoch {resumed} from the checkpoint in {checkpoint_dir}")
+        # Two states kept: a worker killed while writing one resumes from the one before.
+        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), double_checkpoint=True,
+                                                          delete_checkpoint=False))
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"))
     if len(y_val):
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -159,7 +241,7 @@ def run_training(
             )
         )
     t0 = time.time()
-    history = model.fit(
+    model.fit(
         train_ds,
         validation_data=val_ds if len(y_val) else None,
         epochs=config.epochs,
@@ -167,29 +249,34 @@ def run_training(
         callbacks=callbacks,
         shuffle=False,  # the stream is shuffled already
         verbose=0,
-    ).history
+    )
     train_seconds = time.time() - t0
+    history = read_history(history_file)
 
     progress("exporting")
     model_bytes = export_tflite(model)
-    (out_dir / "model.tflite").write_bytes(model_bytes)
-    (out_dir / "labels.txt").write_text("\n".join(categories) + "\n")
+    (out_dir / MODEL_FILE).write_bytes(model_bytes)
+    write_labels(out_dir / LABELS_FILE, categories)
 
-    progress("evaluating")
-    keras_probs = model.predict(x_val[..., None].astype(np.float32) / 255.0, verbose=0) if len(y_val) else np.zeros((0, len(categories)))
-    lite_probs = predict_tflite(model_bytes, x_val)
+    progress("evaluating", message=f"scoring {len(y_val)} held-out drawings with the exported model")
+    keras_probs = (
+        model.predict(x_val[..., None].astype(np.float32) / 255.0, verbose=0, callbacks=[_predict_progress(progress)])
+        if len(y_val) else np.zeros((0, len(categories)))
+    )
+    lite_probs = predict_tflite(model_bytes, x_val, progress)
     agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
     metrics = metrics_from_probs(lite_probs, y_val)
     metrics["keras_top1"] = metrics_from_probs(keras_probs, y_val)["top1"]
     metrics["tflite_keras_agreement"] = agreement
-    metrics["early"] = early_accuracy(lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val)
+    progress("evaluating", message="scoring guesses from the first half of each drawing")
+    metrics["early"] = early_accuracy(lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val, progress)
     metrics["size_bytes"] = len(model_bytes)
     metrics["train_seconds"] = round(train_seconds, 1)
     metrics["epochs_run"] = len(history.get("loss", []))
     pred = lite_probs.argmax(1) if len(y_val) else np.zeros(0, dtype=np.int64)
     per_cat = per_category_accuracy(pred, y_val, categories)
     pairs = confused_pairs(pred, y_val, categories)
-    history = {k: [float(v) for v in vals] for k, vals in history.items()}
+    progress("evaluating", message="drawing the plots")
     plots = write_plots(out_dir, history, per_cat, pairs)
 
     settings_used = asdict(config)
@@ -239,11 +326,3 @@ def _build_and_compile(num_classes: int, config: TrainConfig, steps: int):
         metrics=["accuracy", keras.metrics.TopKCategoricalAccuracy(k=3, name="top3")],
     )
     return model
-
-
-def read_labels(path: Path) -> list[str]:
-    return [line for line in path.read_text().splitlines() if line]
-
-
-def load_report(out_dir: Path) -> dict:
-    return json.loads((out_dir / "report.json").read_text())

@@ -1,4 +1,4 @@
-"""Evaluation metrics and the training report's plots."""
+"""The training report's per-category figures and plots (the metrics themselves: inference.evaluation)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-
-def top_k_indices(probs: np.ndarray, k: int) -> np.ndarray:
-    return np.argsort(-probs, axis=1)[:, :k]
-
-
-def metrics_from_probs(probs: np.ndarray, labels: np.ndarray, k: int = 3) -> dict:
-    """top-1, top-3 and MAP@3 (the Kaggle Quick, Draw! metric)."""
-    if len(labels) == 0:
-        return {"n": 0, "top1": 0.0, "top3": 0.0, "map3": 0.0}
-    top = top_k_indices(probs, k)
-    hits = top == labels[:, None]
-    map3 = float((hits / np.arange(1, k + 1)).sum(axis=1).mean())
-    return {
-        "n": int(len(labels)),
-        "top1": float(hits[:, 0].mean()),
-        "top3": float(hits.any(axis=1).mean()),
-        "map3": map3,
-    }
 
 
 def per_category_accuracy(pred: np.ndarray, labels: np.ndarray, categories: list[str]) -> dict[str, float]:

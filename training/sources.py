@@ -1,22 +1,22 @@
 """Where training drawings come from: a local folder of ndjson, Quick, Draw! downloads, finished games.
 
-Every source yields :class:`Sample` objects category by category and never
-holds more than one category's file open, so the full dataset (millions of
-drawings) streams through the same code as the 69,000-drawing sample.
+Every source yields :class:`Sample` objects category by category, reading
+each file as a stream, so the full dataset (millions of drawings) goes
+through the same code as the 69,000-drawing sample. `make_source` builds one
+from the specs the `train` command and training jobs take.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-# One drawing in ten is held out for validation, chosen by a hash of its key so
-# the split is the same on every run and on every machine.
-VALIDATION_MODULUS = 10
+# The held-out split is the one inference's evaluation uses (one rule for both sides).
+from inference.evaluation import is_validation as is_validation
+from inference.evaluation import sample_key
 
 
 @dataclass(frozen=True)
@@ -26,21 +26,12 @@ class Sample:
     key: str
 
 
-def is_validation(key: str) -> bool:
-    return zlib.crc32(key.encode()) % VALIDATION_MODULUS == 0
-
-
 class DrawingSource(Protocol):
     name: str
 
     def categories(self) -> list[str]: ...
 
     def iter_category(self, category: str) -> Iterator[Sample]: ...
-
-
-def sample_key(record: dict, path: Path, line_no: int) -> str:
-    """A drawing's identity for the train/validation split: its key_id, or its file and line when it has none."""
-    return str(record.get("key_id") or f"{path.stem}:{line_no}")
 
 
 def iter_ndjson(path: Path, word: str | None = None) -> Iterator[Sample]:
@@ -91,3 +82,57 @@ class MixedSource:
         for s in self.sources:
             if category in s.categories():
                 yield from s.iter_category(category)
+
+
+class GameDrawingsSource:
+    """Drawings from finished games, labelled with their word, minus those an admin excluded (read through the
+    game's own selector)."""
+
+    name = "games"
+
+    def categories(self) -> list[str]:
+        from game.training_source import words_with_drawings
+
+        return words_with_drawings()
+
+    def iter_category(self, category: str) -> Iterator[Sample]:
+        from game.training_source import drawings_of
+
+        for turn_id, strokes in drawings_of(word=category):
+            yield Sample(word=category, drawing=strokes, key=f"game-turn-{turn_id}")
+
+
+def make_source(
+    *, specs: list[str], categories: list[str] | None = None, per_class: int | None = None,
+    cache_dir: Path | None = None, base_url: str | None = None,
+) -> DrawingSource:
+    """`folder:PATH` (or a bare path), `quickdraw[:binary|simplified|raw]`, `games`; several make a mix.
+
+    `per_class` bounds what a Quick, Draw! download reads per category (its training drawings plus the
+    held-out tenth), so a category's huge file is never read further than training needs."""
+    from django.conf import settings
+
+    sources: list[DrawingSource] = []
+    for spec in specs:
+        kind, _, arg = spec.partition(":")
+        if kind == "quickdraw":
+            from training.download import QuickDrawDownloadSource, drawings_to_read
+
+            sources.append(
+                QuickDrawDownloadSource(
+                    categories=categories,
+                    fmt=arg or "binary",
+                    cache_dir=Path(cache_dir or settings.QUICKDRAW_CACHE_DIR),
+                    base_url=base_url or settings.QUICKDRAW_BASE_URL,
+                    max_per_category=drawings_to_read(per_class),
+                )
+            )
+        elif kind == "games":
+            sources.append(GameDrawingsSource())
+        elif kind == "folder":
+            sources.append(LocalFolderSource(arg))
+        else:
+            sources.append(LocalFolderSource(spec))
+    if not sources:
+        raise ValueError("name at least one data source")
+    return sources[0] if len(sources) == 1 else MixedSource(sources)

@@ -83,6 +83,10 @@
         button.textContent = "Stopping\u2026";
       }
     }
+    var retryForm = field("retry_form");
+    if (retryForm) retryForm.hidden = !s.can_retry;
+    setText("worker", s.worker);
+    setText("attempt", s.attempt);
     var log = field("log_tail");
     if (log && log.textContent !== s.log_tail) {
       var atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
@@ -102,6 +106,7 @@
         failures = 0;
         render(s);
         if (!s.finished) setTimeout(poll, POLL_MS);
+        else root.setAttribute("data-polling", "0");
       })
       .catch(function () {
         // A web restart or a network blip: keep trying, more slowly.

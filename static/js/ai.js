@@ -3,12 +3,21 @@
 // Rows are reused (not rebuilt) from one update to the next so the CSS width
 // transition animates each bar from its old value to the new one. There is
 // exactly one `.ai-row` per guess; with no guesses an `.ai-empty` note shows.
+//
+// Labels come as the server lets this player read them: a guess that would give
+// the word away to someone still guessing arrives masked ("▮▮▮", one mark per
+// letter) and is shown as a clue, marked `.is-masked`.
 
 import { h, pct } from './util.js';
 
 export class AIPanel {
-  constructor(root) {
+  /**
+   * @param {HTMLElement} root the panel
+   * @param {string} mask the character masked labels are made of (constants.aiMask)
+   */
+  constructor(root, mask) {
     this.root = root;
+    this.mask = mask;
     this.rowsBox = root.querySelector('#ai-rows');
     this.status = root.querySelector('#ai-status');
     this.rows = [];
@@ -18,7 +27,7 @@ export class AIPanel {
   /** No drawing to look at (lobby, choosing, game over). */
   idle(text, status = text) {
     this.clearRows();
-    this.root.classList.remove('is-thinking', 'is-unsure', 'is-confident');
+    this.root.classList.remove('is-thinking', 'is-unsure', 'is-confident', 'is-masked');
     this.setStatus(status);
     this.rowsBox.replaceChildren(h('div', { class: 'ai-empty', text }));
     this.key = `idle:${text}`;
@@ -46,7 +55,11 @@ export class AIPanel {
     }
     this.root.classList.toggle('is-unsure', !confident);
     this.root.classList.toggle('is-confident', confident);
-    if (confident) {
+    const masked = (label) => Boolean(this.mask) && label.includes(this.mask);
+    this.root.classList.toggle('is-masked', masked(guesses[0].label));
+    if (confident && masked(guesses[0].label) && live) {
+      this.setStatus('I know it! Do you?'); // the word is the masked row: saying it again adds nothing
+    } else if (confident) {
       this.setStatus(live ? "I think it's " : 'My final answer: ', guesses[0].label);
     } else {
       this.setStatus('not sure yet…');
@@ -68,6 +81,9 @@ export class AIPanel {
     guesses.forEach((guess, i) => {
       const row = this.rows[i];
       row.label.textContent = guess.label;
+      row.label.title = masked(guess.label) ? 'The word itself: guess it!' : guess.label;
+      row.label.classList.toggle('is-masked', masked(guess.label));
+      row.el.classList.toggle('is-masked', masked(guess.label));
       row.el.dataset.label = guess.label;
       row.p.textContent = pct(guess.p);
       // Set the width on the next frame so a freshly created bar grows from 0.
@@ -78,9 +94,16 @@ export class AIPanel {
     });
   }
 
-  setStatus(text, bold) {
+  setStatus(text, bold, end = '!') {
     this.status.replaceChildren(text);
-    if (bold) this.status.append(h('b', { text: bold }), '!');
+    if (bold) this.status.append(h('b', { class: this.mask && bold.includes(this.mask) ? 'is-masked' : null, text: bold }), end);
+  }
+
+  /** The AI named the word: a short flourish on the panel. */
+  cheer() {
+    this.root.classList.remove('is-cheering');
+    void this.root.offsetWidth; // restart the animation
+    this.root.classList.add('is-cheering');
   }
 
   clearRows() {

@@ -2,8 +2,8 @@
 // size, plus pointer input (mouse, touch, pen) for the drawer.
 //
 // Model
-//   strokes      finished strokes by index: {points: [[x, y], ...], width} (the drawer's own
-//                also carry t: [x, y, t])
+//   strokes      finished strokes by index: {points: [[x, y], ...], width, color} (the drawer's
+//                own also carry t: [x, y, t])
 //   provisional  strokes others are drawing right now (from `points` batches),
 //                replaced by the final `stroke` with the same index
 //   live         the stroke this player is drawing (drawer only)
@@ -13,13 +13,10 @@
 // a drawing with hundreds of strokes costs the same per frame as an empty one.
 // Nothing is painted when nothing changed (the `dirty` flag).
 
-const INK = '#111111';
 const PAPER = '#ffffff';
 const BATCH_EVERY_MS = 50;
-const MAX_POINTS_PER_BATCH = 120;
-const MAX_POINTS_PER_STROKE = 3000;
-// The server refuses frames over 64 KiB; a 3000-point stroke is close to that.
-const MAX_FRAME_CHARS = 60000;
+// A stroke frame keeps this share of the server's frame limit: room for the JSON around the points.
+const FRAME_SHARE = 0.9;
 // Points closer than this (logical px) to the previous one add nothing visible.
 const MIN_STEP = 0.8;
 
@@ -27,7 +24,7 @@ const round1 = (v) => Math.round(v * 10) / 10;
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
 /** At most `max` points, evenly spread, first and last kept. */
-export function thinPoints(points, max = MAX_POINTS_PER_STROKE) {
+export function thinPoints(points, max) {
   if (points.length <= max) return points;
   const out = [];
   const step = (points.length - 1) / (max - 1);
@@ -39,18 +36,23 @@ export class Board {
   /**
    * @param {HTMLElement} host element the canvas fills
    * @param {object} options
-   * @param {number} options.width logical width (800)
-   * @param {number} options.height logical height (600)
-   * @param {number[]} options.brushSizes allowed widths
+   * @param {object} options.constants the page's game constants (constants.js): canvas size,
+   *   brushSizes, palette (the first colour is the ink), maxPointsPerBatch, maxPointsPerStroke, maxFrameBytes
    * @param {(msg: object) => boolean} options.send sends a protocol message
    * @param {() => number} options.clock ms since the turn started (for point timestamps)
    */
-  constructor(host, { width, height, brushSizes, send, clock }) {
+  constructor(host, { constants, send, clock }) {
     this.host = host;
-    this.W = width;
-    this.H = height;
-    this.brushSizes = brushSizes;
-    this.brush = brushSizes[Math.min(1, brushSizes.length - 1)];
+    this.W = constants.canvasWidth;
+    this.H = constants.canvasHeight;
+    this.brushSizes = constants.brushSizes;
+    this.colors = constants.palette;
+    this.ink = constants.palette[0];
+    this.maxBatch = constants.maxPointsPerBatch;
+    this.maxStroke = constants.maxPointsPerStroke;
+    this.maxFrameChars = Math.floor(constants.maxFrameBytes * FRAME_SHARE);
+    this.brush = this.brushSizes[Math.min(1, this.brushSizes.length - 1)];
+    this.color = this.ink;
     this.send = send;
     this.clock = clock;
 
@@ -164,8 +166,8 @@ export class Board {
     const ctx = g.drawingContext;
     const weight = Math.max(1, stroke.width * s);
     ctx.save();
-    ctx.strokeStyle = INK;
-    ctx.fillStyle = INK;
+    ctx.strokeStyle = stroke.color || this.ink;
+    ctx.fillStyle = stroke.color || this.ink;
     if (pts.length === 1) {
       ctx.beginPath();
       ctx.arc(pts[0][0] * s, pts[0][1] * s, weight / 2, 0, Math.PI * 2);
@@ -186,7 +188,7 @@ export class Board {
 
   /** Replace every finished stroke (snapshot, undo, clear). Strokes in progress beyond the new end survive. */
   setStrokes(list) {
-    this.strokes = (list || []).map((s) => ({ points: s.points, width: s.width }));
+    this.strokes = (list || []).map((s) => ({ points: s.points, width: s.width, color: s.color }));
     for (const index of this.provisional.keys()) {
       if (index < this.strokes.length) this.provisional.delete(index);
     }
@@ -209,7 +211,7 @@ export class Board {
    */
   applyCanvas(start, total, list) {
     (list || []).forEach((s, i) => {
-      this.strokes[start + i] = { points: s.points, width: s.width };
+      this.strokes[start + i] = { points: s.points, width: s.width, color: s.color };
       this.provisional.delete(start + i);
     });
     if (this.strokes.length > total) this.strokes.length = total;
@@ -231,24 +233,25 @@ export class Board {
   }
 
   /** A `points` batch from the drawer: grow the provisional stroke. */
-  addPoints(index, points, width) {
+  addPoints(index, points, width, color) {
     if (index < this.strokes.length && this.strokes[index]) return; // already final
     let stroke = this.provisional.get(index);
     if (!stroke) {
-      stroke = { points: [], width };
+      stroke = { points: [], width, color };
       this.provisional.set(index, stroke);
     }
     stroke.width = width;
+    stroke.color = color;
     for (const pt of points) stroke.points.push(pt);
     this.dirty = true;
   }
 
   /** A finished stroke from the server: replaces the provisional one with the same index. */
-  setStroke(index, points, width) {
+  setStroke(index, points, width, color) {
     this.provisional.delete(index);
     const old = this.strokes[index];
-    const stroke = { points, width };
-    if (old && old.points.length === points.length && old.width === width) {
+    const stroke = { points, width, color };
+    if (old && old.points.length === points.length && old.width === width && (old.color || this.ink) === (color || this.ink)) {
       // Our own stroke coming back from the server: same drawing, keep the pixels.
       this.strokes[index] = stroke;
     } else if (index === this.strokes.length && !this.hasGap()) {
@@ -277,6 +280,11 @@ export class Board {
       this.brush = width;
       this.dirty = true;
     }
+  }
+
+  /** One of the palette's colours; the next stroke is drawn with it. */
+  setColor(color) {
+    if (this.colors.includes(color)) this.color = color;
   }
 
   bindPointer() {
@@ -317,6 +325,7 @@ export class Board {
     this.live = {
       index: this.strokes.length, // protocol: strokes on the canvas when this one began
       width: this.brush,
+      color: this.color,
       points: [],
       pending: [],
       pointerId: e.pointerId,
@@ -369,8 +378,8 @@ export class Board {
     const live = this.live;
     if (!live || !live.pending.length) return;
     while (live.pending.length) {
-      const chunk = live.pending.splice(0, MAX_POINTS_PER_BATCH);
-      this.send({ type: 'points', stroke: live.index, points: chunk, width: live.width });
+      const chunk = live.pending.splice(0, this.maxBatch);
+      this.send({ type: 'points', stroke: live.index, points: chunk, width: live.width, color: live.color });
     }
   }
 
@@ -382,14 +391,14 @@ export class Board {
     this.flush();
     this.live = null;
     if (!live.points.length) return;
-    let points = thinPoints(live.points);
-    let message = { type: 'stroke', stroke: live.index, points, width: live.width };
-    while (JSON.stringify(message).length > MAX_FRAME_CHARS && points.length > 2) {
+    let points = thinPoints(live.points, this.maxStroke);
+    let message = { type: 'stroke', stroke: live.index, points, width: live.width, color: live.color };
+    while (JSON.stringify(message).length > this.maxFrameChars && points.length > 2) {
       points = thinPoints(points, Math.floor(points.length * 0.8));
       message = { ...message, points };
     }
     // Show it as finished right away; the server's echo replaces it with the same data.
-    const stroke = { points, width: live.width };
+    const stroke = { points, width: live.width, color: live.color };
     this.strokes.push(stroke);
     this.appendQueue.push(stroke);
     this.dirty = true;

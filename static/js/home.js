@@ -1,9 +1,11 @@
-// Home page: nickname (remembered), create / join forms, live list of public rooms.
+// Home page: nickname (remembered), the ways to play (a room with friends, a race, solo: each a form that
+// creates a room of that mode), join by code, live list of public rooms.
 
 import { $, h, NAME_KEY, cleanName, nameError, savedName, store, colorFor, initial } from './util.js';
 
 const REFRESH_MS = 4000;
 const PHASES = { lobby: 'in the lobby', choosing: 'playing', drawing: 'playing', turn_end: 'playing', game_over: 'game over' };
+const MODES = { race: 'Race' };
 
 const nameInput = $('#name-input');
 const nameHint = $('#name-hint');
@@ -45,8 +47,15 @@ function requireName(event) {
   return true;
 }
 
-$('#create-form').addEventListener('submit', (event) => {
-  if (requireName(event)) $('#create-button').disabled = true;
+// Each way to play is a form that creates a room; one click, then the button waits for the room page.
+for (const [form, button] of [['#create-form', '#create-button'], ['#race-form', '#race-button'], ['#solo-form', '#solo-button']]) {
+  $(form).addEventListener('submit', (event) => {
+    if (requireName(event)) $(button).disabled = true;
+  });
+}
+// Back from a room (the browser's back button restores this page as it was left): the buttons work again.
+window.addEventListener('pageshow', () => {
+  for (const button of ['#create-button', '#race-button', '#solo-button']) $(button).disabled = false;
 });
 
 const codeInput = $('#code-input');
@@ -72,7 +81,7 @@ function renderRooms(rooms) {
     list.append(
       h('li', { class: `room-item${full ? ' is-full' : ''}`, dataset: { code: room.code } },
         h('div', { class: 'room-meta' },
-          h('span', { class: 'room-code', text: room.code }),
+          h('span', { class: 'room-code' }, room.code, MODES[room.mode] ? h('span', { class: 'pill mode-pill', text: MODES[room.mode] }) : ''),
           h('span', { class: 'room-sub', text: `${room.players}/${room.max_players} players · ${PHASES[room.phase] || room.phase}` })),
         full
           ? h('span', { class: 'pill', text: 'Full' })

@@ -93,7 +93,8 @@ export function humanCount(state) {
 /** The count beside "Players" (wide screens) and the folded list's summary line (phones). */
 export function renderPlayerCount(state, me) {
   const humans = humanCount(state);
-  const title = `${humans} player${humans === 1 ? '' : 's'}, plus the AI`;
+  const withAI = state.players.some((p) => p.is_ai);
+  const title = `${humans} player${humans === 1 ? '' : 's'}${withAI ? ', plus the AI' : ''}`;
   const pill = document.getElementById('player-count');
   pill.textContent = String(humans);
   pill.title = title;

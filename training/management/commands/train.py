@@ -1,4 +1,10 @@
-"""`manage.py train`: rebuild the model from Quick, Draw! data and register it."""
+"""`manage.py train`: rebuild the model from Quick, Draw! data and register it.
+
+With `--source quickdraw` the files come from Google's bucket (QUICKDRAW_BASE_URL)
+into a resumable cache, category by category with a progress bar, before
+training reads them as a stream (see training.download); `--download-only`
+stops after that.
+"""
 
 from __future__ import annotations
 
@@ -46,21 +52,56 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=None)
         parser.add_argument("--no-register", action="store_true", help="only write the files")
         parser.add_argument("--activate", action="store_true", help="make the new model live")
+        parser.add_argument("--download-only", action="store_true",
+                            help="fetch the Quick, Draw! files of --source quickdraw into the cache, then stop")
 
     def handle(self, *args, **opts):
-        from training.pipeline import run_training
-        from training.services import make_source, new_model_dir, train_and_register
+        from training.download import DownloadError
+        from training.sources import make_source
 
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
         try:
-            source = make_source(specs=specs, categories=categories)
+            source = make_source(specs=specs, categories=categories, per_class=opts["per_class"])
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if categories:
             unknown = sorted(set(categories) - set(source.categories()))
             if unknown:
                 raise CommandError(f"unknown categories: {', '.join(unknown)}")
+        try:
+            fetched = self._download(source)
+            if opts["download_only"]:
+                self.stdout.write(f"{fetched} Quick, Draw! files in the cache ({settings.QUICKDRAW_CACHE_DIR})")
+                return
+            self._train(source, categories, opts)
+        except DownloadError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _download(self, source) -> int:
+        """Every file a Quick, Draw! source needs, one category at a time, with a bar over the categories."""
+        from tqdm import tqdm
+
+        from training.download import download_all, download_sources
+
+        parts = download_sources(source)
+        total = sum(len(part.categories()) for part in parts)
+        if not total:
+            return 0
+        with tqdm(total=total, desc="categories", unit="file", file=sys.stderr) as bar:
+
+            def next_category(category: str, index: int, _total: int) -> None:
+                bar.update(index - bar.n)
+                bar.set_postfix_str(category)
+
+            fetched = download_all(source, on_category=next_category)
+            bar.update(total - bar.n)
+        return fetched
+
+    def _train(self, source, categories: list[str] | None, opts) -> None:
+        from training.pipeline import run_training
+        from training.services import new_model_dir, train_and_register
+
         config = TrainConfig(
             categories=categories,
             per_class=opts["per_class"],

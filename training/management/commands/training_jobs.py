@@ -1,8 +1,10 @@
-"""`manage.py training_jobs start|list|show|cancel|reap`: the admin's training jobs, from a script.
+"""`manage.py training_jobs start|list|show|cancel|retry|reap`: the admin's training jobs, from a script.
 
-`start` runs the job in its own process, exactly like the admin's form does,
-and returns at once (add `--wait` to follow it to the end); `reap` marks jobs
-whose process died as failed (run it from cron if nobody opens the admin).
+`start` queues the job for a training worker, exactly like the admin's form
+does, and returns at once (add `--wait` to follow it to the end); `retry`
+queues a failed or cancelled job again (it goes on from its last epoch);
+`reap` runs the watch that web processes run every few seconds (jobs whose
+worker stopped writing are marked failed).
 """
 
 from __future__ import annotations
@@ -30,20 +32,24 @@ def job_summary(job: TrainingJob) -> dict:
         "eta_seconds": job.eta_seconds,
         "error": job.error,
         "pid": job.pid,
+        "hostname": job.hostname,
+        "attempt": job.attempt,
+        "resumed_from_epoch": job.resumed_from_epoch,
+        "task_id": job.task_id,
         "model_version": job.model_version_id,
         "log": job.log_path,
     }
 
 
 class Command(BaseCommand):
-    help = "Start, list, show, cancel training jobs (each runs as its own process), or reap dead ones."
+    help = "Start, list, show, cancel or retry training jobs (a training worker runs them), or reap dead ones."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        start = sub.add_parser("start", help="start a training job in its own process")
+        start = sub.add_parser("start", help="queue a training job for a training worker")
         start.add_argument("--source", action="append", choices=SOURCE_KINDS, default=[],
                            help="quickdraw (download), folder, games; repeat to mix (default: folder)")
-        start.add_argument("--folder", default="", help="for --source folder (default: ../shared/quickdraw/simplified)")
+        start.add_argument("--folder", default="", help="for --source folder: one of TRAINING_DATA_DIRS (default: the first)")
         start.add_argument("--categories", default="all", help="all, or a,b,c")
         start.add_argument("--per-class", type=int, default=None)
         start.add_argument("--epochs", type=int, default=10)
@@ -55,14 +61,15 @@ class Command(BaseCommand):
         show.add_argument("job_id", type=int)
         cancel = sub.add_parser("cancel", help="ask a job to stop")
         cancel.add_argument("job_id", type=int)
-        sub.add_parser("reap", help="mark jobs whose process is gone as failed")
+        retry = sub.add_parser("retry", help="queue a failed or cancelled job again (it resumes from its checkpoint)")
+        retry.add_argument("job_id", type=int)
+        retry.add_argument("--wait", action="store_true", help="print progress until the job ends")
+        sub.add_parser("reap", help="mark running jobs whose worker stopped writing as failed")
 
     def handle(self, *args, **opts):
         from training import jobs
 
         action = opts["action"]
-        if action not in ("start", "reap"):
-            jobs.reap_dead_jobs()  # so that list/show/cancel see no job "running" whose process is gone
         if action == "start":
             try:
                 job_settings = clean_job_settings(
@@ -73,7 +80,7 @@ class Command(BaseCommand):
             except JobSettingsError as exc:
                 raise CommandError(str(exc)) from exc
             job = jobs.start_training_job(job_settings=job_settings)
-            self.stdout.write(f"started training job {job.pk} (pid {job.pid}): {describe_settings(job_settings)}")
+            self.stdout.write(f"queued training job {job.pk}: {describe_settings(job_settings)}")
             self.stdout.write(f"log: {job.log_path}")
             if opts["wait"]:
                 self._follow(job.pk)
@@ -88,8 +95,16 @@ class Command(BaseCommand):
         elif action == "cancel":
             job = jobs.request_cancel(job=self._job(opts["job_id"]))
             self.stdout.write(f"job {job.pk}: {job.status}{' (cancel requested)' if job.is_active else ''}")
+        elif action == "retry":
+            try:
+                job = jobs.retry_training_job(job=self._job(opts["job_id"]))
+            except jobs.TrainingJobError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"queued training job {job.pk} again (attempt {job.attempt + 1})")
+            if opts["wait"]:
+                self._follow(job.pk)
         elif action == "reap":
-            self.stdout.write(f"marked failed: {jobs.reap_dead_jobs() or 'none'}")
+            self.stdout.write(f"marked failed: {jobs.fail_orphaned_jobs() or 'none'}")
 
     def _job(self, job_id: int) -> TrainingJob:
         job = TrainingJob.objects.filter(pk=job_id).first()
@@ -98,11 +113,8 @@ class Command(BaseCommand):
         return job
 
     def _follow(self, job_id: int) -> None:
-        from training import jobs
-
         last = None
         while True:
-            jobs.reap_dead_jobs(job_id=job_id)
             job = TrainingJob.objects.get(pk=job_id)
             line = f"{job.status} {job.phase} {job.fraction:.0%} {job.message}"
             if line != last:
