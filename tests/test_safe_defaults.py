@@ -131,7 +131,8 @@ def test_the_compose_file_never_runs_on_its_default_key(tmp_path):
 
 
 def make_dry_run(target: str, **variables: str) -> list[str]:
-    done = subprocess.run(["make", "-n", target, *(f"{k}={v}" for k, v in variables.items())], cwd=REPO,
+    # --no-print-directory: under `make test` this make is a sub-make, which would end with "Leaving directory".
+    done = subprocess.run(["make", "--no-print-directory", "-n", target, *(f"{k}={v}" for k, v in variables.items())], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()
