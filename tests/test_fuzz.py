@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import random
 
 import pytest
@@ -16,11 +17,11 @@ from game import actions, consumers, rules, store
 from game.address_limits import address_key
 from game.errors import GameError
 from game.models import Drawing, Player, Room
-from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
+from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, CLIENT_MESSAGES, MAX_STROKES_PER_DRAWING, parse_client_message
 from game.ratelimit import ABUSE_CLOSE_CODE
 from tests.wsclient import Client, room_with
 from tools.client import Closed, JoinRefused
-from tools.fuzzing import frame
+from tools.fuzzing import VALID, frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,6 +56,12 @@ def leave_all_but(room_id: int, names: tuple[str, ...]) -> None:
     for gone in Player.objects.filter(room_id=room_id, left=False).exclude(name__in=names):
         with contextlib.suppress(GameError):
             actions.do_leave(player_id=gone.pk)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_fuzzer_starts_from_a_valid_example_of_every_client_message():
+    kinds = {parse_client_message(json.dumps(example)).type for example in VALID}
+    assert kinds == {m.model_fields["type"].annotation.__args__[0] for m in CLIENT_MESSAGES}
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """The load benchmark and the fuzzer, run as commands against a real server process.
 
-The session's server runs as deployed, with the default per-address limits on seats (3 in a room) and
-sockets (16 open, 60 new a minute; only new rooms are raised, for the browser tests): simulated players
-each speak from a loopback address of their own, as real players would, and the abusers share one
-address, which those limits are for.
+This module's server runs as deployed, with the default per-address limits (3 seats in a room, 16 open
+sockets and 60 new a minute, 10 new rooms in 10 minutes): simulated players each speak from a loopback
+address of their own, as real players would, and the abusers share one address, which those limits are for.
 """
 
 from __future__ import annotations
@@ -11,17 +10,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
 from game import ratelimit
 from game.consumers import JOIN_TIMEOUT_CLOSE_CODE, REPLACED_CLOSE_CODE, TOO_MANY_CLOSE_CODE
-from tests.live_server import REPO, live_server_url  # noqa: F401
+from tests.live_server import REPO, live_server
 from tools.abuse import PATTERNS
 
 # What the server may answer an abuser with: the documented closes, and a dropped connection (1006).
 ANSWER_CLOSES = {str(c) for c in (ratelimit.ABUSE_CLOSE_CODE, REPLACED_CLOSE_CODE, TOO_MANY_CLOSE_CODE,
                                   JOIN_TIMEOUT_CLOSE_CODE, 1006)}
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """A server of this module's own with the deployed limits: the load here is spread over addresses."""
+    with live_server(deployed_limits=True) as server:
+        yield server.url
+    print(f"--- live server log ({server.url}) ---\n{server.log[-20000:]}")
 
 
 # What was sent has this long to arrive (the run ends sooner once everything has): a busy machine is slow, not lossy.
@@ -36,9 +44,9 @@ def run_command(*args: str, timeout: float = 200) -> tuple[int, dict, str]:
     return done.returncode, json.loads(lines[-1]), done.stderr
 
 
-def test_loadtest_spreads_players_over_addresses_and_loses_nothing(live_server_url):  # noqa: F811
+def test_loadtest_spreads_players_over_addresses_and_loses_nothing(server_url):
     # 22 sockets in 11 rooms: more than one address may hold (16), and more rooms than it may create (10).
-    code, result, err = run_command("loadtest", "--url", live_server_url.replace("http", "ws"), "--rooms", "11",
+    code, result, err = run_command("loadtest", "--url", server_url.replace("http", "ws"), "--rooms", "11",
                                     "--players-per-room", "2", "--duration", "6", "--warmup", "10", *GRACE, "--json")
     assert code == 0, err
     assert result["players_connected"] == 22 and result["addresses"]["players"] == 22
@@ -50,8 +58,21 @@ def test_loadtest_spreads_players_over_addresses_and_loses_nothing(live_server_u
     assert result["lost"] == 0 and result["errors"] == [], result
 
 
-def test_fuzz_finds_no_server_error_and_a_normal_game_plays_beside_the_abusers(live_server_url):  # noqa: F811
-    code, result, err = run_command("fuzz", "--url", live_server_url, "--frames", "400", "--json", timeout=300)
+def test_a_race_room_draws_on_every_canvas_and_hears_the_ai_for_each(server_url):
+    code, result, err = run_command("loadtest", "--mode", "race", "--url", server_url, "--rooms", "1",
+                                    "--players-per-room", "3", "--duration", "6", "--warmup", "5", *GRACE, "--json")
+    assert code == 0, err
+    assert result["mode"] == "race" and result["players_connected"] == 3
+    # Every racer draws on a canvas of its own, and each stroke's AI answer reached every racer.
+    assert result["canvases_drawn"] == 3 and result["strokes_measured"] >= 3, result
+    for key in ("stroke_to_guess_ms", "points_ms"):
+        p = result[key]
+        assert 0 < p["p50"] <= p["p95"] <= p["p99"], (key, p)
+    assert result["lost"] == 0 and result["errors"] == [], result
+
+
+def test_fuzz_finds_no_server_error_and_a_normal_game_plays_beside_the_abusers(server_url):
+    code, result, err = run_command("fuzz", "--url", server_url, "--frames", "400", "--json", timeout=300)
     assert code == 0, (result.get("normal_player_errors"), result.get("close_codes"), err[-2000:])
     assert result["frames_sent"] >= 390
     assert result["server_errors"] == 0 and result["unexpected_closes"] == 0
@@ -74,8 +95,8 @@ def test_fuzz_finds_no_server_error_and_a_normal_game_plays_beside_the_abusers(l
         assert set(stats["closes"]) <= ANSWER_CLOSES and "failed" not in stats, (name, stats)
 
 
-def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(live_server_url):  # noqa: F811
-    code, result, err = run_command("loadtest", "--url", live_server_url.replace("http", "ws"), "--rooms", "2",
+def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(server_url):
+    code, result, err = run_command("loadtest", "--url", server_url.replace("http", "ws"), "--rooms", "2",
                                     "--players-per-room", "3", "--duration", "6", "--warmup", "3",
                                     "--flooders", "1", "--flood-factor", "10", *GRACE, "--json")
     assert code == 0, err
@@ -91,8 +112,8 @@ def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(
     assert result["lost"] == 0 and result["errors"] == [], result
 
 
-def test_every_abuse_pattern_is_answered_and_measured_against_a_quiet_baseline(live_server_url):  # noqa: F811
-    code, result, err = run_command("loadtest", "--url", live_server_url, "--rooms", "2", "--players-per-room", "3",
+def test_every_abuse_pattern_is_answered_and_measured_against_a_quiet_baseline(server_url):
+    code, result, err = run_command("loadtest", "--url", server_url, "--rooms", "2", "--players-per-room", "3",
                                     "--duration", "8", "--warmup", "3", "--abuse", "all", "--baseline", *GRACE,
                                     "--json")
     assert code == 0, err

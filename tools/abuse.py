@@ -43,7 +43,7 @@ from game.protocol import (
     MAX_POINTS_PER_BATCH,
     MAX_POINTS_PER_STROKE,
 )
-from tools.client import Closed, JoinRefused, Listener, ProtocolClient
+from tools.client import BadFrame, Closed, JoinRefused, Listener, ProtocolClient
 from tools.doodles import HUMAN, DrawingLibrary, circle_stroke, replay
 from tools.server import RoomRefused, create_room_over_http, room_client
 
@@ -64,6 +64,7 @@ class PatternStats:
     frames_sent: int = 0
     refusals: Counter = field(default_factory=Counter)  # error codes received; "http_429" for a refused room
     closes: Counter = field(default_factory=Counter)  # the server's close codes ("1006": dropped)
+    bad_frames: int = 0  # clients that received a frame outside the protocol's schema (a server bug)
     extra: dict = field(default_factory=dict)  # the pattern's own figures
 
     def absorb(self, client: ProtocolClient) -> None:
@@ -72,12 +73,14 @@ class PatternStats:
         self.refusals.update(client.errors)
         if client.close_code is not None:
             self.closes[str(client.close_code)] += 1
+        if isinstance(client.failure, BadFrame):
+            self.bad_frames += 1
 
     def to_json(self, seconds: float) -> dict:
         return {"connects": self.connects, "joins": self.joins, "reconnects": self.reconnects,
                 "frames_sent": self.frames_sent, "frames_per_s": round(self.frames_sent / max(seconds, 1e-9), 1),
                 "refusals": dict(self.refusals.most_common()), "closes": dict(self.closes.most_common()),
-                **self.extra}
+                "bad_frames": self.bad_frames, **self.extra}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Bot players: real WebSocket clients that play a whole game the way people do.
+"""Bot players: real WebSocket clients that play a whole game the way people do, in any mode.
 
 They test the running server end to end (``manage.py simulate_game``, the
 multi-process tests, the admin's browser test). So they speak only the public
@@ -7,10 +7,16 @@ server is on this machine, draw real Quick, Draw! doodles at human pace, and
 guess from what a person can see: the AI's top-3 chart. A bot knows only what
 the server tells it.
 
+* classic: the drawer draws one doodle of the word it chose, the others guess;
+* solo: one bot draws each word for the AI, a fresh doodle whenever the last one
+  was not recognised, until the AI names it or time is up;
+* race: every bot draws the round's word on its own canvas the same way; the AI
+  judges who is recognised first (``GameResult.race_winners``).
+
 Usage::
 
-    code = create_room_over_http("http://127.0.0.1:8000")
-    result = asyncio.run(run_game("http://127.0.0.1:8000", code, players=3, rounds=1))
+    code = create_room_over_http("http://127.0.0.1:8000", mode="race")
+    result = asyncio.run(run_game("http://127.0.0.1:8000", code, players=3, rounds=1, mode="race"))
     print(result.to_json())
 """
 
@@ -28,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from django.conf import settings
 from websockets.exceptions import WebSocketException
 
+from game.rules import Mode
 from tools.addresses import LoopbackAddresses
 from tools.client import Closed, JoinRefused, ProtocolClient, WebSocketTransport
 from tools.doodles import DrawingLibrary, replay
@@ -47,6 +54,9 @@ WILD_GUESSES = ("is it a blob?", "hmm, no idea", "a weird potato thing?", "abstr
 # in flight (the drawer's last points arrive just after everyone guessed).
 RACE_CODES = frozenset({"not_drawer"})
 RACE_WINDOW_SECONDS = 3.0
+# Solo and race: after a doodle the AI did not name, how long a bot looks at the AI's answer to its last
+# stroke before clearing and drawing the word again.
+RETRY_AFTER_SECONDS = 1.5
 
 
 @dataclass
@@ -72,11 +82,15 @@ class Bot:
 
     def __init__(self, ws_url: str, name: str, *, origin: str, drawings: DrawingLibrary,
                  expect_players: int = 2, rounds: int = 1, draw_seconds: int = 30, word_choices: int = 3,
-                 seed: int | None = None, local_address: str | None = None):
+                 seed: int | None = None, local_address: str | None = None, mode: str = Mode.CLASSIC):
         self.name = name
         self.drawings = drawings
         self.expect_players = expect_players
-        self.game_settings = {"rounds": rounds, "draw_seconds": draw_seconds, "word_choices": word_choices}
+        self.mode = Mode(mode)
+        # What the host asks for: `rounds` is the number of words in solo (and of rounds in a race).
+        self.game_settings = {Mode.CLASSIC: {"rounds": rounds, "draw_seconds": draw_seconds, "word_choices": word_choices},
+                              Mode.SOLO: {"solo_words": rounds},
+                              Mode.RACE: {"rounds": rounds, "draw_seconds": draw_seconds}}[self.mode]
         self.rng = random.Random(seed)
         self.client = ProtocolClient(WebSocketTransport(ws_url, origin=origin, local_address=local_address), name,
                                      keep_inbox=False)
@@ -160,7 +174,12 @@ class Bot:
         return self.client.is_drawer()
 
     def still_drawing(self, turn_id: int) -> bool:
-        return self.phase == "drawing" and self.turn_id == turn_id and self.is_drawer() and not self.done
+        return self.phase == "drawing" and self.turn_id == turn_id and self.client.can_draw() and not self.done
+
+    def recognised(self) -> bool:
+        """In a race, the AI has named this bot's drawing this round (it stops drawing)."""
+        state = self.state or {}
+        return any(r["player_id"] == self.player_id and r["place"] is not None for r in state.get("racers", ()))
 
     def still_guessing(self, turn_id: int) -> bool:
         return (self.phase == "drawing" and self.turn_id == turn_id and not self.is_drawer()
@@ -185,10 +204,11 @@ class Bot:
         elif self.phase == "choosing" and self.is_drawer() and turn not in self._chosen:
             self._chosen.add(turn)
             await self.send({"type": "choose_word", "word": state["choices"][0]})
-        elif self.phase == "drawing" and self.is_drawer() and turn not in self._drawn:
+        elif self.phase == "drawing" and self.client.can_draw() and turn not in self._drawn:
             self._drawn.add(turn)
             await self._draw(turn, state["word"])
-        elif self.phase == "drawing" and not self.is_drawer() and turn not in self._guessed_turns:
+        elif (self.phase == "drawing" and self.mode == Mode.CLASSIC and not self.is_drawer()
+              and turn not in self._guessed_turns):
             self._guessed_turns.add(turn)
             await self._guess(turn)
 
@@ -202,10 +222,24 @@ class Bot:
         await self.send({"type": "start"})
 
     async def _draw(self, turn_id: int, word: str) -> None:
-        """Replay a real drawing of `word` until it is done or the turn is over."""
-        strokes = self.drawings.strokes(word, self.rng)
-        log.info("%s draws %r in %d strokes", self.name, word, len(strokes))
-        await replay(self.send, strokes, still_drawing=lambda: self.still_drawing(turn_id))
+        """Replay a real drawing of `word` until it is done or the turn is over.
+
+        Classic: one drawing (the guessers do the rest). Solo and race: as a person would, a fresh
+        drawing on a cleared canvas whenever the AI did not name the last one, until it does (solo:
+        the word ends; race: this bot is placed) or time is up."""
+        tries = 0
+        while self._keeps_drawing(turn_id) and (tries == 0 or self.mode != Mode.CLASSIC):
+            if tries:
+                await self.send({"type": "clear"})
+            strokes = self.drawings.strokes(word, self.rng)
+            log.info("%s draws %r in %d strokes (try %d)", self.name, word, len(strokes), tries + 1)
+            await replay(self.send, strokes, still_drawing=lambda: self._keeps_drawing(turn_id))
+            tries += 1
+            if self.mode != Mode.CLASSIC:
+                await self.client.until(lambda: not self._keeps_drawing(turn_id), RETRY_AFTER_SECONDS)
+
+    def _keeps_drawing(self, turn_id: int) -> bool:
+        return self.still_drawing(turn_id) and not (self.mode == Mode.RACE and self.recognised())
 
     async def _guess(self, turn_id: int) -> None:
         """One wild guess first, then the AI's top labels in order, one a second; never a text twice."""
@@ -251,6 +285,9 @@ class GameResult:
     scores: dict[str, int]
     errors: list[str]
     seconds: float
+    mode: str = Mode.CLASSIC.value
+    # Race only: per round, the racers the AI recognised, in the order it did (first = the round's winner).
+    race_winners: list[list[str]] | None = None
 
     def problems(self) -> list[str]:
         """Why this run does not count as a whole, healthy game (empty when it does)."""
@@ -261,12 +298,15 @@ class GameResult:
         return found
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=False)
+        fields = asdict(self)
+        if fields["race_winners"] is None:
+            del fields["race_winners"]
+        return json.dumps(fields, sort_keys=False)
 
 
 def make_bots(base_url: str | list[str], code: str, players: int, *, rounds: int = 1,
               drawings: DrawingLibrary | None = None, names: Iterable[str] | None = None, seed: int | None = None,
-              addresses: LoopbackAddresses | None = None) -> list[Bot]:
+              addresses: LoopbackAddresses | None = None, mode: str = Mode.CLASSIC) -> list[Bot]:
     """`players` bots for room `code`; with several base URLs they are spread over them (several web processes).
 
     On a loopback server each bot speaks from an address of its own (`addresses`, a fresh block by default).
@@ -278,19 +318,27 @@ def make_bots(base_url: str | list[str], code: str, players: int, *, rounds: int
     names = list(names or (f"Bot{i + 1}" for i in range(players)))
     return [Bot(ws_url_for(bases[i % len(bases)], code), name, origin=origin_for(bases[i % len(bases)]),
                 drawings=drawings, expect_players=players, rounds=rounds, seed=None if seed is None else seed + i,
-                local_address=addresses.take() if addresses else None)
+                local_address=addresses.take() if addresses else None, mode=mode)
             for i, name in enumerate(names)]
 
 
-def _turns_played(bots: list[Bot]) -> int:
-    """Turns that reached their reveal, as any bot saw them."""
-    ended: set[int] = set()
+def _reveals(bots: list[Bot]) -> dict[int, dict]:
+    """Each turn that reached its reveal, by turn id: the newest state of its end any bot saw."""
+    ended: dict[int, dict] = {}
     for bot in bots:
         for m in bot.messages:
             state = m.get("state") if m.get("type") in ("state", "welcome") else None
             if state and state["phase"] == "turn_end" and state["reveal"] and state["turn_id"] is not None:
-                ended.add(state["turn_id"])
-    return len(ended)
+                seen = ended.get(state["turn_id"])
+                if seen is None or state["version"] > seen["version"]:
+                    ended[state["turn_id"]] = state
+    return ended
+
+
+def race_winners(ended: dict[int, dict]) -> list[list[str]]:
+    """Per round (in order), the racers the AI recognised, first first."""
+    return [[r["name"] for r in sorted((r for r in state["racers"] if r["place"] is not None), key=lambda r: r["place"])]
+            for _, state in sorted(ended.items())]
 
 
 def summarize(code: str, bots: list[Bot], seconds: float, extra_errors: Iterable[str] = ()) -> GameResult:
@@ -298,9 +346,12 @@ def summarize(code: str, bots: list[Bot], seconds: float, extra_errors: Iterable
     errors += [f"{bot.name}: never saw game_over (last phase {bot.phase or 'none'})" for bot in bots if not bot.done]
     final = next((b.state for b in bots if b.done and b.state), None) or next((b.state for b in bots if b.state), None)
     scores = {p["name"]: p["score"] for p in final["players"]} if final else {}
-    return GameResult(room=code, turns_played=_turns_played(bots),
+    mode = bots[0].mode if bots else Mode.CLASSIC
+    ended = _reveals(bots)
+    return GameResult(room=code, turns_played=len(ended),
                       ai_guesses_received={b.name: b.ai_updates for b in bots}, scores=scores, errors=errors,
-                      seconds=round(seconds, 1))
+                      seconds=round(seconds, 1), mode=mode.value,
+                      race_winners=race_winners(ended) if mode == Mode.RACE else None)
 
 
 async def play(bots: list[Bot], timeout: float) -> None:
@@ -313,10 +364,11 @@ async def play(bots: list[Bot], timeout: float) -> None:
 
 async def run_game(base_url: str, code: str, *, players: int = 3, rounds: int = 1, timeout: float = 120.0,
                    drawings: DrawingLibrary | None = None, seed: int | None = None,
-                   addresses: LoopbackAddresses | None = None) -> GameResult:
-    """Seat `players` bots in room `code` (the first becomes host) and play to game over."""
+                   addresses: LoopbackAddresses | None = None, mode: str = Mode.CLASSIC) -> GameResult:
+    """Seat `players` bots in room `code` (a room of `mode`; the first bot becomes host) and play to game over."""
     began = time.monotonic()
-    bots = make_bots(base_url, code, players, rounds=rounds, drawings=drawings, seed=seed, addresses=addresses)
+    bots = make_bots(base_url, code, players, rounds=rounds, drawings=drawings, seed=seed, addresses=addresses,
+                     mode=mode)
     extra: list[str] = []
     try:
         await play(bots, timeout)

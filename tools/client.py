@@ -519,9 +519,10 @@ class ProtocolClient:
 
     @property
     def canvas(self) -> Canvas:
-        """The drawing this client is shown: the drawer's canvas (or the only one)."""
+        """The drawing this client watches: the drawer's canvas, in a race its own (or the only one)."""
         drawer = self.snapshot["drawer_id"] if self.snapshot else None
-        found = self.canvases.get(drawer) or self.canvases.get(None)
+        owner = drawer if drawer is not None else self.player_id
+        found = self.canvases.get(owner) or self.canvases.get(None)
         if found is None and len(self.canvases) == 1:
             found = next(iter(self.canvases.values()))
         return found or Canvas(turn_id=self.turn_id)
@@ -535,7 +536,16 @@ class ProtocolClient:
         return self.snapshot["turn_id"] if self.snapshot else None
 
     def is_drawer(self) -> bool:
+        """The classic drawer (or the solo player); in a race there is none: see can_draw."""
         return bool(self.snapshot) and self.player_id is not None and self.snapshot["drawer_id"] == self.player_id
+
+    def can_draw(self) -> bool:
+        """This client draws now: the drawer, the solo player, every racer."""
+        return bool(self.snapshot) and self.snapshot["can_draw"]
+
+    @property
+    def mode(self) -> str:
+        return self.snapshot["mode"] if self.snapshot else ""
 
     def me(self) -> dict:
         players = self.snapshot["players"] if self.snapshot else []

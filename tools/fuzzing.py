@@ -43,17 +43,22 @@ SERVER_ERROR_CLOSE = 1011
 VALID: list[dict[str, Any]] = [
     {"type": "join", "name": "Fuzz", "token": None},
     {"type": "settings", "rounds": 3, "draw_seconds": 80, "word_choices": 3, "max_players": 8, "is_public": False},
+    {"type": "settings", "solo_words": 6, "ai_mode": "hidden"},
     {"type": "start"},
     {"type": "play_again"},
     {"type": "choose_word", "word": "cat"},
     {"type": "points", "stroke": 0, "points": [[10.5, 20.0, 0], [30.0, 40.0, 16]], "width": 10},
-    {"type": "stroke", "stroke": 0, "points": [[10.5, 20.0, 0], [30.0, 40.0, 16]], "width": 10},
+    {"type": "stroke", "stroke": 0, "points": [[10.5, 20.0, 0], [30.0, 40.0, 16]], "width": 10, "color": "#e53935"},
     {"type": "undo"},
     {"type": "clear"},
     {"type": "guess", "text": "a cat?"},
     {"type": "kick", "player_id": 1},
+    {"type": "votekick", "player_id": 1},
+    {"type": "leave"},
+    {"type": "sync"},
     {"type": "ping"},
 ]
+# Every client message has its example (tests/test_fuzz.py checks it against protocol.CLIENT_MESSAGES).
 
 WEIRD_VALUES: list[Any] = [
     None, True, False, 0, -1, 1, 2**31, 2**63, -(2**63), 1e308, -1e308, 1e-308, 0.5, "", " ", "x" * 10_000,
@@ -196,6 +201,8 @@ async def run_fuzz(base: str, *, frames: int, seed: int, drawings: DrawingLibrar
 
     result = _junk_summary(junk, junk_seconds)
     result["server_errors"] += sum(p.stats.closes.get(str(SERVER_ERROR_CLOSE), 0) for p in patterns)
+    # Every frame the clients received was held to the protocol's schema: one that was not is the server's fault.
+    result["invalid_server_frames"] = junk.bad_frames + sum(p.stats.bad_frames for p in patterns)
     result.update(
         normal_player_ok=game.turns_played >= 1 and not game.errors,
         normal_player_errors=game.errors[:10],

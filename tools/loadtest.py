@@ -1,18 +1,21 @@
 """The load benchmark: many rooms of simulated players over real WebSockets, with latency figures.
 
-Every room: one drawer replaying real Quick, Draw! drawings at human pace
+Every classic room: one drawer replaying real Quick, Draw! drawings at human pace
 (points every 50 ms, about one stroke a second), the others chatting wrong
 guesses now and then, so turns run their full length and the server carries
-a steady load. Each player connects from a loopback address of its own, and
+a steady load. Every race room (``mode="race"``): every player draws the
+round's word on its own canvas the same way, and the AI judges each canvas
+(a recognised racer draws on: the load stays steady). Each player connects from a loopback address of its own, and
 each room is created over HTTP from its host's address, as real players would
 (tools/addresses.py): the server's per-address limits apply as deployed. The
 generator runs in one process and on the same machine's clock as the server,
 so it can time:
 
 * ``points_ms``: a drawer's points batch leaving -> arriving at each other player;
-* ``stroke_to_guess_ms``: a drawer's stroke end -> the AI's top-3 for it (an
-  ``ai`` message whose version, the server's wall-clock ms when it asked the
-  AI, is not older than the stroke) arriving at *every* player of the room.
+* ``stroke_to_guess_ms``: a stroke's end -> the AI's top-3 for that canvas (an
+  ``ai`` message for the stroke's owner whose version, the server's wall-clock
+  ms when it asked the AI, is not older than the stroke) arriving at *every*
+  player of the room.
 
 Anything expected and not received by the end (plus a grace period) counts as
 ``lost``. It stops by itself after its measuring windows.
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from websockets.exceptions import WebSocketException
 
 from game.protocol import compact_points
+from game.rules import Mode
 from tools.abuse import AbuseProcess, AbuseRun
 from tools.addresses import LoopbackAddresses
 from tools.client import Closed, JoinRefused
@@ -47,6 +51,10 @@ CHAT_EVERY_SECONDS = 5.0
 CHATTER = ("hmm", "is it a house?", "no idea", "a potato?", "looks like a tree", "lol", "nice one", "a cloud??")
 # Errors a player may get in ordinary play under load (a guess crossing the turn's end, a burst refused).
 EXPECTED_ERRORS = frozenset({"not_drawer", "rate_limited"})
+LOAD_MODES = (Mode.CLASSIC.value, Mode.RACE.value)
+# Long turns and games, so that the load is steady (a game that ends anyway is started again).
+LONG_GAME = {Mode.CLASSIC: {"type": "settings", "rounds": 10, "draw_seconds": 240, "word_choices": 3},
+             Mode.RACE: {"type": "settings", "rounds": 10, "draw_seconds": 240}}
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -73,6 +81,7 @@ class Window:
     points_ms: list[float] = field(default_factory=list)
     stroke_to_guess_ms: list[float] = field(default_factory=list)
     lost: int = 0
+    canvases: set[tuple[str, str]] = field(default_factory=set)  # (room, player) that finished a stroke here
 
     def holds(self, t: float) -> bool:
         return self.start <= t <= self.end
@@ -94,9 +103,9 @@ class Run:
         return next((w for w in self.windows if w.holds(t)), None)
 
 
-def _points_key(turn_id: int, stroke: int, points: list) -> tuple:
-    """A points batch as sent and as relayed ([x, y], compact): its turn, stroke and first point."""
-    return turn_id, stroke, tuple(compact_points(points[:1])[0])
+def _points_key(turn_id: int, owner: int | None, stroke: int, points: list) -> tuple:
+    """A points batch as sent and as relayed ([x, y], compact): its turn, canvas, stroke and first point."""
+    return turn_id, owner, stroke, tuple(compact_points(points[:1])[0])
 
 
 class LoadPlayer:
@@ -104,8 +113,8 @@ class LoadPlayer:
         self.run, self.address = run, address
         self.client = room_client(base, code, name, local_address=address, keep_inbox=False)
         self.client.listeners.append(self._arrived)
-        # Arrival times (wall clock) of AI updates: (version, arrived).
-        self.ai: list[tuple[int, float]] = []
+        # Arrival times (wall clock) of AI updates: (canvas owner, version, arrived).
+        self.ai: list[tuple[int, int, float]] = []
         # Arrival times per (turn, stroke, first point), in order: a drawer that draws the same doodle
         # twice in one turn sends the same key twice, and each send is matched with its own arrival.
         self.points_seen: dict[tuple, list[float]] = {}
@@ -134,26 +143,36 @@ class LoadPlayer:
             window.received += 1
         kind = m.get("type")
         if kind == "ai":
-            self.ai.append((m["version"], now))
+            self.ai.append((m["owner"], m["version"], now))
         elif kind == "points":
-            self.points_seen.setdefault(_points_key(m["turn_id"], m["stroke"], m["points"]), []).append(now)
+            self.points_seen.setdefault(_points_key(m["turn_id"], m["owner"], m["stroke"], m["points"]),
+                                        []).append(now)
         elif kind == "error" and m.get("code") not in EXPECTED_ERRORS:
             self.run.errors.append(f"{self.name}: {m.get('code')}: {m.get('message')}")
 
     def check_closed(self) -> None:
-        """A close this side did not ask for (the run closes its own sockets only after this check)."""
+        """A close this side did not ask for (the run closes its own sockets only after this check), or a frame
+        the server should not have sent (the client holds every frame to the protocol's schema)."""
         if self.client.close_code is not None:
             self.run.errors.append(f"{self.name}: connection closed: {self.client.close_code}")
+        if self.client.failure is not None:
+            self.run.errors.append(f"{self.name}: {self.client.failure!r}")
+
+    def heard_ai(self, owner: int | None, sent: float) -> float | None:
+        """When the AI's top-3 for `owner`'s canvas, asked for at `sent` or later, arrived (None: never)."""
+        return next((at for who, version, at in self.ai if who == owner and version >= sent * 1000 - 1 and at >= sent),
+                    None)
 
 
 class LoadRoom:
     def __init__(self, bases: list[str], code: str, n: int, run: Run, drawings: DrawingLibrary,
-                 rng: random.Random, addresses: list[str | None], offset: int = 0):
-        self.code, self.run, self.drawings, self.rng = code, run, drawings, rng
+                 rng: random.Random, addresses: list[str | None], offset: int = 0, mode: str = Mode.CLASSIC):
+        self.code, self.run, self.drawings, self.rng, self.mode = code, run, drawings, rng, Mode(mode)
         # With several web processes, a room's players are spread over them.
         self.players = [LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", run, addresses[i])
                         for i in range(n)]
-        # Points batches (key, sent wall time, sender) and stroke ends (sent wall time, sender), in windows.
+        # Points batches (key, sent wall time, sender) and stroke ends (sent wall time, sender), in windows:
+        # the sender's player id names the canvas.
         self.sent_points: list[tuple[tuple, float, LoadPlayer, Window]] = []
         self.sent_strokes: list[tuple[float, LoadPlayer, Window]] = []
 
@@ -163,7 +182,7 @@ class LoadRoom:
             await self.players[0].join()
             await asyncio.gather(*(p.join() for p in self.players[1:]))
             host = self.players[0]
-            await host.send({"type": "settings", "rounds": 10, "draw_seconds": 240, "word_choices": 3})
+            await host.send(LONG_GAME[self.mode])
             await host.send({"type": "start"})
             await asyncio.gather(*(self._act(p, stop) for p in self.players))
         except (TimeoutError, Closed, JoinRefused, OSError, WebSocketException) as exc:
@@ -182,10 +201,13 @@ class LoadRoom:
             if s and client.is_drawer() and s["phase"] == "choosing" and s.get("choices"):
                 await me.send({"type": "choose_word", "word": s["choices"][0]})
                 await client.until(lambda: client.phase != "choosing", 0.5)
-            elif s and client.is_drawer() and s["phase"] == "drawing":
+            elif s and client.can_draw():
                 await self._draw(me, s, stop)
+            elif s and s["phase"] == "game_over" and me is self.players[0]:  # ten long rounds are over: again
+                await me.send({"type": "start"})
+                await client.until(lambda: client.phase != "game_over", 2)
             else:
-                if s and s["phase"] == "drawing" and time.monotonic() >= next_chat:
+                if s and s["phase"] == "drawing" and self.mode == Mode.CLASSIC and time.monotonic() >= next_chat:
                     next_chat = time.monotonic() + CHAT_EVERY_SECONDS
                     await me.send({"type": "guess", "text": self.rng.choice(CHATTER)})
                 await client.next_message(0.5)
@@ -201,17 +223,17 @@ class LoadRoom:
         def points_sent(index: int, points: list, sent: float) -> None:
             window = self.run.window_at(sent)
             if window is not None:
-                self.sent_points.append((_points_key(turn, index, points), sent, me, window))
+                self.sent_points.append((_points_key(turn, client.player_id, index, points), sent, me, window))
 
         def stroke_sent(index: int, points: list, sent: float) -> None:
             window = self.run.window_at(sent)
             if window is not None:
                 window.strokes += 1
+                window.canvases.add((self.code, me.name))
                 self.sent_strokes.append((sent, me, window))
 
         drawn = await replay(me.send, self.drawings.strokes(s["word"] or "", self.rng),
-                             still_drawing=lambda: (not stop.is_set() and client.turn_id == turn
-                                                    and client.phase == "drawing"),
+                             still_drawing=lambda: not stop.is_set() and client.turn_id == turn and client.can_draw(),
                              on_points=points_sent, on_stroke=stroke_sent)
         me.drawn[turn] = drawn  # what the server holds now, without waiting for it to say so
 
@@ -222,8 +244,8 @@ class LoadRoom:
             if any(not any(at >= sent for at in p.points_seen.get(key, ())) for p in self.players if p is not sender):
                 return False
         if self.sent_strokes:
-            sent = self.sent_strokes[-1][0]
-            if any(not any(v >= sent * 1000 - 1 and at >= sent for v, at in p.ai) for p in self.players):
+            sent, sender, _ = self.sent_strokes[-1]
+            if any(p.heard_ai(sender.client.player_id, sent) is None for p in self.players):
                 return False
         return True
 
@@ -242,11 +264,10 @@ class LoadRoom:
                     window.lost += 1
                 else:
                     window.points_ms.append((arrived - sent) * 1000)
-        for sent, _sender, window in self.sent_strokes:
-            sent_ms = sent * 1000
+        for sent, sender, window in self.sent_strokes:
             worst = 0.0
             for p in self.players:
-                arrival = next((at for version, at in p.ai if version >= sent_ms - 1 and at >= sent), None)
+                arrival = p.heard_ai(sender.client.player_id, sent)
                 if arrival is None:
                     worst = -1
                     break
@@ -272,7 +293,7 @@ def _baseline(quiet: Window, abused: Window) -> dict:
 async def run_load(bases: list[str], *, rooms: int, players_per_room: int, duration: float, warmup: float = 5.0,
                    drawings: DrawingLibrary, seed: int = 1, flooders: int = 0, flood_factor: float = 10.0,
                    abuse: list[str] | None = None, baseline: bool = False, grace: float = GRACE_SECONDS,
-                   addresses: LoopbackAddresses | None = None) -> dict:
+                   addresses: LoopbackAddresses | None = None, mode: str = Mode.CLASSIC) -> dict:
     abuse = list(abuse or [])
     addresses = addresses or LoopbackAddresses()
     rng = random.Random(seed)
@@ -287,9 +308,9 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
     seats = [[addresses.take() for _ in range(players_per_room)] for _ in range(rooms)]
     # Each room is created by its host, from the host's address.
     codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, bases[i % len(bases)],
-                                                     source_address=seats[i][0]) for i in range(rooms)))
+                                                     source_address=seats[i][0], mode=mode) for i in range(rooms)))
     normal_rooms = [LoadRoom(bases, code, players_per_room, run, drawings, random.Random(rng.random()), seats[i],
-                             offset=i) for i, code in enumerate(codes)]
+                             offset=i, mode=mode) for i, code in enumerate(codes)]
     stop = asyncio.Event()
     first = time.time() + warmup
     if baseline:
@@ -312,6 +333,7 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
         r.score()
     result = {
         "urls": bases,
+        "mode": Mode(mode).value,
         "rooms": rooms,
         "players_per_room": players_per_room,
         "duration_s": duration,
@@ -319,6 +341,8 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
         # Seconds from the start until every player was seated: the measuring starts `warmup` seconds in.
         "all_joined_s": round(run.last_join - run.started, 2),
         "strokes_per_s": round(measured.strokes / duration, 2),
+        # Canvases drawn on in the measured window: a room's drawer in classic, every racer in a race.
+        "canvases_drawn": len(measured.canvases),
         "messages_in_per_s": round(measured.sent / duration, 1),
         "messages_out_per_s": round(measured.received / duration, 1),
         **measured.figures(),

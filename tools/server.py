@@ -61,10 +61,12 @@ def _connection(base_url: str, source_address: str | None, timeout: float) -> ht
     return cls(parts.hostname, parts.port, timeout=timeout, source_address=source)
 
 
-def create_room_over_http(base_url: str, timeout: float = 15.0, *, source_address: str | None = None) -> str:
+def create_room_over_http(base_url: str, timeout: float = 15.0, *, source_address: str | None = None,
+                          mode: str = "classic") -> str:
     """Create a room as a browser does (CSRF cookie, token field, header, Referer); returns its code.
 
     `source_address`: the loopback address the request comes from (the server counts rooms per address).
+    `mode`: classic, solo or race (game.rules.MODES), as the home page's buttons ask for.
     """
     home = base_url.rstrip("/") + "/"
     path = urlsplit(home).path
@@ -81,7 +83,7 @@ def create_room_over_http(base_url: str, timeout: float = 15.0, *, source_addres
         if "csrftoken" not in cookies:
             raise RuntimeError(f"GET {home} set no csrftoken cookie")
         token = cookies["csrftoken"].value
-        conn.request("POST", path + "rooms/new", body=urlencode({"csrfmiddlewaretoken": token}), headers={
+        conn.request("POST", path + "rooms/new", body=urlencode({"csrfmiddlewaretoken": token, "mode": mode}), headers={
             "Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": token, "Referer": home,
             "Cookie": "; ".join(f"{k}={m.value}" for k, m in cookies.items())})
         response = conn.getresponse()

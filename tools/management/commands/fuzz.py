@@ -48,5 +48,6 @@ class Command(BaseCommand):
         result = asyncio.run(run_fuzz(base, frames=o["frames"], seed=o["seed"], abuse=abuse,
                                       drawings=DrawingLibrary(o["data"])))
         self.stdout.write(json.dumps(result))
-        if result["server_errors"] or result["unexpected_closes"] or not result["normal_player_ok"]:
+        if (result["server_errors"] or result["unexpected_closes"] or result["invalid_server_frames"]
+                or not result["normal_player_ok"]):
             raise CommandError("the server misbehaved under fuzzing (see the JSON above)")

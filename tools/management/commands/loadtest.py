@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tools.abuse import PATTERNS, parse_patterns
 from tools.doodles import DrawingLibrary
-from tools.loadtest import GRACE_SECONDS, run_load
+from tools.loadtest import GRACE_SECONDS, LOAD_MODES, run_load
 from tools.server import http_base, loopback_problem
 
 
@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--url", required=True, action="append",
                             help="ws://HOST:PORT or http://HOST:PORT of a running server on this machine; repeat for "
                                  "several web processes (each room's players are spread over them)")
+        parser.add_argument("--mode", choices=LOAD_MODES, default=LOAD_MODES[0],
+                            help="classic: one drawer per room, the others chat; race: every player draws the same "
+                                 "word on its own canvas and the AI judges each")
         parser.add_argument("--rooms", type=int, default=50)
         parser.add_argument("--players-per-room", type=int, default=4)
         parser.add_argument("--duration", type=float, default=60.0, help="seconds measured (after a warm-up)")
@@ -63,6 +66,6 @@ class Command(BaseCommand):
             run_load(bases, rooms=o["rooms"], players_per_room=o["players_per_room"], duration=o["duration"],
                      warmup=o["warmup"], drawings=DrawingLibrary(o["data"]), seed=o["seed"], flooders=o["flooders"],
                      flood_factor=o["flood_factor"], abuse=abuse, baseline=o["baseline"],
-                     grace=o["grace"])
+                     grace=o["grace"], mode=o["mode"])
         )
         self.stdout.write(json.dumps(result))
