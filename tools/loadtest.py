@@ -11,7 +11,9 @@ each room is created over HTTP from its host's address, as real players would
 generator runs in one process and on the same machine's clock as the server,
 so it can time:
 
-* ``points_ms``: a drawer's points batch leaving -> arriving at each other player;
+* ``points_ms``: what the others see of a drawing as it is drawn, leaving -> arriving
+  at each other player: a drawer's points batches in classic, each finished stroke
+  in a race (racers see each other's strokes, not their live points);
 * ``stroke_to_guess_ms``: a stroke's end -> the AI's top-3 for that canvas (an
   ``ai`` message for the stroke's owner whose version, the server's wall-clock
   ms when it asked the AI, is not older than the stroke) arriving at *every*
@@ -103,9 +105,10 @@ class Run:
         return next((w for w in self.windows if w.holds(t)), None)
 
 
-def _points_key(turn_id: int, owner: int | None, stroke: int, points: list) -> tuple:
-    """A points batch as sent and as relayed ([x, y], compact): its turn, canvas, stroke and first point."""
-    return turn_id, owner, stroke, tuple(compact_points(points[:1])[0])
+def _points_key(kind: str, turn_id: int, owner: int | None, stroke: int, points: list) -> tuple:
+    """A `points` batch or a `stroke` as sent and as relayed ([x, y], compact): its turn, canvas, stroke and
+    first point."""
+    return kind, turn_id, owner, stroke, tuple(compact_points(points[:1])[0])
 
 
 class LoadPlayer:
@@ -144,8 +147,8 @@ class LoadPlayer:
         kind = m.get("type")
         if kind == "ai":
             self.ai.append((m["owner"], m["version"], now))
-        elif kind == "points":
-            self.points_seen.setdefault(_points_key(m["turn_id"], m["owner"], m["stroke"], m["points"]),
+        elif kind in ("points", "stroke"):
+            self.points_seen.setdefault(_points_key(kind, m["turn_id"], m["owner"], m["stroke"], m["points"]),
                                         []).append(now)
         elif kind == "error" and m.get("code") not in EXPECTED_ERRORS:
             self.run.errors.append(f"{self.name}: {m.get('code')}: {m.get('message')}")
@@ -171,8 +174,8 @@ class LoadRoom:
         # With several web processes, a room's players are spread over them.
         self.players = [LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", run, addresses[i])
                         for i in range(n)]
-        # Points batches (key, sent wall time, sender) and stroke ends (sent wall time, sender), in windows:
-        # the sender's player id names the canvas.
+        # What others see live (key, sent wall time, sender: points batches, or in a race finished strokes) and
+        # stroke ends (sent wall time, sender), in windows: the sender's player id names the canvas.
         self.sent_points: list[tuple[tuple, float, LoadPlayer, Window]] = []
         self.sent_strokes: list[tuple[float, LoadPlayer, Window]] = []
 
@@ -220,10 +223,12 @@ class LoadRoom:
         if me.drawn.get(turn):
             await me.send({"type": "clear"})
 
+        live = "stroke" if self.mode == Mode.RACE else "points"  # what the others are shown as it is drawn
+
         def points_sent(index: int, points: list, sent: float) -> None:
             window = self.run.window_at(sent)
-            if window is not None:
-                self.sent_points.append((_points_key(turn, client.player_id, index, points), sent, me, window))
+            if window is not None and live == "points":
+                self.sent_points.append((_points_key(live, turn, client.player_id, index, points), sent, me, window))
 
         def stroke_sent(index: int, points: list, sent: float) -> None:
             window = self.run.window_at(sent)
@@ -231,6 +236,9 @@ class LoadRoom:
                 window.strokes += 1
                 window.canvases.add((self.code, me.name))
                 self.sent_strokes.append((sent, me, window))
+                if live == "stroke":
+                    self.sent_points.append((_points_key(live, turn, client.player_id, index, points), sent, me,
+                                             window))
 
         drawn = await replay(me.send, self.drawings.strokes(s["word"] or "", self.rng),
                              still_drawing=lambda: not stop.is_set() and client.turn_id == turn and client.can_draw(),
