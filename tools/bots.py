@@ -4,8 +4,8 @@ They test the running server end to end (``manage.py simulate_game``, the
 multi-process tests, the admin's browser test). So they speak only the public
 protocol over real sockets, each from a loopback address of its own when the
 server is on this machine, draw real Quick, Draw! doodles at human pace, and
-guess from what a person can see: the AI's top-3 chart. A bot knows only what
-the server tells it.
+guess from what a person can see: the drawing (tools/eye.py) and the blanks of
+the word. A bot knows only what the server tells it.
 
 * classic: the drawer draws one doodle of the word it chose, the others guess;
 * solo: one bot draws each word for the AI, a fresh doodle whenever the last one
@@ -38,11 +38,12 @@ from game.rules import Mode
 from tools.addresses import LoopbackAddresses
 from tools.client import Closed, JoinRefused, ProtocolClient, WebSocketTransport
 from tools.doodles import DrawingLibrary, replay
+from tools.eye import fits, sees
 from tools.server import is_loopback, origin_for, ws_url_for
 
 log = logging.getLogger(__name__)
 
-# Guessers read the chart like people do: a first wild guess, then the AI's labels.
+# Guessers play like people do: a first wild guess, then what the drawing looks like that fits the blanks.
 FIRST_GUESS_AFTER_SECONDS = 3.0
 INFORMED_AFTER_AI_UPDATES = 2
 INFORMED_AFTER_SECONDS = 10.0
@@ -107,6 +108,7 @@ class Bot:
         self._chosen: set[int] = set()
         self._drawn: set[int] = set()
         self._guessed_turns: set[int] = set()
+        self._looked: tuple[tuple, list[str]] = ((), [])
 
     # --- connection ---------------------------------------------------------------------
 
@@ -242,7 +244,8 @@ class Bot:
         return self.still_drawing(turn_id) and not (self.mode == Mode.RACE and self.recognised())
 
     async def _guess(self, turn_id: int) -> None:
-        """One wild guess first, then the AI's top labels in order, one a second; never a text twice."""
+        """One wild guess first, then what the drawing looks like (likeliest first) that fits the word's blanks,
+        one a second; never a text twice."""
         began = time.monotonic()
         said: set[str] = set()
         await asyncio.sleep(self.rng.uniform(0, 0.5))  # people do not all type at once
@@ -253,13 +256,22 @@ class Bot:
             if not said and (seen >= 1 or elapsed >= FIRST_GUESS_AFTER_SECONDS):
                 text = self.rng.choice(WILD_GUESSES)
             elif said and (seen >= INFORMED_AFTER_AI_UPDATES or elapsed >= INFORMED_AFTER_SECONDS):
-                text = next((label for label in self.latest_ai.get(turn_id, []) if label not in said), None)
+                mask = self.state["word_mask"] if self.state else None
+                text = next((label for label in self._looks_like() if label not in said and fits(label, mask)), None)
             if text is None:
                 await self.client.until(lambda: not self.still_guessing(turn_id), 0.25)
                 continue
             said.add(text)
             await self.send({"type": "guess", "text": text})
             await self.client.until(lambda: not self.still_guessing(turn_id), GUESS_INTERVAL_SECONDS)
+
+    def _looks_like(self) -> list[str]:
+        """What the drawing this bot is shown looks like to it (looked at again only when it changed)."""
+        canvas = self.client.canvas
+        seen = (canvas.turn_id, len(canvas.strokes), canvas.points)
+        if self._looked[0] != seen:
+            self._looked = (seen, sees(canvas.strokes))
+        return self._looked[1]
 
     # --- results ----------------------------------------------------------------------------
 
