@@ -20,11 +20,12 @@ from typing import Any
 from websockets.exceptions import WebSocketException
 
 from game.consumers import JOIN_TIMEOUT_CLOSE_CODE, REPLACED_CLOSE_CODE, TOO_MANY_CLOSE_CODE
+from game.protocol import MAX_FRAME_BYTES
 from game.ratelimit import ABUSE_CLOSE_CODE
 from tools.abuse import AbuseContext, PatternStats, make_patterns, run_patterns
 from tools.addresses import LoopbackAddresses
 from tools.bots import run_game
-from tools.client import Closed
+from tools.client import ABNORMAL_CLOSE, Closed
 from tools.doodles import DrawingLibrary
 from tools.server import create_room_over_http, room_client
 
@@ -39,6 +40,8 @@ ABUSE_HEAD_START_SECONDS = 3.0
 ANSWER_CLOSES = frozenset({1000, 1001, 4404, ABUSE_CLOSE_CODE, TOO_MANY_CLOSE_CODE, JOIN_TIMEOUT_CLOSE_CODE,
                            REPLACED_CLOSE_CODE})
 SERVER_ERROR_CLOSE = 1011
+# A frame over the deployed limit never reaches the parser: Daphne fails that connection (drops it: 1006, or 1009).
+CLOSES_FOR_SIZE = frozenset({ABNORMAL_CLOSE, 1009})
 
 VALID: list[dict[str, Any]] = [
     {"type": "join", "name": "Fuzz", "token": None},
@@ -145,18 +148,25 @@ async def fuzz_socket(base: str, code: str, rng: random.Random, budget: list[int
             continue
         junk.connects += 1
         client.listen()  # reads whatever comes back, without waiting for it
-        joined = False
+        joined = oversized = False
         try:
             await client.send({"type": "join", "name": client.name})
             joined = True
             while budget[0] > 0 and not client.closed:
                 budget[0] -= 1
-                await client.send(frame(rng))
+                junk_frame = frame(rng)
+                if len(junk_frame.encode() if isinstance(junk_frame, str) else junk_frame) > MAX_FRAME_BYTES:
+                    oversized = True
+                    junk.extra["over_frame_limit"] += 1
+                await client.send(junk_frame)
                 await asyncio.sleep(0)
         except (Closed, OSError, WebSocketException):
             pass
         await asyncio.sleep(0.05)  # the server's close, if it was closing
         await client.close()
+        if oversized and client.close_code in CLOSES_FOR_SIZE:  # the documented answer to a frame over the limit
+            junk.extra["closed_for_size"] += 1
+            client.close_code = None
         junk.absorb(client)
         junk.frames_sent -= joined  # the join each connection opens with is not junk
 
@@ -178,7 +188,7 @@ async def run_fuzz(base: str, *, frames: int, seed: int, drawings: DrawingLibrar
     began = time.monotonic()
     code = await asyncio.to_thread(create_room_over_http, base, source_address=addresses.take())
     rng = random.Random(seed)
-    junk = PatternStats()
+    junk = PatternStats(extra={"over_frame_limit": 0, "closed_for_size": 0})
     budget = [frames]
     await asyncio.gather(*(fuzz_socket(base, code, random.Random(rng.random()), budget, junk, addresses)
                            for _ in range(SOCKETS)))

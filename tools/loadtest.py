@@ -20,7 +20,10 @@ so it can time:
   player of the room.
 
 Anything expected and not received by the end (plus a grace period) counts as
-``lost``. It stops by itself after its measuring windows.
+``lost``, except what was sent in the last CROSSING_SECONDS of a turn that ended
+(a race round everyone won ends at once): the server refuses strokes after a turn
+and drops the AI's answers for it, by design; those count as ``crossed_turn_end``.
+It stops by itself after its measuring windows.
 
 Abuse (tools/abuse.py) runs beside the normal rooms from one shared address:
 ``flooders`` rooms of a drawer at ``flood_factor`` times human pace (reported
@@ -41,7 +44,7 @@ from websockets.exceptions import WebSocketException
 
 from game.protocol import compact_points
 from game.rules import Mode
-from tools.abuse import AbuseProcess, AbuseRun
+from tools.abuse import LONG_GAME, AbuseProcess, AbuseRun
 from tools.addresses import LoopbackAddresses
 from tools.client import Closed, JoinRefused
 from tools.doodles import DrawingLibrary, replay
@@ -49,14 +52,15 @@ from tools.server import create_room_over_http, room_client
 
 # After the last window, what was sent has this long to arrive (less if everything has) before it counts as lost.
 GRACE_SECONDS = 3.0
+# Sent this close to its turn's end (as the server timed it) and never answered or relayed: crossed the end.
+CROSSING_SECONDS = 10.0
 CHAT_EVERY_SECONDS = 5.0
 CHATTER = ("hmm", "is it a house?", "no idea", "a potato?", "looks like a tree", "lol", "nice one", "a cloud??")
 # Errors a player may get in ordinary play under load (a guess crossing the turn's end, a burst refused).
 EXPECTED_ERRORS = frozenset({"not_drawer", "rate_limited"})
 LOAD_MODES = (Mode.CLASSIC.value, Mode.RACE.value)
 # Long turns and games, so that the load is steady (a game that ends anyway is started again).
-LONG_GAME = {Mode.CLASSIC: {"type": "settings", "rounds": 10, "draw_seconds": 240, "word_choices": 3},
-             Mode.RACE: {"type": "settings", "rounds": 10, "draw_seconds": 240}}
+LONG_GAMES = {Mode.CLASSIC: LONG_GAME, Mode.RACE: {k: v for k, v in LONG_GAME.items() if k != "word_choices"}}
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -83,6 +87,7 @@ class Window:
     points_ms: list[float] = field(default_factory=list)
     stroke_to_guess_ms: list[float] = field(default_factory=list)
     lost: int = 0
+    crossed: int = 0
     canvases: set[tuple[str, str]] = field(default_factory=set)  # (room, player) that finished a stroke here
 
     def holds(self, t: float) -> bool:
@@ -90,7 +95,7 @@ class Window:
 
     def figures(self) -> dict:
         return {"stroke_to_guess_ms": percentiles(self.stroke_to_guess_ms), "points_ms": percentiles(self.points_ms),
-                "strokes_measured": len(self.stroke_to_guess_ms), "lost": self.lost}
+                "strokes_measured": len(self.stroke_to_guess_ms), "lost": self.lost, "crossed_turn_end": self.crossed}
 
 
 @dataclass
@@ -116,8 +121,9 @@ class LoadPlayer:
         self.run, self.address = run, address
         self.client = room_client(base, code, name, local_address=address, keep_inbox=False)
         self.client.listeners.append(self._arrived)
-        # Arrival times (wall clock) of AI updates: (canvas owner, version, arrived).
-        self.ai: list[tuple[int, int, float]] = []
+        # Arrival times (wall clock) of AI updates: (turn, canvas owner, version, arrived).
+        self.ai: list[tuple[int, int, int, float]] = []
+        self.turn_ends: dict[int, float] = {}  # turn id -> when the server ended it (wall clock, seconds)
         # Arrival times per (turn, stroke, first point), in order: a drawer that draws the same doodle
         # twice in one turn sends the same key twice, and each send is matched with its own arrival.
         self.points_seen: dict[tuple, list[float]] = {}
@@ -146,7 +152,10 @@ class LoadPlayer:
             window.received += 1
         kind = m.get("type")
         if kind == "ai":
-            self.ai.append((m["owner"], m["version"], now))
+            self.ai.append((m["turn_id"], m["owner"], m["version"], now))
+        elif kind in ("state", "welcome") and m["state"]["phase"] == "turn_end" and m["state"]["turn_id"] is not None:
+            state = m["state"]  # the reveal's deadline is the end plus the reveal's length (one clock: this machine's)
+            self.turn_ends[state["turn_id"]] = (state["deadline_ms"] - state["phase_seconds"] * 1000) / 1000
         elif kind in ("points", "stroke"):
             self.points_seen.setdefault(_points_key(kind, m["turn_id"], m["owner"], m["stroke"], m["points"]),
                                         []).append(now)
@@ -161,10 +170,10 @@ class LoadPlayer:
         if self.client.failure is not None:
             self.run.errors.append(f"{self.name}: {self.client.failure!r}")
 
-    def heard_ai(self, owner: int | None, sent: float) -> float | None:
-        """When the AI's top-3 for `owner`'s canvas, asked for at `sent` or later, arrived (None: never)."""
-        return next((at for who, version, at in self.ai if who == owner and version >= sent * 1000 - 1 and at >= sent),
-                    None)
+    def heard_ai(self, turn: int, owner: int | None, sent: float) -> float | None:
+        """When the AI's top-3 for `owner`'s canvas in `turn`, asked for at `sent` or later, arrived (None: never)."""
+        return next((at for t, who, version, at in self.ai
+                     if t == turn and who == owner and version >= sent * 1000 - 1 and at >= sent), None)
 
 
 class LoadRoom:
@@ -177,7 +186,7 @@ class LoadRoom:
         # What others see live (key, sent wall time, sender: points batches, or in a race finished strokes) and
         # stroke ends (sent wall time, sender), in windows: the sender's player id names the canvas.
         self.sent_points: list[tuple[tuple, float, LoadPlayer, Window]] = []
-        self.sent_strokes: list[tuple[float, LoadPlayer, Window]] = []
+        self.sent_strokes: list[tuple[float, LoadPlayer, Window, int]] = []  # ..., and the turn
 
     async def play(self, stop: asyncio.Event) -> None:
         try:
@@ -185,7 +194,7 @@ class LoadRoom:
             await self.players[0].join()
             await asyncio.gather(*(p.join() for p in self.players[1:]))
             host = self.players[0]
-            await host.send(LONG_GAME[self.mode])
+            await host.send(LONG_GAMES[self.mode])
             await host.send({"type": "start"})
             await asyncio.gather(*(self._act(p, stop) for p in self.players))
         except (TimeoutError, Closed, JoinRefused, OSError, WebSocketException) as exc:
@@ -235,7 +244,7 @@ class LoadRoom:
             if window is not None:
                 window.strokes += 1
                 window.canvases.add((self.code, me.name))
-                self.sent_strokes.append((sent, me, window))
+                self.sent_strokes.append((sent, me, window, turn))
                 if live == "stroke":
                     self.sent_points.append((_points_key(live, turn, client.player_id, index, points), sent, me,
                                              window))
@@ -245,15 +254,22 @@ class LoadRoom:
                              on_points=points_sent, on_stroke=stroke_sent)
         me.drawn[turn] = drawn  # what the server holds now, without waiting for it to say so
 
+    def crossed(self, turn: int, sent: float) -> bool:
+        """Sent in the last CROSSING_SECONDS of a turn that has ended (it may have reached the server after)."""
+        ends = [p.turn_ends[turn] for p in self.players if turn in p.turn_ends]
+        return bool(ends) and sent >= min(ends) - CROSSING_SECONDS
+
     def settled(self) -> bool:
         """The last points batch and the AI's answer to the last stroke reached everyone (per socket, in order)."""
         if self.sent_points:
             key, sent, sender, _ = self.sent_points[-1]
-            if any(not any(at >= sent for at in p.points_seen.get(key, ())) for p in self.players if p is not sender):
+            if not self.crossed(key[1], sent) and any(not any(at >= sent for at in p.points_seen.get(key, ()))
+                                                      for p in self.players if p is not sender):
                 return False
         if self.sent_strokes:
-            sent, sender, _ = self.sent_strokes[-1]
-            if any(p.heard_ai(sender.client.player_id, sent) is None for p in self.players):
+            sent, sender, _, turn = self.sent_strokes[-1]
+            if not self.crossed(turn, sent) and any(p.heard_ai(turn, sender.client.player_id, sent) is None
+                                                    for p in self.players):
                 return False
         return True
 
@@ -268,19 +284,23 @@ class LoadRoom:
                 while arrivals and arrivals[0] < sent:
                     arrivals.pop(0)
                 arrived = arrivals.pop(0) if arrivals else None
-                if arrived is None:
+                if arrived is None and self.crossed(key[1], sent):
+                    window.crossed += 1
+                elif arrived is None:
                     window.lost += 1
                 else:
                     window.points_ms.append((arrived - sent) * 1000)
-        for sent, sender, window in self.sent_strokes:
+        for sent, sender, window, turn in self.sent_strokes:
             worst = 0.0
             for p in self.players:
-                arrival = p.heard_ai(sender.client.player_id, sent)
+                arrival = p.heard_ai(turn, sender.client.player_id, sent)
                 if arrival is None:
                     worst = -1
                     break
                 worst = max(worst, arrival - sent)
-            if worst < 0:
+            if worst < 0 and self.crossed(turn, sent):
+                window.crossed += 1
+            elif worst < 0:
                 window.lost += 1
             else:
                 window.stroke_to_guess_ms.append(worst * 1000)
