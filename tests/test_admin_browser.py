@@ -72,7 +72,7 @@ async def test_staff_trains_watches_activates_and_an_open_room_gets_the_new_mode
                     await open_compare_and_activate(page, server.url, version_url)
                     await play_one_stroke_and_check_the_ai(bots)
                     # The drawing just made is in the stored drawings, with the new model's guesses.
-                    await page.goto(server.url + "/admin/game/turn/")
+                    await page.goto(server.url + "/admin/game/drawing/")
                     row = await page.inner_text("#result_list tbody tr")
                     assert any(label in row for label in NEW_LABELS), row
                     await page.screenshot(path=str(ARTIFACTS / "admin-drawings.png"), full_page=True)
