@@ -6,11 +6,10 @@ and channel layer, which hides exactly the bugs end-to-end tests are for
 locking across threads). So this starts ``python -m daphne`` as its own
 process, as production does, on a free loopback port.
 
-Use it in a test module::
+Use it in a test module (tests/conftest.py provides the fixture; importing it into a module would
+start a server of that module's own)::
 
-    from tests.live_server import live_server_url  # noqa: F401  (the fixture)
-
-    def test_something(live_server_url):  # noqa: F811  (ruff sees the argument shadow the import)
+    def test_something(live_server_url):
         requests.get(live_server_url + "/")
 
 or directly, as a context manager::
@@ -167,8 +166,8 @@ def live_server(extra_env: dict[str, str] | None = None, startup_timeout: float 
 def live_server_url() -> Iterator[str]:
     """The base URL (``http://127.0.0.1:PORT``) of one real server for the whole session.
 
-    Self-contained on purpose: a fixture imported into a test module can only
-    use fixtures visible there, so it must not depend on another one from here.
+    Self-contained on purpose: it must not depend on another fixture from here. Provided by
+    tests/conftest.py, so that the whole session shares it.
     The server's log is printed at teardown, which pytest shows when a test failed.
     """
     with live_server() as server:

@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from config.websocket_security import origin_allowed
-from tests.live_server import DAPHNE_LIMITS, REPO, WEBSOCKET_LIMIT_BYTES, live_server, live_server_url  # noqa: F401
+from tests.live_server import DAPHNE_LIMITS, REPO, WEBSOCKET_LIMIT_BYTES, live_server
 from tools.addresses import LoopbackAddresses
 from tools.client import ProtocolClient, WebSocketTransport
 from tools.server import create_room_over_http, joined, origin_for, room_client, ws_url_for
@@ -35,7 +35,7 @@ def _other_port(base_url: str) -> int:
     # Another name this server answers to is still another origin than the one the socket was opened on.
     "http://localhost:{port}",
 ])
-def test_a_cross_site_websocket_is_refused_at_the_handshake(live_server_url, origin):  # noqa: F811
+def test_a_cross_site_websocket_is_refused_at_the_handshake(live_server_url, origin):
     code = create_room_over_http(live_server_url, source_address=ADDRESSES.take())
     origin = origin.format(port=urlsplit(live_server_url).port, other_port=_other_port(live_server_url))
 
@@ -53,7 +53,7 @@ def test_a_cross_site_websocket_is_refused_at_the_handshake(live_server_url, ori
     asyncio.run(main())
 
 
-def test_a_frame_over_the_limit_closes_only_that_socket(live_server_url):  # noqa: F811
+def test_a_frame_over_the_limit_closes_only_that_socket(live_server_url):
     code = create_room_over_http(live_server_url, source_address=ADDRESSES.take())
 
     async def main():

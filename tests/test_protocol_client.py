@@ -13,7 +13,6 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from game import actions, consumers
-from tests.live_server import live_server_url  # noqa: F401
 from tests.wsclient import ws_app
 from tools.addresses import LoopbackAddresses, is_loopback_host
 from tools.client import Closed, CommunicatorTransport, JoinRefused, ProtocolClient
@@ -93,7 +92,7 @@ async def test_the_in_process_transport_joins_tracks_waits_refuses_and_notes_clo
         await client.close()
 
 
-def test_the_websocket_transport_speaks_from_its_own_address(live_server_url):  # noqa: F811
+def test_the_websocket_transport_speaks_from_its_own_address(live_server_url):
     addresses = LoopbackAddresses()
     ana_at, bo_at, cy_at = (addresses.take() for _ in range(3))
     assert all(is_loopback_host(a) and not a.startswith("127.0.") for a in (ana_at, bo_at, cy_at))

@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 
-from tests.live_server import REPO, live_server_url  # noqa: F401  (the session's real server)
+from tests.live_server import REPO
 
 BOTS = ("Bot1", "Bot2", "Bot3")
 # Worst case (nobody guesses, e.g. a 345-word model): 3 x (30 s drawing + 6 s reveal) ~ 110 s;
@@ -40,7 +40,7 @@ def _common(result: dict, mode: str, names: tuple[str, ...], turns: int, context
     assert result["room"] and result["seconds"] < GAME_TIMEOUT_SECONDS, context
 
 
-def test_three_bots_play_a_whole_game_with_the_live_ai(live_server_url):  # noqa: F811
+def test_three_bots_play_a_whole_game_with_the_live_ai(live_server_url):
     done = subprocess.run(_command(live_server_url, "classic", 3, 1), cwd=REPO, capture_output=True, text=True,
                           timeout=PROCESS_TIMEOUT_SECONDS)
     code, result, context = _result(done.returncode, done.stdout, done.stderr)
@@ -50,7 +50,7 @@ def test_three_bots_play_a_whole_game_with_the_live_ai(live_server_url):  # noqa
     assert code == 0, context
 
 
-def test_a_solo_word_and_a_race_round_play_to_the_end_judged_by_the_ai(live_server_url):  # noqa: F811
+def test_a_solo_word_and_a_race_round_play_to_the_end_judged_by_the_ai(live_server_url):
     # Both games at once on the shared server: each is mostly waiting on a human pace.
     running = {mode: subprocess.Popen(_command(live_server_url, mode, players, 1), cwd=REPO, text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
