@@ -45,7 +45,7 @@ $(VENV)/.runtime: requirements.txt requirements.lock | $(VENV)/bin/python
 	$(PIP) install -q -r requirements.txt -c requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt requirements.lock | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-tools.txt requirements-dev.txt requirements.lock | $(VENV)/bin/python
 	$(PIP) install -q -r requirements-dev.txt -c requirements.lock
 	touch $@ $(VENV)/.runtime
 

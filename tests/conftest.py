@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The session's real server, defined here once: a fixture imported into a test module is that module's own,
+# so every module that imported it started a "session" server of its own (8 of them in a full run).
+from tests.live_server import live_server_url  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_QUICKDRAW = REPO.parent / "shared" / "quickdraw" / "simplified"
 

@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from game import rules
-from game.bots import Bot, DrawingLibrary, create_room_over_http, origin_for, to_canvas_strokes, ws_url_for
 from tests.live_server import REPO, _stop, live_server, server_env
 from tests.test_admin import PASSWORD, create_user_in
+from tools.bots import Bot
+from tools.doodles import DrawingLibrary, to_canvas_strokes
+from tools.server import create_room_over_http, origin_for, ws_url_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
 
