@@ -92,6 +92,7 @@ def test_the_largest_legal_drawing_reaches_everyone_in_bounded_frames():
 
 SEED = """
 import datetime as dt, json
+from django.db import transaction
 from game import actions, commands, store
 from game.models import Player, Room
 from inference.live import live_model
@@ -101,40 +102,42 @@ longest = tuple(labels[:5])
 actions._vocabulary = lambda: longest  # the longest words make the largest frames
 out = {}
 for phase in ("game_over", "turn_end"):  # the room to be joined at the end of a turn last
-    room = actions.do_create_room()
-    players = []
-    for i in range(16):
-        p = actions.do_join(code=room.code, name=f"Wide{i:02d}".ljust(20, "W"), address=f"home{i}")
-        actions.do_connect(player_id=p.pk)
-        players.append(p)
-        if i == 0:
-            actions.do_update_settings(player_id=p.pk, rounds=10, max_players=16, draw_seconds=240, word_choices=5)
-    actions.do_start(player_id=players[0].pk)
-    now = dt.datetime.now(dt.UTC)
-    while True:
-        state = store.parsed(Room.objects.get(pk=room.pk))
-        if state.phase == "game_over":
-            break
-        if state.phase == "choosing":
-            actions.do_choose_word(player_id=state.turn.drawer_id, word=state.turn.choices[0])
-            continue
-        turn = state.turn
-        last = state.round_no == 10 and turn.drawer_id == players[-1].pk
-        if state.phase == "drawing":
-            actions.do_stroke(player_id=turn.drawer_id, points=[[100, 100, 0], [700, 500, 40]], width=10)
-            for k in range(200 if last else 1):  # the AI changes its mind as often as it may be recorded
-                guesses = [(labels[(k + j) % 50], 0.3) for j in range(3)]
-                actions.do_ai_answer(room_id=room.pk, turn_no=turn.turn_no, owner=turn.drawer_id, version=k + 1,
-                                     guesses=guesses, n_labels=len(labels))
-            for p in players:
-                if p.pk != turn.drawer_id:  # the last turn ends minutes ahead, so that it is still over when joined
-                    actions._apply(room.pk, commands.Guess(player_id=p.pk, text=turn.word),
-                                   now=int(dt.datetime.now(dt.UTC).timestamp() * 1000) + (200_000 if last else 0))
-            continue
-        if phase == "turn_end" and last:
-            break
-        now = now + dt.timedelta(seconds=10)
-        actions.do_tick(room_id=room.pk, now=int(now.timestamp() * 1000) + 10**7)
+    # One transaction per game: thousands of actions, each a savepoint instead of a commit to disk.
+    with transaction.atomic():
+        room = actions.do_create_room()
+        players = []
+        for i in range(16):
+            p = actions.do_join(code=room.code, name=f"Wide{i:02d}".ljust(20, "W"), address=f"home{i}")
+            actions.do_connect(player_id=p.pk)
+            players.append(p)
+            if i == 0:
+                actions.do_update_settings(player_id=p.pk, rounds=10, max_players=16, draw_seconds=240, word_choices=5)
+        actions.do_start(player_id=players[0].pk)
+        now = dt.datetime.now(dt.UTC)
+        while True:
+            state = store.parsed(Room.objects.get(pk=room.pk))
+            if state.phase == "game_over":
+                break
+            if state.phase == "choosing":
+                actions.do_choose_word(player_id=state.turn.drawer_id, word=state.turn.choices[0])
+                continue
+            turn = state.turn
+            last = state.round_no == 10 and turn.drawer_id == players[-1].pk
+            if state.phase == "drawing":
+                actions.do_stroke(player_id=turn.drawer_id, points=[[100, 100, 0], [700, 500, 40]], width=10)
+                for k in range(200 if last else 1):  # the AI changes its mind as often as it may be recorded
+                    guesses = [(labels[(k + j) % 50], 0.3) for j in range(3)]
+                    actions.do_ai_answer(room_id=room.pk, turn_no=turn.turn_no, owner=turn.drawer_id, version=k + 1,
+                                         guesses=guesses, n_labels=len(labels))
+                for p in players:
+                    if p.pk != turn.drawer_id:  # the last turn ends minutes ahead, so that it is still over when joined
+                        actions._apply(room.pk, commands.Guess(player_id=p.pk, text=turn.word),
+                                       now=int(dt.datetime.now(dt.UTC).timestamp() * 1000) + (200_000 if last else 0))
+                continue
+            if phase == "turn_end" and last:
+                break
+            now = now + dt.timedelta(seconds=10)
+            actions.do_tick(room_id=room.pk, now=int(now.timestamp() * 1000) + 10**7)
     out[phase] = {"code": room.code, "token": players[3].token, "name": players[3].name}
 print(json.dumps(out))
 """
