@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
+# pytest-xdist workers for make test (a file at a time each; see tests/conftest.py's LONG_FILES).
+TEST_WORKERS ?= 2
 PORT ?= 8000
 
 .PHONY: run dev worker test lint install install-dev system-deps npm migrate train-default bench evaluate clean
@@ -28,7 +30,7 @@ worker: install migrate
 test: install-dev npm system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -43,7 +45,7 @@ $(VENV)/.runtime: requirements.txt requirements.lock | $(VENV)/bin/python
 	$(PIP) install -q -r requirements.txt -c requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt requirements.lock | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-tools.txt requirements-dev.txt requirements.lock | $(VENV)/bin/python
 	$(PIP) install -q -r requirements-dev.txt -c requirements.lock
 	touch $@ $(VENV)/.runtime
 

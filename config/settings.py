@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "inference",
     "training",
     "game",
+    "tools",  # bots, loadtest, fuzz: commands only (its packages are in requirements-tools.txt)
 ]
 
 MIDDLEWARE = [

@@ -45,7 +45,7 @@ class AIRightFilter(admin.SimpleListFilter):
     title = "AI guessed it"
     parameter_name = "ai_right"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request, _model_admin):
         return [("yes", "yes"), ("no", "no")]
 
     def queryset(self, request, queryset):

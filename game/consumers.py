@@ -71,7 +71,6 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     mode: str = Mode.CLASSIC
     canvas_turn: int | None = None  # the turn whose canvas this player draws now (None: not drawing)
     known_turn: int | None = None  # the turn whose word this player knows
-    seen_turn: int | None = None  # the turn of the newest view this socket knows
     strokes: list  # this player's canvas as the AI sees it: finished strokes (set in connect)
     drawing_points: int = 0  # points in `strokes`
     live_stroke: list  # points of the stroke being drawn
@@ -429,7 +428,6 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if state.version < self.seen_version:
             return state  # an older read that finished late: what this socket knows is newer
         self.seen_version = state.version
-        self.seen_turn = state.turn_id
         self.known_turn = state.turn_id if state.word is not None else None
         drawing = state.can_draw and state.turn_id is not None
         if drawing and self.canvas_turn != state.turn_id:

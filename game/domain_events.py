@@ -19,7 +19,6 @@ class AudienceKind(StrEnum):
     EVERYONE = "everyone"
     PLAYER = "player"  # one player: Audience.player_id
     KNOWERS = "knowers"  # those who know turn Audience.turn_no's word: the drawer and who guessed it
-    SEEKERS = "seekers"  # those who do not know it yet
 
 
 @dataclass(frozen=True)
@@ -38,10 +37,6 @@ def to_player(player_id: int) -> Audience:
 
 def to_knowers(turn_no: int) -> Audience:
     return Audience(AudienceKind.KNOWERS, turn_no=turn_no)
-
-
-def to_seekers(turn_no: int) -> Audience:
-    return Audience(AudienceKind.SEEKERS, turn_no=turn_no)
 
 
 @dataclass(frozen=True)

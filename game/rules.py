@@ -12,7 +12,6 @@ from enum import StrEnum
 
 CHOOSE_SECONDS = 15
 TURN_END_SECONDS = 6
-MIN_PLAYERS = 2
 # A drawer who loses the connection gets this long to come back before the turn ends.
 DRAWER_GRACE_SECONDS = 10
 # A disconnected player keeps seat and score this long.

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from game import player_views, protocol, rules, store
 from game.domain_events import Audience, AudienceKind
-from game.models import ChatLine, Drawing, Player, Room
+from game.models import ChatLine, Drawing, Room
 from game.rules import Mode, Phase
 from game.state import GameState
 
@@ -220,9 +220,3 @@ def words_in_play() -> set[str]:
         if turn is not None and turn.ended_at is None:
             words.update([turn.word] if turn.word else turn.choices)
     return words
-
-
-def seat(*, player_id: int) -> Player | None:
-    """A seat's row (its room, token and sockets), if it still exists."""
-    return Player.objects.filter(pk=player_id).only("id", "room_id", "token", "left", "seat_epoch").first()
-

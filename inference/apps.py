@@ -6,7 +6,7 @@ from django.db.models.signals import post_migrate
 log = logging.getLogger(__name__)
 
 
-def register_shipped_default(sender, using="default", **kwargs) -> None:
+def register_shipped_default(sender, **kwargs) -> None:
     """After every migrate: the shipped model is registered, and active on first start.
 
     A release that ships a new default registers it too; it takes over only if the old default

@@ -24,8 +24,8 @@ from django.utils.module_loading import import_string
 
 from config.consumers import DirectDispatchMixin
 from inference.live import SWAP_CHECK_SECONDS, live_model
-from inference.recognize import recognize
-from inference.strokes import GrowingDrawing, StrokeError
+from inference.recognize import recognize_many
+from inference.strokes import GrowingDrawing
 
 log = logging.getLogger(__name__)
 
@@ -137,18 +137,8 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
 
 
 def _recognize_batch(drawings: list[tuple[list, GrowingDrawing]], classifier) -> list:
-    """Top-3 for each drawing (None for one that cannot be read)."""
-    results = []
-    for strokes, growing in drawings:
-        try:
-            results.append(recognize(strokes, classifier, simplifier=growing.simplify))
-        except StrokeError as exc:
-            log.warning("unreadable drawing: %s", exc)
-            results.append(None)
-        except Exception:  # one bad drawing must not stop the worker
-            log.exception("inference failed for a drawing")
-            results.append(None)
-    return results
+    """Top-3 for each drawing (None for one that cannot be read), in one batched call of the model."""
+    return recognize_many([(strokes, growing.simplify) for strokes, growing in drawings], classifier)
 
 
 async def request_inference(*, key: str, version: int, strokes: list, context: dict | None = None,

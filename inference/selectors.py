@@ -41,3 +41,12 @@ def words_for_new_turns() -> list[str]:
     incoming = pending.version.labels
     known = set(incoming)
     return [word for word in labels if word in known] or list(incoming)
+
+
+def model_version_by_ref(*, ref: str) -> ModelVersion | None:
+    """A version by id, else by exact name (the newest of that name); None when neither matches."""
+    if ref.isdigit():
+        found = ModelVersion.objects.filter(pk=int(ref)).first()
+        if found is not None:
+            return found
+    return ModelVersion.objects.filter(name=ref).order_by("-created_at", "-id").first()

@@ -6,11 +6,10 @@ and channel layer, which hides exactly the bugs end-to-end tests are for
 locking across threads). So this starts ``python -m daphne`` as its own
 process, as production does, on a free loopback port.
 
-Use it in a test module::
+Use it in a test module (tests/conftest.py provides the fixture; importing it into a module would
+start a server of that module's own)::
 
-    from tests.live_server import live_server_url  # noqa: F401  (the fixture)
-
-    def test_something(live_server_url):  # noqa: F811  (ruff sees the argument shadow the import)
+    def test_something(live_server_url):
         requests.get(live_server_url + "/")
 
 or directly, as a context manager::
@@ -79,14 +78,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_env(db_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+# Most tests here play from 127.0.0.1 (browsers cannot choose their address); the per-address limits have
+# their own tests, and the tools' players each speak from a loopback address of their own (tools/addresses.py),
+# so their tests run with the deployed limits (`deployed_limits=True`).
+RAISED_LIMITS = {"ROOMS_PER_ADDRESS": "10000", "SEATS_PER_ADDRESS": "10000", "SOCKETS_PER_ADDRESS": "10000",
+                 "SOCKET_OPENS_PER_ADDRESS": "100000"}
+LIMITS_FROM_SHELL = (*RAISED_LIMITS, "CODES_PER_ADDRESS")
+
+
+def server_env(db_path: Path, extra: dict[str, str] | None = None, *, deployed_limits: bool = False) -> dict[str, str]:
     """The embedded default (SQLite, in-memory layer, AI in the web process) on a private database."""
     # The defaults as `make run` has them: nothing from the caller's shell that changes what is exposed.
-    env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS_FROM_SHELL}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1",
-               # Every test here plays from 127.0.0.1; the per-address limits have their own tests.
-               ROOMS_PER_ADDRESS="10000", SEATS_PER_ADDRESS="10000", SOCKETS_PER_ADDRESS="10000",
-               SOCKET_OPENS_PER_ADDRESS="100000")
+    env = {k: v for k, v in os.environ.items() if k not in (*SERVER_SETTINGS_FROM_SHELL, *LIMITS_FROM_SHELL)}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1")
+    if not deployed_limits:
+        env.update(RAISED_LIMITS)
     env.update(extra or {})
     return env
 
@@ -129,16 +135,16 @@ def _stop(process: subprocess.Popen) -> None:
 @contextmanager
 def live_server(extra_env: dict[str, str] | None = None, startup_timeout: float = STARTUP_SECONDS,
                 keep_files: bool = False, make_run_host: str | None = None, server_args: list[str] | None = None,
-                port: int | None = None) -> Iterator[LiveServer]:
+                port: int | None = None, deployed_limits: bool = False) -> Iterator[LiveServer]:
     """A migrated fresh database and a Daphne process serving it; stopped and cleaned up on exit.
 
     With `make_run_host` the server is started as `make run HOST=make_run_host` starts it (config.serve);
     with `server_args` (and the `port` they name) as those say, e.g. docker-compose.yml's command. The
-    tests reach it on 127.0.0.1 either way.
+    tests reach it on 127.0.0.1 either way. With `deployed_limits` the per-address limits are the defaults.
     """
     workdir = Path(tempfile.mkdtemp(prefix="doodle-live-"))
     log_path = workdir / "server.log"
-    env = server_env(workdir / "db.sqlite3", extra_env)
+    env = server_env(workdir / "db.sqlite3", extra_env, deployed_limits=deployed_limits)
     _migrate(env, log_path)
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -160,8 +166,8 @@ def live_server(extra_env: dict[str, str] | None = None, startup_timeout: float 
 def live_server_url() -> Iterator[str]:
     """The base URL (``http://127.0.0.1:PORT``) of one real server for the whole session.
 
-    Self-contained on purpose: a fixture imported into a test module can only
-    use fixtures visible there, so it must not depend on another one from here.
+    Self-contained on purpose: it must not depend on another fixture from here. Provided by
+    tests/conftest.py, so that the whole session shares it.
     The server's log is printed at teardown, which pytest shows when a test failed.
     """
     with live_server() as server:

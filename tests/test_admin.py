@@ -247,7 +247,7 @@ def server():
 
 @pytest.mark.parametrize("who", ["anonymous", "player", "boss"])
 def test_over_a_real_server_no_websocket_reaches_the_admin_whoever_asks(server, who):
-    from game.bots import create_room_over_http, ws_url_for
+    from tools.server import create_room_over_http, ws_url_for
 
     if who == "anonymous":
         http = requests.Session()

@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from game import rules
-from game.bots import Bot, DrawingLibrary, create_room_over_http, origin_for, to_canvas_strokes, ws_url_for
 from tests.live_server import REPO, _stop, live_server, server_env
 from tests.test_admin import PASSWORD, create_user_in
+from tools.bots import Bot
+from tools.doodles import DrawingLibrary, to_canvas_strokes
+from tools.server import create_room_over_http, origin_for, ws_url_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.training]
 
@@ -70,7 +72,7 @@ async def test_staff_trains_watches_activates_and_an_open_room_gets_the_new_mode
                     await open_compare_and_activate(page, server.url, version_url)
                     await play_one_stroke_and_check_the_ai(bots)
                     # The drawing just made is in the stored drawings, with the new model's guesses.
-                    await page.goto(server.url + "/admin/game/turn/")
+                    await page.goto(server.url + "/admin/game/drawing/")
                     row = await page.inner_text("#result_list tbody tr")
                     assert any(label in row for label in NEW_LABELS), row
                     await page.screenshot(path=str(ARTIFACTS / "admin-drawings.png"), full_page=True)

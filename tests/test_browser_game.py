@@ -8,7 +8,6 @@ import pytest
 
 from tests.browser import artifact, browser  # noqa: F401
 from tests.conftest import SHARED_QUICKDRAW
-from tests.live_server import live_server_url  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

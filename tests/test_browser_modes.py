@@ -31,7 +31,6 @@ from game import rules
 from tests.browser import artifact, browser  # noqa: F401
 from tests.conftest import SHARED_QUICKDRAW
 from tests.forward import another_machine
-from tests.live_server import live_server_url  # noqa: F401
 from tests.test_browser_game import create_room, join_room
 from tests.test_browser_playtest import DESKTOP, PHONE, WAIT_MS, assert_beside_input, say
 from tests.test_browser_playtest import players as playtest_players

@@ -17,7 +17,6 @@ import pytest
 
 from tests.browser import artifact, browser  # noqa: F401
 from tests.forward import another_machine
-from tests.live_server import live_server_url  # noqa: F401
 from tests.test_browser_game import create_room, join_room
 
 pytestmark = pytest.mark.browser

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import artifact, browser  # noqa: F401
-from tests.live_server import live_server_url  # noqa: F401
 from tests.test_browser_game import DESKTOP, create_room, draw_with_mouse, drawing_for, ink, join_room
 
 pytestmark = pytest.mark.browser

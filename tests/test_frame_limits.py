@@ -15,77 +15,49 @@ import sys
 import urllib.request
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.typing import Origin
 
 from game import protocol
-from game.bots import create_room_over_http, origin_for, ws_url_for
 from tests.live_server import REPO, WEBSOCKET_LIMIT_BYTES, live_server, server_env
+from tools.addresses import LoopbackAddresses
+from tools.client import ProtocolClient
+from tools.doodles import widest_stroke
+from tools.server import create_room_over_http, joined
 
 LIMIT = WEBSOCKET_LIMIT_BYTES
+ADDRESSES = LoopbackAddresses()
 
 
-class Player:
-    """A raw client that records the size of every frame it receives."""
-
-    def __init__(self, ws, welcome: dict, sizes: list[int]):
-        self.ws, self.welcome, self.sizes, self.inbox = ws, welcome, sizes, []
-
-    @classmethod
-    async def join(cls, base: str, code: str, name: str, token: str | None = None) -> Player:
-        ws = await connect(ws_url_for(base, code), origin=Origin(origin_for(base)), max_size=None)
-        await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
-        sizes: list[int] = []
-        async with asyncio.timeout(20):
-            while True:
-                raw = await ws.recv()
-                sizes.append(len(raw.encode()))
-                message = json.loads(raw)
-                if message["type"] == "welcome":
-                    return cls(ws, message, sizes)
-                assert message["type"] != "error", message
-
-    async def until(self, pred, timeout: float = 30.0) -> dict:
-        for i, m in enumerate(self.inbox):
-            if pred(m):
-                return self.inbox.pop(i)
-        async with asyncio.timeout(timeout):
-            while True:
-                raw = await self.ws.recv()
-                self.sizes.append(len(raw.encode()))
-                message = json.loads(raw)
-                if pred(message):
-                    return message
-                self.inbox.append(message)
-
-    async def send(self, message: dict) -> None:
-        await self.ws.send(json.dumps(message, separators=(",", ":")))
-
-    async def still_open(self) -> None:
-        await self.send({"type": "ping"})
-        await self.until(lambda m: m["type"] == "pong", timeout=15)
+async def player(base: str, code: str, name: str, token: str | None = None) -> tuple[ProtocolClient, dict]:
+    """A seated player from an address of its own, whose client notes every frame's size (`max_frame_bytes`)."""
+    return await joined(base, code, name, token=token, local_address=ADDRESSES.take(), max_size=None)
 
 
-def widest_stroke(n: int, seed: int) -> list[list]:
-    """A legal stroke whose every point is as long in JSON as the client may make it."""
-    return [[round(799.9 - (i + seed) % 7 / 10, 1), round(599.9 - (i + seed) % 5 / 10, 1), 999_999 - i]
-            for i in range(n)]
+async def still_open(client: ProtocolClient) -> None:
+    await client.send({"type": "ping"})
+    await client.wait_for(lambda m: m["type"] == "pong", timeout=15)
+
+
+def _message(kind: str, **fields):
+    return lambda m: m["type"] == kind and all(m.get(k) == v for k, v in fields.items())
+
+
+def _phase(phase: str):
+    return lambda m: m["type"] == "state" and m["state"]["phase"] == phase
 
 
 def test_the_largest_legal_drawing_reaches_everyone_in_bounded_frames():
     with live_server() as server:
         base = server.url
-        code = create_room_over_http(base)
+        code = create_room_over_http(base, source_address=ADDRESSES.take())
 
         async def main():
-            ana, bo = await Player.join(base, code, "Ana"), await Player.join(base, code, "Bo")
+            (ana, _), (bo, _) = await player(base, code, "Ana"), await player(base, code, "Bo")
             await ana.send({"type": "start"})
-            states = [await p.until(lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
-                      for p in (ana, bo)]
+            states = [await p.wait_for(_phase("choosing"), 30) for p in (ana, bo)]
             drawer, guesser = (ana, bo) if states[0]["state"]["choices"] else (bo, ana)
             word = (states[0] if drawer is ana else states[1])["state"]["choices"][0]
             await drawer.send({"type": "choose_word", "word": word})
-            await guesser.until(lambda m: m["type"] == "state" and m["state"]["phase"] == "drawing")
+            await guesser.wait_for(_phase("drawing"), 30)
             sizes = [protocol.MAX_POINTS_PER_STROKE] * 6
             sizes.append(protocol.MAX_POINTS_PER_DRAWING - sum(sizes))
             for i, n in enumerate(sizes):
@@ -93,25 +65,26 @@ def test_the_largest_legal_drawing_reaches_everyone_in_bounded_frames():
                 frame = json.dumps({"type": "stroke", "stroke": i, "points": stroke, "width": 22},
                                    separators=(",", ":"))
                 assert len(frame) <= LIMIT, "the client's own frame fits"
-                await drawer.ws.send(frame)
-                got = await guesser.until(lambda m, i=i: m["type"] == "stroke" and m["stroke"] == i)
+                await drawer.send(frame)
+                got = await guesser.wait_for(_message("stroke", stroke=i), 30)
                 assert len(got["points"]) == n and got["points"][0] == [round(p, 1) for p in stroke[0][:2]]
                 await asyncio.sleep(0.12)  # the strokes rate limit
             await drawer.send({"type": "stroke", "stroke": 7, "points": widest_stroke(10, 9), "width": 4})
-            full = await drawer.until(lambda m: m["type"] == "error")
+            full = await drawer.wait_for(_message("error"), 30)
             assert full["code"] == "drawing_full"
             # A newcomer gets the whole drawing in chunks, each under the limit.
-            cy = await Player.join(base, code, "Cy")
+            cy, _ = await player(base, code, "Cy")
             chunks = []
             while not chunks or chunks[-1]["start"] + len(chunks[-1]["strokes"]) < chunks[-1]["total"]:
-                chunks.append(await cy.until(lambda m: m["type"] == "canvas"))
+                chunks.append(await cy.wait_for(_message("canvas"), 30))
             assert [len(s["points"]) for c in chunks for s in c["strokes"]] == sizes
             assert len(chunks) >= 3 and chunks[0]["start"] == 0
+            assert [len(s["points"]) for s in cy.canvas.strokes] == sizes, "the client put the chunks together"
             for p in (ana, bo, cy):
-                await p.still_open()
-                assert max(p.sizes) <= LIMIT
+                await still_open(p)
+                assert p.max_frame_bytes <= LIMIT
             for p in (ana, bo, cy):
-                await p.ws.close()
+                await p.close()
 
         asyncio.run(main())
     assert "PayloadExceeded" not in server.log and "Traceback" not in server.log, server.log[-3000:]
@@ -119,6 +92,7 @@ def test_the_largest_legal_drawing_reaches_everyone_in_bounded_frames():
 
 SEED = """
 import datetime as dt, json
+from django.db import transaction
 from game import actions, commands, store
 from game.models import Player, Room
 from inference.live import live_model
@@ -128,40 +102,42 @@ longest = tuple(labels[:5])
 actions._vocabulary = lambda: longest  # the longest words make the largest frames
 out = {}
 for phase in ("game_over", "turn_end"):  # the room to be joined at the end of a turn last
-    room = actions.do_create_room()
-    players = []
-    for i in range(16):
-        p = actions.do_join(code=room.code, name=f"Wide{i:02d}".ljust(20, "W"), address=f"home{i}")
-        actions.do_connect(player_id=p.pk)
-        players.append(p)
-        if i == 0:
-            actions.do_update_settings(player_id=p.pk, rounds=10, max_players=16, draw_seconds=240, word_choices=5)
-    actions.do_start(player_id=players[0].pk)
-    now = dt.datetime.now(dt.UTC)
-    while True:
-        state = store.parsed(Room.objects.get(pk=room.pk))
-        if state.phase == "game_over":
-            break
-        if state.phase == "choosing":
-            actions.do_choose_word(player_id=state.turn.drawer_id, word=state.turn.choices[0])
-            continue
-        turn = state.turn
-        last = state.round_no == 10 and turn.drawer_id == players[-1].pk
-        if state.phase == "drawing":
-            actions.do_stroke(player_id=turn.drawer_id, points=[[100, 100, 0], [700, 500, 40]], width=10)
-            for k in range(200 if last else 1):  # the AI changes its mind as often as it may be recorded
-                guesses = [(labels[(k + j) % 50], 0.3) for j in range(3)]
-                actions.do_ai_answer(room_id=room.pk, turn_no=turn.turn_no, owner=turn.drawer_id, version=k + 1,
-                                     guesses=guesses, n_labels=len(labels))
-            for p in players:
-                if p.pk != turn.drawer_id:  # the last turn ends minutes ahead, so that it is still over when joined
-                    actions._apply(room.pk, commands.Guess(player_id=p.pk, text=turn.word),
-                                   now=int(dt.datetime.now(dt.UTC).timestamp() * 1000) + (200_000 if last else 0))
-            continue
-        if phase == "turn_end" and last:
-            break
-        now = now + dt.timedelta(seconds=10)
-        actions.do_tick(room_id=room.pk, now=int(now.timestamp() * 1000) + 10**7)
+    # One transaction per game: thousands of actions, each a savepoint instead of a commit to disk.
+    with transaction.atomic():
+        room = actions.do_create_room()
+        players = []
+        for i in range(16):
+            p = actions.do_join(code=room.code, name=f"Wide{i:02d}".ljust(20, "W"), address=f"home{i}")
+            actions.do_connect(player_id=p.pk)
+            players.append(p)
+            if i == 0:
+                actions.do_update_settings(player_id=p.pk, rounds=10, max_players=16, draw_seconds=240, word_choices=5)
+        actions.do_start(player_id=players[0].pk)
+        now = dt.datetime.now(dt.UTC)
+        while True:
+            state = store.parsed(Room.objects.get(pk=room.pk))
+            if state.phase == "game_over":
+                break
+            if state.phase == "choosing":
+                actions.do_choose_word(player_id=state.turn.drawer_id, word=state.turn.choices[0])
+                continue
+            turn = state.turn
+            last = state.round_no == 10 and turn.drawer_id == players[-1].pk
+            if state.phase == "drawing":
+                actions.do_stroke(player_id=turn.drawer_id, points=[[100, 100, 0], [700, 500, 40]], width=10)
+                for k in range(200 if last else 1):  # the AI changes its mind as often as it may be recorded
+                    guesses = [(labels[(k + j) % 50], 0.3) for j in range(3)]
+                    actions.do_ai_answer(room_id=room.pk, turn_no=turn.turn_no, owner=turn.drawer_id, version=k + 1,
+                                         guesses=guesses, n_labels=len(labels))
+                for p in players:
+                    if p.pk != turn.drawer_id:  # the last turn ends minutes ahead, so that it is still over when joined
+                        actions._apply(room.pk, commands.Guess(player_id=p.pk, text=turn.word),
+                                       now=int(dt.datetime.now(dt.UTC).timestamp() * 1000) + (200_000 if last else 0))
+                continue
+            if phase == "turn_end" and last:
+                break
+            now = now + dt.timedelta(seconds=10)
+            actions.do_tick(room_id=room.pk, now=int(now.timestamp() * 1000) + 10**7)
     out[phase] = {"code": room.code, "token": players[3].token, "name": players[3].name}
 print(json.dumps(out))
 """
@@ -177,10 +153,10 @@ def test_the_largest_legal_game_is_shown_in_bounded_frames_and_its_gallery_over_
 
         async def main():
             for phase, room in rooms.items():
-                player = await Player.join(server.url, room["code"], room["name"], room["token"])
-                state = player.welcome["state"]
+                seated, welcome = await player(server.url, room["code"], room["name"], room["token"])
+                state = welcome["state"]
                 assert state["phase"] == phase and len(state["players"]) == 17 and state["rounds"] == 10
-                assert max(player.sizes) <= LIMIT
+                assert seated.max_frame_bytes <= LIMIT
                 if phase == "turn_end":
                     timeline = state["reveal"]["ai_timeline"]
                     assert len(timeline) == protocol.MAX_TIMELINE_SHOWN
@@ -193,8 +169,8 @@ def test_the_largest_legal_game_is_shown_in_bounded_frames_and_its_gallery_over_
                         assert response.headers["Content-Type"] == "image/svg+xml"
                         assert "immutable" in response.headers["Cache-Control"]
                         assert b"<polyline" in response.read()
-                await player.still_open()
-                await player.ws.close()
+                await still_open(seated)
+                await seated.close()
 
         asyncio.run(main())
     assert "PayloadExceeded" not in server.log and "Traceback" not in server.log, server.log[-3000:]

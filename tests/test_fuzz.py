@@ -1,22 +1,27 @@
-"""Property-based fuzzing of the protocol against the real consumer: thousands of hostile frames."""
+"""Property-based fuzzing of the protocol against the real consumer: hostile frames and abusive clients."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import random
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from game import actions, rules, store
+from game import actions, consumers, rules, store
+from game.address_limits import address_key
 from game.errors import GameError
-from game.fuzzing import frame
 from game.models import Drawing, Player, Room
-from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, MAX_STROKES_PER_DRAWING
+from game.protocol import CANVAS_HEIGHT, CANVAS_WIDTH, CLIENT_MESSAGES, MAX_STROKES_PER_DRAWING, parse_client_message
 from game.ratelimit import ABUSE_CLOSE_CODE
 from tests.wsclient import Client, room_with
+from tools.client import Closed, JoinRefused
+from tools.fuzzing import VALID, frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,6 +51,19 @@ def check_invariants(room_id: int) -> None:
             assert all(0 <= x <= CANVAS_WIDTH for x in xs) and all(0 <= y <= CANVAS_HEIGHT for y in ys)
 
 
+def leave_all_but(room_id: int, names: tuple[str, ...]) -> None:
+    """Earlier examples' players go (as the seat-release timer would have it): their seats are free again."""
+    for gone in Player.objects.filter(room_id=room_id, left=False).exclude(name__in=names):
+        with contextlib.suppress(GameError):
+            actions.do_leave(player_id=gone.pk)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_fuzzer_starts_from_a_valid_example_of_every_client_message():
+    kinds = {parse_client_message(json.dumps(example)).type for example in VALID}
+    assert kinds == {m.model_fields["type"].annotation.__args__[0] for m in CLIENT_MESSAGES}
+
+
 @pytest.fixture
 async def room_in_play():
     room, (ana, bo) = await room_with("Ana", "Bo")
@@ -63,10 +81,7 @@ async def room_in_play():
 async def test_hostile_frames_leave_the_room_consistent_and_playable(room_in_play, seed, as_player):
     room, ana, bo = room_in_play
     rng = random.Random(seed)
-    # Earlier examples' attackers have gone (as the seat-release timer would have it).
-    for gone in await sync_to_async(list)(Player.objects.filter(room=room, left=False).exclude(name__in=["Ana", "Bo"])):
-        with contextlib.suppress(GameError):
-            await sync_to_async(actions.do_leave)(player_id=gone.pk)
+    await sync_to_async(leave_all_but)(room.pk, ("Ana", "Bo"))
     eve = Client(room.code, "Eve")
     await eve.connect()
     if as_player:
@@ -97,3 +112,67 @@ async def test_hostile_frames_leave_the_room_consistent_and_playable(room_in_pla
     await bo.wait_for(lambda m: m["type"] == "chat" and m.get("name") == "Cy")
     await cy.close()
     await eve.close()
+
+
+ABUSIVE_MOVES = ("seat", "tab", "junk", "guess", "sync", "points", "close")
+_abuser_addresses = (f"203.0.113.{n}" for n in itertools.count(1))
+_abuser_names = (f"Ab{n}" for n in itertools.count(1))
+
+
+async def _abuse(move: str, room: Room, abusers: list[Client], address: str, rng: random.Random) -> None:
+    """One move of an abuser on `address`: another seat, another tab on a seat, junk, spam, or a socket gone."""
+    open_ = [c for c in abusers if not c.closed]
+    seated = [c for c in open_ if c.token]
+    if move in ("seat", "tab") or not open_:
+        tab_of = rng.choice(seated) if move == "tab" and seated else None
+        client = Client(room.code, tab_of.name if tab_of else next(_abuser_names), address=address)
+        abusers.append(client)
+        await client.connect()
+        with contextlib.suppress(JoinRefused):  # a seat too many, too many sockets...
+            await client.join(tab_of.token if tab_of else None)
+        return
+    client = rng.choice(open_)
+    if move == "close":
+        await client.close()
+        client.closed = True
+        return
+    message = {"junk": frame(rng) or " ", "guess": {"type": "guess", "text": "spam"}, "sync": {"type": "sync"},
+               "points": {"type": "points", "stroke": 0, "points": [[1.5, 2, 3]] * 120, "width": 4}}[move]
+    await (client.comm.send_to(bytes_data=message) if isinstance(message, bytes) else client.send(message))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(moves=st.lists(st.sampled_from(ABUSIVE_MOVES), min_size=4, max_size=24),
+       seed=st.integers(min_value=0, max_value=2**32 - 1))
+async def test_abusive_clients_on_one_address_take_no_more_than_its_share(room_in_play, moves, seed):
+    room, ana, bo = room_in_play
+    await sync_to_async(leave_all_but)(room.pk, ("Ana", "Bo"))
+    address, rng = next(_abuser_addresses), random.Random(seed)
+    abusers: list[Client] = []
+    for move in moves:
+        await _abuse(move, room, abusers, address, rng)
+    for client in abusers:  # whatever the server answered, taken in; a close ends a socket's story
+        if not client.closed:
+            with contextlib.suppress(Closed):
+                await client.drain(0.05)
+            if client.comm.future.done():
+                assert client.comm.future.exception() is None, "a consumer crashed"
+    # Only sustained abuse closes a socket, and then with a documented code; never a crash (1011).
+    documented = {1000, ABUSE_CLOSE_CODE, consumers.REPLACED_CLOSE_CODE, consumers.TOO_MANY_CLOSE_CODE}
+    assert {c.close_code for c in abusers if c.close_code is not None} <= documented
+    await sync_to_async(check_invariants)(room.pk)
+    state = await sync_to_async(store.parsed)(await sync_to_async(Room.objects.get)(pk=room.pk))
+    key = address_key(address)
+    held = sum(1 for p in state.humans if p.address == key)
+    connected = sum(1 for p in state.connected_humans if p.address == key)
+    assert held <= django_settings.SEATS_PER_ADDRESS and connected <= held
+    assert sum(1 for c in abusers if not c.closed) <= django_settings.SOCKETS_PER_ADDRESS
+    # The room still plays for everyone else: a newcomer joins and is heard.
+    cy = Client(room.code, "Cy")
+    await cy.connect()
+    await cy.join()
+    await cy.send({"type": "guess", "text": "still here"})
+    await bo.wait_for(lambda m: m["type"] == "chat" and m.get("text") == "still here")
+    for client in (cy, *abusers):
+        if not client.closed:
+            await client.close()

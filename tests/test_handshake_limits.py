@@ -8,31 +8,20 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.typing import Origin
+from websockets.exceptions import InvalidStatus
 
 from config.websocket_security import origin_allowed
-from game.bots import create_room_over_http, origin_for, ws_url_for
-from tests.live_server import DAPHNE_LIMITS, REPO, WEBSOCKET_LIMIT_BYTES, live_server, live_server_url  # noqa: F401
+from tests.live_server import DAPHNE_LIMITS, REPO, WEBSOCKET_LIMIT_BYTES, live_server
+from tools.addresses import LoopbackAddresses
+from tools.client import ProtocolClient, WebSocketTransport
+from tools.server import create_room_over_http, joined, origin_for, room_client, ws_url_for
+
+ADDRESSES = LoopbackAddresses()
 
 
-async def _join(url: str, origin: str, name: str):
-    ws = await connect(url, origin=Origin(origin))
-    await ws.send(json.dumps({"type": "join", "name": name}))
-    async with asyncio.timeout(10):
-        while json.loads(await ws.recv())["type"] != "welcome":
-            pass
-    return ws
-
-
-async def _chat_arrives(ws, text: str) -> None:
-    await ws.send(json.dumps({"type": "guess", "text": text}))
-    async with asyncio.timeout(10):
-        while True:
-            m = json.loads(await ws.recv())
-            if m["type"] == "chat" and m.get("text") == text:
-                return
+async def _chat_arrives(client: ProtocolClient, text: str) -> None:
+    await client.send({"type": "guess", "text": text})
+    await client.wait_for(lambda m: m["type"] == "chat" and m.get("text") == text, 10)
 
 
 def _other_port(base_url: str) -> int:
@@ -46,43 +35,40 @@ def _other_port(base_url: str) -> int:
     # Another name this server answers to is still another origin than the one the socket was opened on.
     "http://localhost:{port}",
 ])
-def test_a_cross_site_websocket_is_refused_at_the_handshake(live_server_url, origin):  # noqa: F811
-    code = create_room_over_http(live_server_url)
-    url = ws_url_for(live_server_url, code)
+def test_a_cross_site_websocket_is_refused_at_the_handshake(live_server_url, origin):
+    code = create_room_over_http(live_server_url, source_address=ADDRESSES.take())
     origin = origin.format(port=urlsplit(live_server_url).port, other_port=_other_port(live_server_url))
 
     async def main():
+        evil = room_client(live_server_url, code, "Eve", local_address=ADDRESSES.take(), origin=origin,
+                           open_timeout=10)
         with pytest.raises(InvalidStatus) as refused:
-            await connect(url, origin=Origin(origin), open_timeout=10)
+            await evil.connect()
         assert refused.value.response.status_code == 403
-        ws = await _join(url, origin_for(live_server_url), "Ana")  # the site's own pages still get in
-        await _chat_arrives(ws, "hello")
-        await ws.close()
+        # The site's own pages still get in.
+        ana, _ = await joined(live_server_url, code, "Ana", local_address=ADDRESSES.take())
+        await _chat_arrives(ana, "hello")
+        await ana.close()
 
     asyncio.run(main())
 
 
-def test_a_frame_over_the_limit_closes_only_that_socket(live_server_url):  # noqa: F811
-    code = create_room_over_http(live_server_url)
-    url, origin = ws_url_for(live_server_url, code), origin_for(live_server_url)
+def test_a_frame_over_the_limit_closes_only_that_socket(live_server_url):
+    code = create_room_over_http(live_server_url, source_address=ADDRESSES.take())
 
     async def main():
-        ana, eve = await _join(url, origin, "Ana"), await _join(url, origin, "Eve")
+        ana, _ = await joined(live_server_url, code, "Ana", local_address=ADDRESSES.take())
+        eve, _ = await joined(live_server_url, code, "Eve", local_address=ADDRESSES.take())
         # Just under the limit: an oversized but deliverable frame is a protocol error, answered and survived.
         await eve.send(json.dumps({"type": "guess", "text": "x" * (WEBSOCKET_LIMIT_BYTES - 100)}))
-        async with asyncio.timeout(10):
-            while (m := json.loads(await eve.recv()))["type"] != "error":
-                pass
+        m = await eve.wait_for(lambda m: m["type"] == "error", 10)
         assert m["code"] in ("too_large", "invalid_message"), m
         await _chat_arrives(eve, "still here")
         # Over the limit: Daphne (autobahn) fails the connection before the app sees the frame: it drops
         # the TCP connection (its failByDrop default) or, configured otherwise, closes with 1009.
         await eve.send(json.dumps({"type": "guess", "text": "x" * (WEBSOCKET_LIMIT_BYTES + 1)}))
-        with pytest.raises(ConnectionClosed) as closed:
-            async with asyncio.timeout(10):
-                while True:
-                    await eve.recv()
-        assert closed.value.rcvd is None or closed.value.rcvd.code == 1009, closed.value
+        assert await eve.until(lambda: eve.closed, 10), "the server closed the socket"
+        assert eve.close_code in (1006, 1009), eve.close_code
         await _chat_arrives(ana, "nobody else noticed")
         await ana.close()
 
@@ -103,8 +89,9 @@ def test_a_websocket_path_with_no_route_is_refused_cleanly():
     async def main(base_url: str) -> None:
         ws_base = ws_url_for(base_url, "X").split("/ws/")[0]
         for path in ("/ws/nope/", "/", "/ws/room/", "/ws/room/ABC123/extra/"):
+            client = ProtocolClient(WebSocketTransport(ws_base + path, origin=origin_for(base_url), open_timeout=10))
             with pytest.raises(InvalidStatus) as refused:
-                await connect(ws_base + path, origin=Origin(origin_for(base_url)), open_timeout=10)
+                await client.connect()
             assert refused.value.response.status_code == 403, path
 
     with live_server() as server:

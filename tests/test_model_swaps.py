@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from game.bots import create_room_over_http
 from inference.model_store import read_labels, write_labels
 from tests.live_server import REPO, live_server, server_env
 from tests.test_admin import create_user_in, http_login
-from tests.test_multiprocess import join, until
+from tests.test_multiprocess import join
+from tools.client import ProtocolClient
+from tools.server import create_room_over_http
 
 SHIPPED = Path(settings.SHIPPED_MODEL_DIR)
 SUFFIX = " v2"
@@ -65,8 +66,14 @@ def test_new_turns_offer_the_words_both_models_know_while_a_swap_waits(tmp_path)
     assert words_for_new_turns() == pending.version.labels, "no word in common: the incoming model's"
 
 
+async def until(client: ProtocolClient, pred, timeout: float = 25.0) -> dict:
+    """The first message from now on that matches (those read before are passed over)."""
+    client.inbox.clear()
+    return await client.wait_for(pred, timeout)
+
+
 async def start_turn(url: str, code: str) -> tuple[dict, dict]:
-    """Two players in a room, a game started: ({player_id: socket}, the drawer's choosing state)."""
+    """Two players in a room, a game started: ({player_id: client}, the drawer's choosing state)."""
     (host, host_welcome), (guest, guest_welcome) = await join(url, code, "Host"), await join(url, code, "Guest")
     host_id, guest_id = host_welcome["player_id"], guest_welcome["player_id"]
     await host.send(json.dumps({"type": "settings", "draw_seconds": 120, "rounds": 1}))

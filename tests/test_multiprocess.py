@@ -10,8 +10,6 @@ followed from the other's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import sqlite3
 import subprocess
 import sys
@@ -19,22 +17,17 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
-from websockets.typing import Origin
+from websockets.exceptions import WebSocketException
 
-from game.bots import (
-    Bot,
-    DrawingLibrary,
-    create_room_over_http,
-    origin_for,
-    summarize,
-    ws_url_for,
-)
 from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
 from tests.postgres_server import postgres_url  # noqa: F401 - the fixture
 from tests.redis_server import start_redis
+from tools.addresses import LoopbackAddresses
+from tools.bots import make_bots, play, summarize
+from tools.client import Closed, JoinRefused, ProtocolClient
+from tools.server import create_room_over_http, joined
+
+ADDRESSES = LoopbackAddresses()
 
 pytestmark = pytest.mark.redis
 
@@ -93,50 +86,27 @@ def topology():
         topo.close()
 
 
-def bots_across(urls: list[str], code: str, n: int) -> list[Bot]:
-    drawings = DrawingLibrary(settings.QUICKDRAW_SAMPLE_DIR)
-    return [
-        Bot(ws_url_for(urls[i % len(urls)], code), f"Bot{i + 1}", origin=origin_for(urls[i % len(urls)]),
-            drawings=drawings, expect_players=n, rounds=1, seed=i)
-        for i in range(n)
-    ]
-
-
-async def play(bots: list[Bot], timeout: float) -> None:
-    async with asyncio.timeout(timeout):
-        await bots[0].connect()
-        await asyncio.gather(*(b.connect() for b in bots[1:]))
-        await asyncio.gather(*(b.play() for b in bots))
-
-
-async def join(url: str, code: str, name: str, token: str | None = None):
+async def join(url: str, code: str, name: str, token: str | None = None, *,
+               address: str | None = None) -> tuple[ProtocolClient, dict]:
     """Take (or, with a token, take back) a seat like the browser client: retry with backoff."""
+    address = address or ADDRESSES.take()
     for attempt in range(6):
         try:
-            ws = await connect(ws_url_for(url, code), origin=Origin(origin_for(url)))
-            await ws.send(json.dumps({"type": "join", "name": name, "token": token}))
-            while True:
-                m = json.loads(await ws.recv())
-                if m["type"] == "welcome":
-                    return ws, m
-        except (ConnectionClosed, OSError):
+            return await joined(url, code, name, token=token, local_address=address)
+        except (Closed, JoinRefused, OSError, TimeoutError, WebSocketException):
             await asyncio.sleep(0.5 * 2**attempt)
     raise AssertionError(f"{name} could not join")
 
 
-async def until(ws, pred, timeout: float = 25.0) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            m = json.loads(await ws.recv())
-            if pred(m):
-                return m
+def _phase(phase: str):
+    return lambda m: m["type"] == "state" and m["state"]["phase"] == phase
 
 
 def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topology):
     a, b = topology.start_web(), topology.start_web()
     worker = topology.start_worker()
-    code = create_room_over_http(a)
-    bots = bots_across([a, b], code, 3)
+    code = create_room_over_http(a, source_address=ADDRESSES.take())
+    bots = make_bots([a, b], code, 3, seed=0, addresses=ADDRESSES)
     restarted: dict[str, int] = {}
 
     # Half-way through, the inference worker dies and another takes over.
@@ -181,27 +151,28 @@ def test_players_of_a_killed_web_process_get_seat_score_and_canvas_back_on_anoth
     """The client reconnects (here: by hand) to the other process with its token."""
     a, b = topology.start_web(), topology.start_web()
     topology.start_worker()
-    code = create_room_over_http(b)
+    code = create_room_over_http(b, source_address=ADDRESSES.take())
 
     async def main():
         host, _ = await join(b, code, "Host")
-        ana, welcome = await join(a, code, "Ana")  # on the process that will die
+        ana_address = ADDRESSES.take()
+        ana, welcome = await join(a, code, "Ana", address=ana_address)  # on the process that will die
         token, me = welcome["token"], welcome["player_id"]
-        await host.send(json.dumps({"type": "start"}))
-        st = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
+        await host.send({"type": "start"})
+        st = await host.wait_for(_phase("choosing"), 25)
         drawer = host if st["state"]["drawer_id"] != me else ana
         assert drawer is host
-        await host.send(json.dumps({"type": "choose_word", "word": st["state"]["choices"][0]}))
-        await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "drawing")
+        await host.send({"type": "choose_word", "word": st["state"]["choices"][0]})
+        await host.wait_for(_phase("drawing"), 25)
         stroke = [[100, 100, 0], [200, 150, 16], [300, 120, 32]]
-        await host.send(json.dumps({"type": "stroke", "stroke": 0, "points": stroke, "width": 10}))
-        await until(ana, lambda m: m["type"] == "stroke")
+        await host.send({"type": "stroke", "stroke": 0, "points": stroke, "width": 10})
+        await ana.wait_for(lambda m: m["type"] == "stroke", 25)
         topology.procs[0].kill()  # web process A dies with Ana's socket
         topology.procs[0].wait(10)
-        again, welcome = await join(b, code, "Ana", token)
+        again, welcome = await join(b, code, "Ana", token, address=ana_address)
         state = welcome["state"]
         assert welcome["player_id"] == me and state["phase"] == "drawing"
-        canvas = await until(again, lambda m: m["type"] == "canvas")
+        canvas = await again.wait_for(lambda m: m["type"] == "canvas", 25)
         assert [s["points"] for s in canvas["strokes"]] == [[p[:2] for p in stroke]]
         assert any(p["id"] == me and p["connected"] for p in state["players"])
         await again.close()
@@ -216,30 +187,30 @@ def test_redis_restart_mid_game_players_reconnect_state_from_the_database_timers
 
     a = topology.start_web()
     topology.start_worker()
-    code = create_room_over_http(a)
+    code = create_room_over_http(a, source_address=ADDRESSES.take())
     port = int(topology.redis_url.rsplit(":", 1)[1].split("/")[0])
 
     async def main():
-        host, hw = await join(a, code, "Host")
-        bo, bw = await join(a, code, "Bo")
-        await host.send(json.dumps({"type": "settings", "draw_seconds": 30}))
-        await host.send(json.dumps({"type": "start"}))
-        st = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing")
+        host_address, bo_address = ADDRESSES.take(), ADDRESSES.take()
+        host, hw = await join(a, code, "Host", address=host_address)
+        bo, bw = await join(a, code, "Bo", address=bo_address)
+        await host.send({"type": "settings", "draw_seconds": 30})
+        await host.send({"type": "start"})
+        st = await host.wait_for(_phase("choosing"), 25)
         turn_id = st["state"]["turn_id"]
         topology.redis.kill()
         topology.redis.wait(10)
         await asyncio.sleep(1.0)
         topology.redis, _ = start_redis(topology.workdir, port=port)
         # The old sockets may or may not survive the outage; a client reconnects with its token either way.
-        for ws in (host, bo):
-            with contextlib.suppress(ConnectionClosed):
-                await ws.close()
-        host, hw2 = await join(a, code, "Host", hw["token"])
-        bo, bw2 = await join(a, code, "Bo", bw["token"])
+        for client in (host, bo):
+            await client.close()
+        host, hw2 = await join(a, code, "Host", hw["token"], address=host_address)
+        bo, bw2 = await join(a, code, "Bo", bw["token"], address=bo_address)
         assert hw2["player_id"] == hw["player_id"] and bw2["player_id"] == bw["player_id"]
         assert hw2["state"]["turn_id"] == turn_id and hw2["state"]["phase"] in ("choosing", "drawing")
         # Nobody chooses: the 15 s word-pick timer fires (once) and drawing begins.
-        st = await until(bo, lambda m: m["type"] == "state" and m["state"]["phase"] == "drawing")
+        st = await bo.wait_for(_phase("drawing"), 25)
         assert st["state"]["turn_id"] == turn_id
         await host.close()
         await bo.close()

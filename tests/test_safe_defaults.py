@@ -30,7 +30,6 @@ from tests.live_server import (
     SERVER_SETTINGS_FROM_SHELL,
     free_port,
     live_server,
-    live_server_url,  # noqa: F401  (the fixture)
     make_run_args,
     server_env,
 )
@@ -194,7 +193,7 @@ def test_make_run_on_every_interface_lets_a_friend_on_the_lan_open_the_page_and_
 TECHNICAL = ("URLconf", "Using the URLconf", "Traceback", "DEBUG = True", "Django tried these URL patterns")
 
 
-def test_a_dead_room_link_and_an_unknown_page_are_friendly_pages_as_deployed(live_server_url):  # noqa: F811
+def test_a_dead_room_link_and_an_unknown_page_are_friendly_pages_as_deployed(live_server_url):
     gone = requests.get(live_server_url + "/r/GONE42", timeout=30)
     assert gone.status_code == 404
     assert "This room is gone" in gone.text and 'href="/"' in gone.text and "GONE42" in gone.text
@@ -289,7 +288,7 @@ def policy_of(url: str) -> dict[str, str]:
     return dict(part.strip().split(" ", 1) for part in header.split(";") if part.strip())
 
 
-def test_pages_carry_a_content_security_policy_and_no_inline_script(live_server_url):  # noqa: F811
+def test_pages_carry_a_content_security_policy_and_no_inline_script(live_server_url):
     for page in ("/", "/r/GONE42", "/no/such/page", "/admin/login/"):
         policy = policy_of(live_server_url + page)
         assert policy.get("script-src") == "'self'" and policy.get("style-src") == "'self'", (page, policy)

@@ -1,4 +1,4 @@
-"""A web process loads no training pipeline and no TensorFlow: settings, admin autodiscovery, URLs, the ASGI app.
+"""A web process loads no training pipeline, no TensorFlow and no tools: settings, admin autodiscovery, URLs, ASGI.
 
 `lint-imports` checks the layering import by import; this checks what a real
 start-up loads, in a fresh interpreter, since Django imports every app's
@@ -13,6 +13,8 @@ import sys
 
 from tests.live_server import REPO
 
+# requirements-tools.txt: the runtime image installs neither; of the tools app, only its AppConfig loads.
+TOOLS_ONLY = ("websockets", "requests")
 HEAVY = ("tensorflow", "keras", "matplotlib", "training.pipeline", "training.data", "training.services",
          "training.job_run", "training.download")
 
@@ -33,3 +35,5 @@ def test_a_web_process_starts_without_the_training_pipeline_or_tensorflow():
     assert "training.admin" in loaded and "inference.admin" in loaded, "the probe reached admin autodiscovery"
     heavy = [name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY]
     assert heavy == [], heavy
+    tools = [name for name in loaded if name.split(".")[0] in (*TOOLS_ONLY, "tools")]
+    assert tools == ["tools", "tools.apps"], tools

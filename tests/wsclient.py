@@ -1,96 +1,58 @@
-"""Helpers for consumer tests: in-process WebSocket clients and the inference worker."""
+"""Helpers for consumer tests: in-process WebSocket clients and the inference worker.
+
+Every frame a Client receives is checked against its schema in game.protocol (tools.client.checked).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from contextlib import asynccontextmanager, suppress
 
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from channels.worker import Worker
 
-from game import protocol
 from game.routing import websocket_urlpatterns
+from tools.client import Closed, CommunicatorTransport, ProtocolClient
+from tools.doodles import to_canvas_strokes
 
 ws_app = URLRouter(websocket_urlpatterns)
-
-
-def _checked(raw: str) -> dict:
-    """A frame the server sent, held to its schema in game.protocol (and to the frame limit) before use."""
-    protocol.parse_server_message(raw)
-    return json.loads(raw)
 _addresses = itertools.count(1)
 
 
-def from_address(address: str):
-    """The game's WebSocket app as reached from `address` (the communicator gives every socket the same one)."""
-
-    async def app(scope, receive, send):
-        return await ws_app({**scope, "client": (address, 40000)}, receive, send)
-
-    return app
-
-
-class Client:
-    """One player's socket: sends dicts, collects every message it receives.
+class Client(ProtocolClient):
+    """One player's socket in this process (Channels' communicator): sends dicts, collects what it receives.
 
     Each client comes from an address of its own (players on one machine share one: pass `address`).
+    `comm` is the communicator itself, for tests that read its raw output.
     """
 
     def __init__(self, code: str, name: str = "", address: str | None = None):
         n = next(_addresses)
         self.address = address or f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
-        self.comm = WebsocketCommunicator(from_address(self.address), f"/ws/room/{code}/")
-        self.name = name
-        self.inbox: list[dict] = []
-        self.player_id: int | None = None
-        self.token: str | None = None
+        transport = CommunicatorTransport(ws_app, f"/ws/room/{code}/", address=self.address)
+        super().__init__(transport, name)
+        self.comm = transport.communicator
 
     async def connect(self) -> None:
-        connected, _ = await self.comm.connect()
-        assert connected
-
-    async def send(self, message: dict | str) -> None:
-        await self.comm.send_to(text_data=message if isinstance(message, str) else json.dumps(message))
-
-    async def join(self, token: str | None = None) -> dict:
-        await self.send({"type": "join", "name": self.name, "token": token})
-        welcome = await self.wait_for(lambda m: m["type"] == "welcome")
-        self.player_id, self.token = welcome["player_id"], welcome["token"]
-        return welcome
+        try:
+            await super().connect()
+        except Closed as exc:
+            raise AssertionError(f"{self.name}: the connection was refused ({exc.code})") from exc
 
     async def wait_for(self, pred, timeout: float = 5.0) -> dict:
         """The first message (already received or arriving) that matches; consumed from the inbox."""
-        for i, m in enumerate(self.inbox):
-            if pred(m):
-                return self.inbox.pop(i)
-        # receive_from's own timeout would cancel the application, so poll instead.
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            if await self.comm.receive_nothing(timeout=0.02, interval=0.005):
-                if loop.time() > end:
-                    seen = [m if m["type"] in ("error", "chat") else (m["type"], m.get("state", {}).get("phase")) for m in self.inbox]
-                    raise AssertionError(f"{self.name}: no matching message; got {seen}")
-                continue
-            m = _checked(await self.comm.receive_from())
-            if pred(m):
-                return m
-            self.inbox.append(m)
+        try:
+            return await super().wait_for(pred, timeout)
+        except (TimeoutError, Closed) as exc:
+            seen = [m if m["type"] in ("error", "chat") else (m["type"], m.get("state", {}).get("phase"))
+                    for m in self.inbox]
+            raise AssertionError(f"{self.name}: no matching message ({exc}); got {seen}") from None
 
     async def state(self, pred=lambda s: True, timeout: float = 5.0) -> dict:
         msg = await self.wait_for(lambda m: m["type"] in ("state", "welcome") and pred(m["state"]), timeout)
         return msg["state"]
-
-    async def drain(self, seconds: float = 0.2) -> list[dict]:
-        """Everything that arrives within `seconds` (plus what is in the inbox)."""
-        while not await self.comm.receive_nothing(timeout=seconds, interval=0.01):
-            self.inbox.append(_checked(await self.comm.receive_from()))
-        got, self.inbox = self.inbox, []
-        return got
 
     async def close(self) -> None:
         await self.comm.disconnect()
@@ -133,16 +95,11 @@ async def inference_worker():
             await task
 
 
-def to_canvas(drawing: list, width: int = 800, height: int = 600) -> list[list[list[float]]]:
+def to_canvas(drawing: list) -> list[list[list[float]]]:
     """A simplified Quick, Draw! drawing (0-255) as canvas strokes of [x, y, t] points."""
-    scale = min(width, height) / 300
     t = 0
     strokes = []
-    for xs, ys in drawing:
-        pts = []
-        for x, y in zip(xs, ys, strict=True):
-            pts.append([round(20 + x * scale, 1), round(20 + y * scale, 1), t])
-            t += 16
-        strokes.append(pts)
-        t += 300
+    for stroke in to_canvas_strokes(drawing):
+        strokes.append([[x, y, t + 16 * i] for i, (x, y) in enumerate(stroke)])
+        t += 16 * len(stroke) + 300
     return strokes

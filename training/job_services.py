@@ -70,9 +70,14 @@ def checked_data_folder(folder: str) -> str:
 
 
 def parse_categories(value: str | list[str] | None) -> list[str] | None:
-    """None for all; otherwise the names from a list or a comma/newline-separated text, in order, once each."""
+    """None for all; otherwise the names from a list or a comma/newline-separated text, in order, once each.
+
+    `@FILE` (the train command's form) reads the names from a file, one a line.
+    """
     if value is None:
         return None
+    if isinstance(value, str) and value.startswith("@"):
+        value = Path(value[1:]).read_text()
     items = value if isinstance(value, list) else value.replace("\n", ",").split(",")
     names = list(dict.fromkeys(c.strip() for c in items if c and c.strip()))
     if not names or names == ["all"]:

@@ -94,6 +94,29 @@ class TrainingJob(models.Model):
     def can_retry(self) -> bool:
         return self.status in RETRYABLE_STATUSES
 
+    def summary(self) -> dict:
+        """The job as plain JSON-ready fields (what `training_jobs show` prints)."""
+        return {
+            "id": self.pk,
+            "status": self.status,
+            "phase": self.phase,
+            "message": self.message,
+            "fraction": round(self.fraction, 4),
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "eta_seconds": self.eta_seconds,
+            "error": self.error,
+            "pid": self.pid,
+            "hostname": self.hostname,
+            "attempt": self.attempt,
+            "resumed_from_epoch": self.resumed_from_epoch,
+            "task_id": self.task_id,
+            "model_version": self.model_version_id,
+            "log": self.log_path,
+        }
+
 
 class TrainingWorker(models.Model):
     """A training worker as it announced itself when it started: where, and whether it can train at all."""

@@ -12,18 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inference.errors import ModelVersionError
 from inference.models import ModelVersion
-
-
-def find_version(ref: str) -> ModelVersion:
-    """A version by id, else by exact name (the newest of that name)."""
-    if ref.isdigit():
-        found = ModelVersion.objects.filter(pk=int(ref)).first()
-        if found is not None:
-            return found
-    found = ModelVersion.objects.filter(name=ref).order_by("-created_at", "-id").first()
-    if found is None:
-        raise CommandError(f"no model version with id or name {ref!r} (see --list)")
-    return found
+from inference.selectors import model_version_by_ref
 
 
 class Command(BaseCommand):
@@ -59,7 +48,10 @@ class Command(BaseCommand):
             if opts["rollback"]:
                 result = rollback_model_version(by=by)
             else:
-                result = activate_model_version(version=find_version(opts["version"]), by=by)
+                version = model_version_by_ref(ref=opts["version"])
+                if version is None:
+                    raise CommandError(f"no model version with id or name {opts['version']!r} (see --list)")
+                result = activate_model_version(version=version, by=by)
         except ModelVersionError as exc:
             raise CommandError(f"refused, the live model stays: {exc}") from exc
         version = result.version

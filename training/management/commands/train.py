@@ -15,16 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from training.job_services import parse_categories
 from training.pipeline import TrainConfig
-
-
-def parse_categories(value: str | None) -> list[str] | None:
-    """`all`, a comma-separated list, or @FILE with one category a line."""
-    if not value or value == "all":
-        return None
-    if value.startswith("@"):
-        return [c.strip() for c in Path(value[1:]).read_text().splitlines() if c.strip()]
-    return [c.strip() for c in value.split(",") if c.strip()]
 
 
 class Command(BaseCommand):

@@ -18,29 +18,6 @@ from training.job_services import SOURCE_KINDS, JobSettingsError, clean_job_sett
 from training.models import TrainingJob
 
 
-def job_summary(job: TrainingJob) -> dict:
-    return {
-        "id": job.pk,
-        "status": job.status,
-        "phase": job.phase,
-        "message": job.message,
-        "fraction": round(job.fraction, 4),
-        "epoch": job.epoch,
-        "epochs": job.epochs,
-        "loss": job.loss,
-        "accuracy": job.accuracy,
-        "eta_seconds": job.eta_seconds,
-        "error": job.error,
-        "pid": job.pid,
-        "hostname": job.hostname,
-        "attempt": job.attempt,
-        "resumed_from_epoch": job.resumed_from_epoch,
-        "task_id": job.task_id,
-        "model_version": job.model_version_id,
-        "log": job.log_path,
-    }
-
-
 class Command(BaseCommand):
     help = "Start, list, show, cancel or retry training jobs (a training worker runs them), or reap dead ones."
 
@@ -91,7 +68,7 @@ class Command(BaseCommand):
                     f"{describe_settings(job.settings)}"
                 )
         elif action == "show":
-            self.stdout.write(json.dumps(job_summary(self._job(opts["job_id"])), default=str))
+            self.stdout.write(json.dumps(self._job(opts["job_id"]).summary(), default=str))
         elif action == "cancel":
             job = jobs.request_cancel(job=self._job(opts["job_id"]))
             self.stdout.write(f"job {job.pk}: {job.status}{' (cancel requested)' if job.is_active else ''}")
