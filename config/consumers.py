@@ -16,8 +16,9 @@ from channels.layers import get_channel_layer
 log = logging.getLogger(__name__)
 
 
-async def dispatch_from(sources: list[Callable[[], Awaitable[dict]]], dispatch: Callable[[dict], Awaitable[None]]
-                        ) -> None:
+async def dispatch_from(
+    sources: list[Callable[[], Awaitable[dict]]], dispatch: Callable[[dict], Awaitable[None]]
+) -> None:
     """Channels' `await_many_dispatch`, without a new task and an `asyncio.wait` for every message.
 
     Each source (the socket, the channel layer) is read by one long-lived task

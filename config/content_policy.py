@@ -15,8 +15,9 @@ ADMIN_PREFIX = "/admin/"
 
 
 class SitePolicyMiddleware(CSPMiddleware):
-    def get_policy_parts(self, request: HttpRequest, response: HttpResponseBase,
-                         report_only: bool = False) -> PolicyParts:
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         if request.path.startswith(ADMIN_PREFIX):
             parts.update = {**(parts.update or {}), "style-src-attr": [UNSAFE_INLINE]}

@@ -174,8 +174,9 @@ class RedisWorkQueueLayer(RedisChannelLayer):
         while True:
             while not taken:
                 connection = self.connection(next(self._receive_index_generator))
-                popped = await connection.blmpop(self.brpop_timeout, 1, self._queue_key(channel),
-                                                 direction="RIGHT", count=self.TAKE)
+                popped = await connection.blmpop(
+                    self.brpop_timeout, 1, self._queue_key(channel), direction="RIGHT", count=self.TAKE
+                )
                 if popped:
                     taken.extend(popped[1])
             message = self.deserialize(taken.popleft())

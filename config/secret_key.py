@@ -25,7 +25,16 @@ MIN_LENGTH = 50
 MIN_DISTINCT_CHARACTERS = 5
 # Parts of keys that were published: this project's old default, docker-compose.yml's placeholder, Django's
 # startproject prefix, and the words people put in placeholders.
-PUBLISHED_MARKERS = ("change-me", "changeme", "change_me", "insecure", "dev-only", "replace-me", "example", "secret-key")
+PUBLISHED_MARKERS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "insecure",
+    "dev-only",
+    "replace-me",
+    "example",
+    "secret-key",
+)
 
 
 def published_or_weak(key: str) -> str | None:

@@ -19,8 +19,12 @@ from config import hosts
 # The protocol never needs a frame over 64 KiB (game/protocol.py); the Dockerfile, docker-compose.yml and
 # the tests' live server run Daphne with these same limits.
 WEBSOCKET_LIMIT_BYTES = 65536
-DAPHNE_LIMITS = ["--websocket-max-message-size", str(WEBSOCKET_LIMIT_BYTES),
-                 "--websocket-max-frame-size", str(WEBSOCKET_LIMIT_BYTES)]
+DAPHNE_LIMITS = [
+    "--websocket-max-message-size",
+    str(WEBSOCKET_LIMIT_BYTES),
+    "--websocket-max-frame-size",
+    str(WEBSOCKET_LIMIT_BYTES),
+]
 ASGI_APPLICATION = "config.asgi:application"
 
 

@@ -38,8 +38,9 @@ DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var")
 # whenever DEBUG is off (config/secret_key.py).
 SECRET_KEY = secret_key.resolve(from_environment=os.environ.get("SECRET_KEY"), data_dir=DATA_DIR, debug=DEBUG)
 # ALLOWED_HOSTS as given, or loopback plus the address(es) `make run HOST=...` binds to (config/hosts.py).
-ALLOWED_HOSTS = hosts.allowed_hosts(explicit=os.environ.get("ALLOWED_HOSTS"),
-                                    bind_host=os.environ.get("BIND_HOST") or None)
+ALLOWED_HOSTS = hosts.allowed_hosts(
+    explicit=os.environ.get("ALLOWED_HOSTS"), bind_host=os.environ.get("BIND_HOST") or None
+)
 # Origins other than the page's own host:port that may post forms and open game sockets (e.g. https://x.org).
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Proxies whose X-Forwarded-For/-Proto are believed (IPs or CIDRs, e.g. the compose network); empty: none.
@@ -213,7 +214,9 @@ EMBEDDED_SERVICES = env_bool("EMBEDDED_SERVICES", not REDIS_URL)
 SHIPPED_MODEL_DIR = BASE_DIR / "inference" / "shipped_model"
 MODEL_STORE_DIR = Path(os.environ.get("MODEL_STORE_DIR", DATA_DIR / "models"))
 # The real Quick, Draw! sample every developer and CI machine has beside the project (simplified ndjson).
-QUICKDRAW_SAMPLE_DIR = Path(os.environ.get("QUICKDRAW_SAMPLE_DIR", BASE_DIR.parent / "shared" / "quickdraw" / "simplified"))
+QUICKDRAW_SAMPLE_DIR = Path(
+    os.environ.get("QUICKDRAW_SAMPLE_DIR", BASE_DIR.parent / "shared" / "quickdraw" / "simplified")
+)
 QUICKDRAW_CACHE_DIR = Path(os.environ.get("QUICKDRAW_CACHE_DIR", DATA_DIR / "quickdraw"))
 # Google's public bucket; tests point this at a loopback fake.
 QUICKDRAW_BASE_URL = os.environ.get("QUICKDRAW_BASE_URL", "https://storage.googleapis.com/quickdraw_dataset")

@@ -65,8 +65,14 @@ class Outcome:
     events: list
 
 
-def _apply(room_id: int, command: cmd.Command, *, now: int | None = None,
-           then: Callable[[str, GameState, GameState, list], None] | None = None, ai_shown: bool = False) -> Outcome:
+def _apply(
+    room_id: int,
+    command: cmd.Command,
+    *,
+    now: int | None = None,
+    then: Callable[[str, GameState, GameState, list], None] | None = None,
+    ai_shown: bool = False,
+) -> Outcome:
     """Lock, load, apply, save, record, and publish on commit. `then` adds the action's own writes
     and frames (it may raise GameError to undo everything)."""
     now = _now_ms() if now is None else now
@@ -76,8 +82,12 @@ def _apply(room_id: int, command: cmd.Command, *, now: int | None = None,
         after, events = machine.apply(before, command, now)
         if after is not stored:
             store.save(room_id, code, revision, after, now=dt.datetime.fromtimestamp(now / 1000, tz=dt.UTC))
-        records.keep(room_id=room_id, after=after, events=events,
-                     model_version_id=_model_version_id() if _starts_drawing(events) else None)
+        records.keep(
+            room_id=room_id,
+            after=after,
+            events=events,
+            model_version_id=_model_version_id() if _starts_drawing(events) else None,
+        )
         if then is not None:
             then(code, before, after, events)
         publish.on_commit(code=code, state=after, events_=events, ai_shown=ai_shown)
@@ -107,9 +117,14 @@ def _room_of(player_id: int) -> int:
 
 
 def do_create_room(*, mode: str = rules.Mode.CLASSIC, is_public: bool = False) -> Room:
-    state = machine.new_room(mode=mode, seed=secrets.token_hex(8), vocabulary=_vocabulary(),
-                             limits=Limits(max_seats_per_address=settings.SEATS_PER_ADDRESS), is_public=is_public,
-                             now=_now_ms())
+    state = machine.new_room(
+        mode=mode,
+        seed=secrets.token_hex(8),
+        vocabulary=_vocabulary(),
+        limits=Limits(max_seats_per_address=settings.SEATS_PER_ADDRESS),
+        is_public=is_public,
+        now=_now_ms(),
+    )
     for _ in range(MAX_CODE_TRIES):
         try:
             with transaction.atomic():
@@ -151,8 +166,9 @@ def do_connect(*, player_id: int) -> Player:
         if state.player(player_id) is None:
             Player.objects.filter(pk=player_id).update(left=True)
             raise GameError("Your seat is gone: join again", code="not_joined")
-        Player.objects.filter(pk=player_id).update(connections=F("connections") + 1, seat_epoch=F("seat_epoch") + 1,
-                                                   last_seen=timezone.now())
+        Player.objects.filter(pk=player_id).update(
+            connections=F("connections") + 1, seat_epoch=F("seat_epoch") + 1, last_seen=timezone.now()
+        )
         _apply(room_id, cmd.Connect(player_id=player_id))
         return Player.objects.get(pk=player_id)
 
@@ -212,21 +228,35 @@ def do_guess(*, player_id: int, text: str, room_id: int | None = None) -> None:
 # --- drawing ----------------------------------------------------------------------------------------------
 
 
-def do_stroke(*, player_id: int, points: list[list[float]], width: int, color: str = protocol.INK,
-              room_id: int | None = None) -> None:
+def do_stroke(
+    *, player_id: int, points: list[list[float]], width: int, color: str = protocol.INK, room_id: int | None = None
+) -> None:
     """A finished stroke on the player's canvas: stored in the Quick, Draw! raw format and shown to everyone."""
     room_id = room_id or _room_of(player_id)
     stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
 
     def store_it(code: str, before: GameState, after: GameState, events: list) -> None:
         accepted = next(e for e in events if isinstance(e, ev.StrokeAccepted))
-        if not drawings.append_stroke(canvas=(room_id, accepted.turn_no, accepted.owner), stroke=stroke, width=width,
-                                      color=color, size=(protocol.CANVAS_WIDTH, protocol.CANVAS_HEIGHT),
-                                      max_points=protocol.MAX_POINTS_PER_DRAWING):
+        if not drawings.append_stroke(
+            canvas=(room_id, accepted.turn_no, accepted.owner),
+            stroke=stroke,
+            width=width,
+            color=color,
+            size=(protocol.CANVAS_WIDTH, protocol.CANVAS_HEIGHT),
+            max_points=protocol.MAX_POINTS_PER_DRAWING,
+        ):
             raise GameError("This drawing is full: undo or clear to keep drawing", code="drawing_full")
-        broadcast.to_room(code, protocol.StrokeOut(turn_id=accepted.turn_no, owner=accepted.owner,
-                                                   stroke=accepted.index, points=protocol.compact_points(points),
-                                                   width=width, color=color))
+        broadcast.to_room(
+            code,
+            protocol.StrokeOut(
+                turn_id=accepted.turn_no,
+                owner=accepted.owner,
+                stroke=accepted.index,
+                points=protocol.compact_points(points),
+                width=width,
+                color=color,
+            ),
+        )
 
     _apply(room_id, cmd.Stroke(player_id=player_id), then=store_it)
 
@@ -253,8 +283,16 @@ def do_clear(*, player_id: int, room_id: int | None = None) -> None:
 # --- the AI ----------------------------------------------------------------------------------------------------
 
 
-def do_ai_answer(*, room_id: int, turn_no: int, owner: int, version: int, guesses: list[tuple[str, float]],
-                 n_labels: int | None = None, shown: bool = False) -> None:
+def do_ai_answer(
+    *,
+    room_id: int,
+    turn_no: int,
+    owner: int,
+    version: int,
+    guesses: list[tuple[str, float]],
+    n_labels: int | None = None,
+    shown: bool = False,
+) -> None:
     """The AI's newest top-3 for a canvas: kept (the snapshot shows what the live panel shows), judged, shown.
 
     `shown`: the top-3 went out to the room already (game.ai), so it is not sent again."""
@@ -265,11 +303,18 @@ def do_ai_answer(*, room_id: int, turn_no: int, owner: int, version: int, guesse
                 old = before.canvas(event.owner)
                 if event.guesses and (old is None or not old.ai_latest or old.ai_latest[0][0] != event.guesses[0][0]):
                     ms = max(0, (_now_ms() - after.turn.started_at)) if after.turn and after.turn.started_at else 0
-                    drawings.note_ai_change(canvas=(room_id, event.turn_no, event.owner),
-                                            entry={"ms": ms, "guesses": [[label, p] for label, p in event.guesses]})
+                    drawings.note_ai_change(
+                        canvas=(room_id, event.turn_no, event.owner),
+                        entry={"ms": ms, "guesses": [[label, p] for label, p in event.guesses]},
+                    )
 
-    command = cmd.AIAnswer(canvas_owner=owner, turn_no=turn_no, version=version,
-                           guesses=tuple((str(label), float(p)) for label, p in guesses), n_labels=n_labels)
+    command = cmd.AIAnswer(
+        canvas_owner=owner,
+        turn_no=turn_no,
+        version=version,
+        guesses=tuple((str(label), float(p)) for label, p in guesses),
+        n_labels=n_labels,
+    )
     with contextlib.suppress(GameError):  # the room is gone: an answer for nobody
         _apply(room_id, command, then=note_change, ai_shown=shown)
 
@@ -299,8 +344,9 @@ def housekeeping(*, now: dt.datetime | None = None) -> None:
     """Sockets counted by a web process that died are let go; empty rooms are deleted."""
     now = now or timezone.now()
     stale = now - dt.timedelta(seconds=rules.PRESENCE_STALE_SECONDS)
-    for player_id, room_id in list(Player.objects.filter(connections__gt=0, last_seen__lt=stale)
-                                   .values_list("pk", "room_id")):
+    for player_id, room_id in list(
+        Player.objects.filter(connections__gt=0, last_seen__lt=stale).values_list("pk", "room_id")
+    ):
         with transaction.atomic():
             store.lock(room_id)
             if Player.objects.filter(pk=player_id, last_seen__lt=stale).update(connections=0):

@@ -25,7 +25,6 @@ LIMITS = {
 }
 
 
-
 def limit_for(kind: str) -> tuple[int, int]:
     return getattr(settings, "ADDRESS_LIMITS", {}).get(kind, LIMITS[kind])
 

@@ -67,10 +67,29 @@ class DrawingAdmin(admin.ModelAdmin):
     search_fields = ("word", "owner_name")
     actions = ["exclude_from_training", "include_in_training"]
     list_per_page = 50
-    fields = ("drawing", "word", "owner_name", "turn", "ended_at", "ai_guesses", "ai_right", "recognised_ms",
-              "timeline", "excluded_from_training")
-    readonly_fields = ("drawing", "word", "owner_name", "turn", "ended_at", "ai_guesses", "ai_right", "recognised_ms",
-                       "timeline")
+    fields = (
+        "drawing",
+        "word",
+        "owner_name",
+        "turn",
+        "ended_at",
+        "ai_guesses",
+        "ai_right",
+        "recognised_ms",
+        "timeline",
+        "excluded_from_training",
+    )
+    readonly_fields = (
+        "drawing",
+        "word",
+        "owner_name",
+        "turn",
+        "ended_at",
+        "ai_guesses",
+        "ai_right",
+        "recognised_ms",
+        "timeline",
+    )
 
     class Media:
         css = {"all": ["admin-extra/admin-extra.css"]}
@@ -80,8 +99,13 @@ class DrawingAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The list never loads drawings (one may hold 20,000 points): each thumbnail is a small SVG by URL.
-        return (super().get_queryset(request).exclude(word="").select_related("turn")
-                .defer("strokes", "stroke_widths", "stroke_colors"))
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(word="")
+            .select_related("turn")
+            .defer("strokes", "stroke_widths", "stroke_colors")
+        )
 
     @admin.display(description="ended", ordering="turn__ended_at")
     def ended_at(self, drawing: Drawing):
@@ -89,8 +113,10 @@ class DrawingAdmin(admin.ModelAdmin):
 
     @admin.display(description="drawing")
     def thumbnail(self, drawing: Drawing) -> str:
-        return format_html('<img class="ax-drawing" src="{}" width="72" height="72" alt="" loading="lazy">',
-                           reverse("admin_drawing_svg", args=[drawing.pk]))
+        return format_html(
+            '<img class="ax-drawing" src="{}" width="72" height="72" alt="" loading="lazy">',
+            reverse("admin_drawing_svg", args=[drawing.pk]),
+        )
 
     @admin.display(description="drawing")
     def drawing(self, drawing: Drawing) -> str:
@@ -109,8 +135,10 @@ class DrawingAdmin(admin.ModelAdmin):
 
     @admin.display(description="AI timeline")
     def timeline(self, drawing: Drawing) -> str:
-        rows = [(f"{entry.get('ms', 0) / 1000:.1f} s", ", ".join(str(g[0]) for g in entry.get("guesses", [])))
-                for entry in drawing.ai_timeline or []]
+        rows = [
+            (f"{entry.get('ms', 0) / 1000:.1f} s", ", ".join(str(g[0]) for g in entry.get("guesses", [])))
+            for entry in drawing.ai_timeline or []
+        ]
         return format_html_join("", "<div>{}: {}</div>", rows) if rows else "–"
 
     @admin.action(description="Exclude the selected drawings from training")

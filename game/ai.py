@@ -36,8 +36,9 @@ def canvas_context(room_id: int, turn_no: int, owner: int) -> dict:
     return {"room_id": room_id, "turn_no": turn_no, "owner": owner}
 
 
-async def on_ai_guess(*, key: str, context: dict, version: int, guesses: list[tuple[str, float]],
-                      n_labels: int | None = None) -> None:
+async def on_ai_guess(
+    *, key: str, context: dict, version: int, guesses: list[tuple[str, float]], n_labels: int | None = None
+) -> None:
     shown = await _show_now(context, version, guesses, n_labels)
     answer = {**context, "version": version, "guesses": guesses, "n_labels": n_labels, "shown": shown}
     here = runtime.current()
@@ -54,8 +55,13 @@ async def _show_now(context: dict, version: int, guesses, n_labels: int | None) 
     if turn is None or turn.turn_no != context["turn_no"] or state.phase != rules.Phase.DRAWING or not turn.word:
         return False  # the database path shows it, once it knows
     top = tuple((str(label), float(p)) for label, p in guesses[:3])
-    event = AIGuessesUpdated(turn_no=turn.turn_no, owner=context["owner"], version=version, guesses=top,
-                             confident=bool(top) and top[0][1] >= rules.ai_threshold(n_labels))
+    event = AIGuessesUpdated(
+        turn_no=turn.turn_no,
+        owner=context["owner"],
+        version=version,
+        guesses=top,
+        confident=bool(top) and top[0][1] >= rules.ai_threshold(n_labels),
+    )
     if not publish.ai_visible(state, event):
         return True  # the AI takes no part in this room: nothing to show, nothing to send later
     code = store.latest_code(context["room_id"])

@@ -130,6 +130,21 @@ class SetVocabulary:
 
 
 Command = (
-    Join | Connect | Disconnect | Leave | Kick | VoteKick | UpdateSettings | Start | PlayAgain | ChooseWord | Guess
-    | Stroke | Undo | Clear | AIAnswer | Tick | SetVocabulary
+    Join
+    | Connect
+    | Disconnect
+    | Leave
+    | Kick
+    | VoteKick
+    | UpdateSettings
+    | Start
+    | PlayAgain
+    | ChooseWord
+    | Guess
+    | Stroke
+    | Undo
+    | Clear
+    | AIAnswer
+    | Tick
+    | SetVocabulary
 )

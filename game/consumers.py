@@ -241,8 +241,10 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self.player_id, self.seat_epoch = player.pk, player.seat_epoch
         # One socket per seat: an older one (another tab, a connection not yet noticed dead) gives way.
         await self.channel_layer.group_add(events.player_group(player.pk), self.channel_name)
-        await self.channel_layer.group_send(events.player_group(player.pk), {
-            "type": "seat.taken", "epoch": self.seat_epoch, "channel": self.channel_name})
+        await self.channel_layer.group_send(
+            events.player_group(player.pk),
+            {"type": "seat.taken", "epoch": self.seat_epoch, "channel": self.channel_name},
+        )
         # Room traffic only for sockets that took a seat.
         await self.channel_layer.group_add(events.room_group(self.code), self.channel_name)
         presence.opened(player.pk)
@@ -252,7 +254,8 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         self.sent_version = max(self.sent_version, state.version)
         await self.send(_dump(protocol.Welcome(player_id=player.pk, token=player.token, state=state)))
         history = await database_sync_to_async(selectors.chat_history)(
-            room_id=self.room_id, state=read.state, player_id=player.pk)
+            room_id=self.room_id, state=read.state, player_id=player.pk
+        )
         if history:
             await self.send(_dump(protocol.ChatHistory(lines=history)))
         if state.turn_id is not None:
@@ -265,8 +268,9 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         """A newer socket took this seat: this one stops (and says why), unless it is the newer one."""
         if event["channel"] == self.channel_name or event["epoch"] <= self.seat_epoch or self.player_id is None:
             return
-        await self.send_error(GameError("You opened this room in another tab or window; this one has stopped.",
-                                        code="replaced"))
+        await self.send_error(
+            GameError("You opened this room in another tab or window; this one has stopped.", code="replaced")
+        )
         await self.close(code=REPLACED_CLOSE_CODE)
 
     async def on_sync(self, message: protocol.Sync):
@@ -281,7 +285,8 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
     async def _send_canvas(self, turn_no: int, owner: int) -> list:
         """Send this socket one stored canvas in bounded, paced chunks; returns its strokes."""
         strokes, widths, colors = await database_sync_to_async(selectors.canvas)(
-            room_id=self.room_id, turn_no=turn_no, owner=owner)
+            room_id=self.room_id, turn_no=turn_no, owner=owner
+        )
         for frame in protocol.canvas_frames(turn_no, owner, selectors.stroke_views(strokes, widths, colors)):
             await self._paced()
             await self.send(_dump(frame))
@@ -331,20 +336,28 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             raise GameError("Only the drawer can draw, and only while drawing", code="not_drawer")
         if message.stroke != self.live_index:  # a new stroke began (its end may never have come)
             self.live_stroke, self.live_index, self.live_refused = [], message.stroke, False
-        room = min(protocol.MAX_POINTS_PER_STROKE - len(self.live_stroke),
-                   protocol.MAX_POINTS_PER_DRAWING - self.drawing_points - len(self.live_stroke))
-        points = message.points[:max(0, room)]
+        room = min(
+            protocol.MAX_POINTS_PER_STROKE - len(self.live_stroke),
+            protocol.MAX_POINTS_PER_DRAWING - self.drawing_points - len(self.live_stroke),
+        )
+        points = message.points[: max(0, room)]
         if len(points) < len(message.points) and not self.live_refused:
             # An endless stroke: nothing more of it is kept, relayed or classified until it ends.
             self.live_refused = True
-            await self.send_error(GameError("That line is too long: lift the pen and start a new one.",
-                                            code="stroke_too_long"))
+            await self.send_error(
+                GameError("That line is too long: lift the pen and start a new one.", code="stroke_too_long")
+            )
         if not points:
             return
         if self.mode == Mode.CLASSIC:  # live points for the guessers (racers see each other's finished strokes)
-            payload = protocol.PointsOut(turn_id=self.canvas_turn, owner=self.player_id, stroke=message.stroke,
-                                         points=protocol.compact_points(points), width=message.width,
-                                         color=message.color)
+            payload = protocol.PointsOut(
+                turn_id=self.canvas_turn,
+                owner=self.player_id,
+                stroke=message.stroke,
+                points=protocol.compact_points(points),
+                width=message.width,
+                color=message.color,
+            )
             await self.channel_layer.group_send(
                 events.room_group(self.code), events.room_event(payload, sender=self.channel_name)
             )
@@ -369,8 +382,9 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
             self.live_stroke, self.live_index, self.live_refused = [], -1, False
             self.last_partial = time.monotonic()
             await self._infer([*self.strokes])
-        self.lane.submit(self._store, actions.do_stroke,
-                         {"points": points, "width": message.width, "color": message.color})
+        self.lane.submit(
+            self._store, actions.do_stroke, {"points": points, "width": message.width, "color": message.color}
+        )
 
     async def on_undo(self, message: protocol.Undo):
         if self.canvas_turn is not None:
@@ -395,7 +409,8 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         except GameError as exc:
             if self.canvas_turn is not None:
                 strokes, _, _ = await database_sync_to_async(selectors.canvas)(
-                    room_id=self.room_id, turn_no=self.canvas_turn, owner=self.player_id)
+                    room_id=self.room_id, turn_no=self.canvas_turn, owner=self.player_id
+                )
                 self._hold_drawing(strokes)
             if not (exc.code == "not_drawer" and self._late_drawing()):
                 await self.send_error(exc)
@@ -486,4 +501,3 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
                 text = json.dumps(event["payload"])
         if text is not None:
             await self.send(text)
-

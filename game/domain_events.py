@@ -183,6 +183,19 @@ class GameOver:
 
 
 Event = (
-    ViewsChanged | ChatLine | PhaseChanged | PlayerJoined | PlayerRemoved | GameStarted | TurnStarted | DrawingStarted
-    | StrokeAccepted | StrokeUndone | CanvasCleared | AIGuessesUpdated | AIGotIt | TurnEnded | GameOver
+    ViewsChanged
+    | ChatLine
+    | PhaseChanged
+    | PlayerJoined
+    | PlayerRemoved
+    | GameStarted
+    | TurnStarted
+    | DrawingStarted
+    | StrokeAccepted
+    | StrokeUndone
+    | CanvasCleared
+    | AIGuessesUpdated
+    | AIGotIt
+    | TurnEnded
+    | GameOver
 )

@@ -64,38 +64,54 @@ _CANVAS = f"turn_id = (SELECT id FROM {TURN} WHERE room_id = %s AND turn_no = %s
 def _update(canvas: tuple[int, int, int], sets: str, params: list, also: tuple[str, list] = ("", [])) -> int:
     condition, condition_params = also
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {DRAWING} SET {sets} WHERE {condition + ' AND ' if condition else ''}{_CANVAS}",
-                       [*params, *condition_params, *canvas])
+        cursor.execute(
+            f"UPDATE {DRAWING} SET {sets} WHERE {condition + ' AND ' if condition else ''}{_CANVAS}",
+            [*params, *condition_params, *canvas],
+        )
         return cursor.rowcount
 
 
-def append_stroke(*, canvas: tuple[int, int, int], stroke: list, width: int, color: str,
-                  size: tuple[int, int], max_points: int) -> bool:
+def append_stroke(
+    *, canvas: tuple[int, int, int], stroke: list, width: int, color: str, size: tuple[int, int], max_points: int
+) -> bool:
     """Add a stroke to a canvas (room id, turn number, owner); False if it would hold over `max_points`."""
     n = len(stroke[0])
-    return _update(
-        canvas,
-        f"strokes = {_appended('strokes')}, stroke_widths = {_appended('stroke_widths')},"
-        f" stroke_colors = {_appended('stroke_colors')}, canvas_width = %s, canvas_height = %s,"
-        " points_count = points_count + %s",
-        [json.dumps(stroke), json.dumps(width), json.dumps(color), *size, n],
-        also=("points_count + %s <= %s", [n, max_points]),
-    ) > 0
+    return (
+        _update(
+            canvas,
+            f"strokes = {_appended('strokes')}, stroke_widths = {_appended('stroke_widths')},"
+            f" stroke_colors = {_appended('stroke_colors')}, canvas_width = %s, canvas_height = %s,"
+            " points_count = points_count + %s",
+            [json.dumps(stroke), json.dumps(width), json.dumps(color), *size, n],
+            also=("points_count + %s <= %s", [n, max_points]),
+        )
+        > 0
+    )
 
 
 def undo_stroke(*, canvas: tuple[int, int, int]) -> None:
-    _update(canvas, f"points_count = points_count - {_last_stroke_points('strokes')},"
-                    f" strokes = {_without_last('strokes')}, stroke_widths = {_without_last('stroke_widths')},"
-                    f" stroke_colors = {_without_last('stroke_colors')}", [])
+    _update(
+        canvas,
+        f"points_count = points_count - {_last_stroke_points('strokes')},"
+        f" strokes = {_without_last('strokes')}, stroke_widths = {_without_last('stroke_widths')},"
+        f" stroke_colors = {_without_last('stroke_colors')}",
+        [],
+    )
 
 
 def clear(*, canvas: tuple[int, int, int]) -> None:
     empty = _json_param()
-    _update(canvas, f"strokes = {empty}, stroke_widths = {empty}, stroke_colors = {empty}, points_count = 0",
-            ["[]", "[]", "[]"])
+    _update(
+        canvas,
+        f"strokes = {empty}, stroke_widths = {empty}, stroke_colors = {empty}, points_count = 0",
+        ["[]", "[]", "[]"],
+    )
 
 
 def note_ai_change(*, canvas: tuple[int, int, int], entry: dict) -> None:
     """The AI changed its mind about a canvas: one more timeline entry (up to MAX_TIMELINE_STORED)."""
-    _update(canvas, f"ai_timeline = CASE WHEN {_length('ai_timeline')} < %s THEN {_appended('ai_timeline')}"
-                    " ELSE ai_timeline END", [MAX_TIMELINE_STORED, json.dumps(entry)])
+    _update(
+        canvas,
+        f"ai_timeline = CASE WHEN {_length('ai_timeline')} < %s THEN {_appended('ai_timeline')} ELSE ai_timeline END",
+        [MAX_TIMELINE_STORED, json.dumps(entry)],
+    )

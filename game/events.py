@@ -98,8 +98,12 @@ def to_room(code: str, payload: dict | BaseModel) -> None:
 def room_event_by_knowledge(*, turn_no: int, knowers: BaseModel, others: BaseModel | None) -> dict:
     """One room event in two versions: each socket forwards `knowers` if its player knows turn `turn_no`'s word,
     else `others` (nothing if None). See GameConsumer.room_event."""
-    return {"type": "room.event", "text": encode(others) if others is not None else None,
-            "text_knowers": encode(knowers), "turn": turn_no}
+    return {
+        "type": "room.event",
+        "text": encode(others) if others is not None else None,
+        "text_knowers": encode(knowers),
+        "turn": turn_no,
+    }
 
 
 def send_room_message(code: str, message: dict) -> None:

@@ -73,15 +73,29 @@ NOT_DRAWING = "Only the drawer can draw, and only while drawing"
 # --- creating a room -----------------------------------------------------------------------------
 
 
-def new_room(*, mode: Mode | str, seed: str | int, vocabulary: tuple[str, ...] | list[str],
-             limits: Limits | None = None, is_public: bool = False, now: int) -> GameState:
+def new_room(
+    *,
+    mode: Mode | str,
+    seed: str | int,
+    vocabulary: tuple[str, ...] | list[str],
+    limits: Limits | None = None,
+    is_public: bool = False,
+    now: int,
+) -> GameState:
     """A room in the lobby: the mode's default settings, and the AI's seat where it plays."""
     mode = Mode(mode)
     defaults = rules.setting_defaults(mode)
     settings = Settings(**{**defaults, "ai_mode": AIMode(defaults["ai_mode"]), "is_public": bool(is_public)})
     players = (_ai_seat(now),) if rules.has_ai_player(mode, settings.ai_mode) else ()
-    return GameState(mode=mode, seed=str(seed), settings=settings, limits=limits or Limits(),
-                     vocabulary=_clean_words(vocabulary), players=players, created_at=now)
+    return GameState(
+        mode=mode,
+        seed=str(seed),
+        settings=settings,
+        limits=limits or Limits(),
+        vocabulary=_clean_words(vocabulary),
+        players=players,
+        created_at=now,
+    )
 
 
 def _ai_seat(now: int) -> PlayerState:
@@ -125,10 +139,18 @@ class _Run:
     def emit(self, event: Event) -> None:
         self.events.append(event)
 
-    def say(self, text: str, *, kind: str = "system", audience: Audience = EVERYONE,
-            player: PlayerState | None = None) -> None:
-        self.emit(ChatLine(kind=kind, text=text, audience=audience,
-                           player_id=player.id if player else None, name=player.name if player else None))
+    def say(
+        self, text: str, *, kind: str = "system", audience: Audience = EVERYONE, player: PlayerState | None = None
+    ) -> None:
+        self.emit(
+            ChatLine(
+                kind=kind,
+                text=text,
+                audience=audience,
+                player_id=player.id if player else None,
+                name=player.name if player else None,
+            )
+        )
 
     def enter(self, phase: Phase) -> None:
         old = self.state.phase
@@ -234,8 +256,9 @@ def _timers(state: GameState) -> list[tuple[int, int, Callable[[_Run], None]]]:
         timers.append((state.hint_at, 2, _on_hint))
     for p in state.humans:
         if not p.connected and p.disconnected_at is not None:
-            timers.append((p.disconnected_at + rules.SEAT_HOLD_SECONDS * _MS, 3,
-                           lambda run, pid=p.id: _on_seat_expired(run, pid)))
+            timers.append(
+                (p.disconnected_at + rules.SEAT_HOLD_SECONDS * _MS, 3, lambda run, pid=p.id: _on_seat_expired(run, pid))
+            )
     return timers
 
 
@@ -274,7 +297,7 @@ def _on_hint(run: _Run) -> None:
         run.set(hint_at=None)
         return
     revealed = (*turn.revealed, position)
-    later = rules.hint_times(turn.word, state.settings.draw_seconds)[len(revealed):]
+    later = rules.hint_times(turn.word, state.settings.draw_seconds)[len(revealed) :]
     run.set_turn(revealed=revealed)
     run.set(hint_at=turn.started_at + round(later[0] * _MS) if later else None)
 
@@ -382,10 +405,14 @@ _BANNED_FOR = frozenset({"kicked", "voted_out"})
 def _remove(run: _Run, player: PlayerState, reason: str) -> None:
     """The seat goes; the host, the turn and the game carry on without it where they can."""
     state, now = run.state, run.now
-    votes = tuple(KickVote(v.target_id, tuple(i for i in v.voter_ids if i != player.id))
-                  for v in state.kick_votes if v.target_id != player.id)
-    run.set(players=tuple(p for p in state.players if p.id != player.id),
-            kick_votes=tuple(v for v in votes if v.voter_ids))
+    votes = tuple(
+        KickVote(v.target_id, tuple(i for i in v.voter_ids if i != player.id))
+        for v in state.kick_votes
+        if v.target_id != player.id
+    )
+    run.set(
+        players=tuple(p for p in state.players if p.id != player.id), kick_votes=tuple(v for v in votes if v.voter_ids)
+    )
     if reason in _BANNED_FOR:
         bans = tuple(b for b in state.bans if b.until > now and b.address != player.address)
         run.set(bans=(*bans, Ban(address=player.address, until=now + rules.KICK_BAN_SECONDS * _MS)))
@@ -462,8 +489,14 @@ def _start(run: _Run, c: cmd.Start) -> None:
         raise GameError(f"At least {needed} players are needed to start", code="too_few_players")
     if not state.vocabulary:
         raise GameError("There are no words to draw yet; try again in a moment", code="no_words")
-    run.set(players=tuple(replace(p, score=0) for p in state.players), game_no=state.game_no + 1, round_no=0,
-            used_words=(), round_order=(), drawn_this_round=())
+    run.set(
+        players=tuple(replace(p, score=0) for p in state.players),
+        game_no=state.game_no + 1,
+        round_no=0,
+        used_words=(),
+        round_order=(),
+        drawn_this_round=(),
+    )
     run.emit(GameStarted(game_no=run.state.game_no))
     run.say("The game begins!")
     _next_turn(run)
@@ -475,8 +508,9 @@ def _play_again(run: _Run, c: cmd.PlayAgain) -> None:
     if state.phase != Phase.GAME_OVER:
         raise GameError("The game is not over yet", code="wrong_phase")
     run.enter(Phase.LOBBY)
-    run.set(players=tuple(replace(p, score=0) for p in state.players), round_no=0, turn=None, deadline=None,
-            hint_at=None)
+    run.set(
+        players=tuple(replace(p, score=0) for p in state.players), round_no=0, turn=None, deadline=None, hint_at=None
+    )
 
 
 def _next_turn(run: _Run) -> None:
@@ -533,15 +567,28 @@ def _random_word(run: _Run) -> str:
     return rules.pick_choices(state.vocabulary, 1, state.used_words, run.rng("word"))[0]
 
 
-def _open_turn(run: _Run, *, drawer: PlayerState | None, owners: tuple[int, ...],
-               choices: tuple[str, ...] = ()) -> None:
+def _open_turn(
+    run: _Run, *, drawer: PlayerState | None, owners: tuple[int, ...], choices: tuple[str, ...] = ()
+) -> None:
     state = run.state
-    turn = TurnState(turn_no=state.turns_started, round_no=state.round_no, drawer_id=drawer.id if drawer else None,
-                     drawer_name=drawer.name if drawer else "", choices=choices,
-                     canvases=tuple(CanvasState(owner_id=o) for o in owners))
+    turn = TurnState(
+        turn_no=state.turns_started,
+        round_no=state.round_no,
+        drawer_id=drawer.id if drawer else None,
+        drawer_name=drawer.name if drawer else "",
+        choices=choices,
+        canvases=tuple(CanvasState(owner_id=o) for o in owners),
+    )
     run.set(turn=turn)
-    run.emit(TurnStarted(turn_no=turn.turn_no, game_no=state.game_no, round_no=state.round_no,
-                         drawer_id=turn.drawer_id, owners=owners))
+    run.emit(
+        TurnStarted(
+            turn_no=turn.turn_no,
+            game_no=state.game_no,
+            round_no=state.round_no,
+            drawer_id=turn.drawer_id,
+            owners=owners,
+        )
+    )
 
 
 def _begin_drawing(run: _Run, word: str) -> None:
@@ -550,11 +597,15 @@ def _begin_drawing(run: _Run, word: str) -> None:
     run.enter(Phase.DRAWING)
     seconds = rules.draw_seconds_for(state.mode, state.settings.draw_seconds)
     hints = rules.hint_times(word, seconds) if state.mode == Mode.CLASSIC else []
-    run.set(deadline=now + seconds * _MS, hint_at=now + round(hints[0] * _MS) if hints else None,
-            used_words=(*state.used_words, word))
+    run.set(
+        deadline=now + seconds * _MS,
+        hint_at=now + round(hints[0] * _MS) if hints else None,
+        used_words=(*state.used_words, word),
+    )
     turn = run.state.turn
-    run.emit(DrawingStarted(turn_no=turn.turn_no, word=word, started_at=now,
-                            owners=tuple(c.owner_id for c in turn.canvases)))
+    run.emit(
+        DrawingStarted(turn_no=turn.turn_no, word=word, started_at=now, owners=tuple(c.owner_id for c in turn.canvases))
+    )
     if state.mode == Mode.CLASSIC:
         run.say(f"{turn.drawer_name} is drawing now!")
     elif state.mode == Mode.SOLO:
@@ -572,12 +623,25 @@ def _end_turn(run: _Run, reason: str) -> None:
     run.enter(Phase.TURN_END)
     run.set(deadline=now + rules.turn_end_seconds_for(state.mode) * _MS, hint_at=None)
     turn = run.state.turn
-    run.emit(TurnEnded(TurnSummary(
-        turn_no=turn.turn_no, game_no=state.game_no, round_no=turn.round_no, word=turn.word,
-        drawer_id=turn.drawer_id, drawer_name=turn.drawer_name, guesses=turn.guesses, canvases=turn.canvases,
-        ai_got_it_ms=turn.ai_got_it_ms, race_order=turn.race_order, reason=reason, started_at=turn.started_at,
-        ended_at=now,
-    )))
+    run.emit(
+        TurnEnded(
+            TurnSummary(
+                turn_no=turn.turn_no,
+                game_no=state.game_no,
+                round_no=turn.round_no,
+                word=turn.word,
+                drawer_id=turn.drawer_id,
+                drawer_name=turn.drawer_name,
+                guesses=turn.guesses,
+                canvases=turn.canvases,
+                ai_got_it_ms=turn.ai_got_it_ms,
+                race_order=turn.race_order,
+                reason=reason,
+                started_at=turn.started_at,
+                ended_at=now,
+            )
+        )
+    )
     why = rules.END_REASONS[reason]
     if not turn.word:
         run.say(f"Turn skipped ({why})")
@@ -652,8 +716,12 @@ def _guess(run: _Run, c: cmd.Guess) -> None:
     if state.mode == Mode.CLASSIC and state.phase == Phase.DRAWING:
         _classic_guess(run, player, text)
         return
-    if (state.mode == Mode.CLASSIC and state.phase == Phase.CHOOSING and player.id == turn.drawer_id
-            and any(rules.gives_word_away(text, w) for w in turn.choices)):
+    if (
+        state.mode == Mode.CLASSIC
+        and state.phase == Phase.CHOOSING
+        and player.id == turn.drawer_id
+        and any(rules.gives_word_away(text, w) for w in turn.choices)
+    ):
         raise GameError("You can't give the word away in the chat", code="gives_word_away")
     run.say(text, kind="guess", player=player)
 
@@ -687,8 +755,9 @@ def _score_guess(run: _Run, player: PlayerState) -> None:
     before_ai = turn.ai_got_it_ms is None
     if not before_ai:
         points = rules.after_ai_points(points)
-    record = GuessRecord(player_id=player.id, name=player.name, ms=elapsed, points=points, order=order,
-                         before_ai=before_ai)
+    record = GuessRecord(
+        player_id=player.id, name=player.name, ms=elapsed, points=points, order=order, before_ai=before_ai
+    )
     run.set_turn(guesses=(*turn.guesses, record))
     run.add_score(player.id, points)
     run.say(f"{player.name} guessed the word!", kind="correct", player=player)
@@ -751,14 +820,22 @@ def _ai_answer(run: _Run, c: cmd.AIAnswer) -> None:
     canvas = replace(canvas, ai_version=c.version, ai_latest=top, ai_n_labels=c.n_labels)
     run.set_canvas(canvas)
     named = rules.ai_names_word(top, turn.word, c.n_labels)
-    run.emit(AIGuessesUpdated(turn_no=turn.turn_no, owner=canvas.owner_id, version=c.version, guesses=top,
-                              confident=bool(top) and top[0][1] >= rules.ai_threshold(c.n_labels)))
+    run.emit(
+        AIGuessesUpdated(
+            turn_no=turn.turn_no,
+            owner=canvas.owner_id,
+            version=c.version,
+            guesses=top,
+            confident=bool(top) and top[0][1] >= rules.ai_threshold(c.n_labels),
+        )
+    )
     if not named or canvas.recognised_ms is not None:
         return
     elapsed = run.elapsed_ms()
     run.set_canvas(replace(canvas, recognised_ms=elapsed))
     {Mode.CLASSIC: _ai_guessed, Mode.SOLO: _ai_recognised_solo, Mode.RACE: _ai_recognised_racer}[state.mode](
-        run, canvas.owner_id, top[0][0], elapsed)
+        run, canvas.owner_id, top[0][0], elapsed
+    )
 
 
 def _probability(p) -> float:
@@ -772,8 +849,7 @@ def _ai_guessed(run: _Run, owner: int, label: str, elapsed: int) -> None:
     state, turn = run.state, run.state.turn
     order = len(turn.guesses) + 1
     points = rules.guesser_points(elapsed / _MS, state.settings.draw_seconds, order)
-    record = GuessRecord(player_id=AI_PLAYER_ID, name=AI_NAME, ms=elapsed, points=points, order=order,
-                         before_ai=False)
+    record = GuessRecord(player_id=AI_PLAYER_ID, name=AI_NAME, ms=elapsed, points=points, order=order, before_ai=False)
     run.set_turn(guesses=(*turn.guesses, record), ai_got_it_ms=elapsed)
     run.add_score(AI_PLAYER_ID, points)
     run.emit(AIGotIt(turn_no=turn.turn_no, owner=owner, label=label, ms=elapsed))

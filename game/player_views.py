@@ -134,12 +134,23 @@ def view_for(state: GameState, viewer_id: int | None) -> PlayerView:
     )
 
 
-def _seat_view(state: GameState, p: PlayerState, viewer_id: int | None, drawer_id: int | None,
-               guessed: set[int]) -> SeatView:
+def _seat_view(
+    state: GameState, p: PlayerState, viewer_id: int | None, drawer_id: int | None, guessed: set[int]
+) -> SeatView:
     votes, needed = (0, 0) if p.is_ai else state.kick_tally(p.id)
-    return SeatView(id=p.id, name=p.name, score=p.score, connected=p.connected, is_ai=p.is_ai,
-                    is_host=p.id == state.host_id, is_drawer=drawer_id is not None and p.id == drawer_id,
-                    guessed=p.id in guessed, kick_votes=votes, kick_votes_needed=needed, is_you=p.id == viewer_id)
+    return SeatView(
+        id=p.id,
+        name=p.name,
+        score=p.score,
+        connected=p.connected,
+        is_ai=p.is_ai,
+        is_host=p.id == state.host_id,
+        is_drawer=drawer_id is not None and p.id == drawer_id,
+        guessed=p.id in guessed,
+        kick_votes=votes,
+        kick_votes_needed=needed,
+        is_you=p.id == viewer_id,
+    )
 
 
 def _as_tuple(guesses: AIGuesses | None) -> tuple[tuple[str, float], ...] | None:
@@ -156,8 +167,12 @@ def _watched_canvas(state: GameState, viewer_id: int | None) -> int | None:
     return turn.drawer_id
 
 
-def ai_guesses_for(state: GameState, canvas_owner: int | None, viewer_id: int | None,
-                   guesses: tuple[tuple[str, float], ...] | None = None) -> AIGuesses | None:
+def ai_guesses_for(
+    state: GameState,
+    canvas_owner: int | None,
+    viewer_id: int | None,
+    guesses: tuple[tuple[str, float], ...] | None = None,
+) -> AIGuesses | None:
     """The AI's top-3 for a canvas as `viewer_id` may see it ([] none, None the panel is hidden).
 
     `guesses` defaults to the canvas's latest. Whoever knows the word sees them plain; in a
@@ -205,8 +220,15 @@ def _reveal(state: GameState) -> RevealView | None:
         ai_got_it_ms=turn.ai_got_it_ms,
         reason=turn.end_reason or "",
         reason_text=rules.END_REASONS.get(turn.end_reason or "", ""),
-        canvases=tuple(CanvasReveal(owner_id=c.owner_id, name=names.get(c.owner_id, turn.drawer_name),
-                                    ai=c.ai_latest, recognised_ms=c.recognised_ms) for c in turn.canvases),
+        canvases=tuple(
+            CanvasReveal(
+                owner_id=c.owner_id,
+                name=names.get(c.owner_id, turn.drawer_name),
+                ai=c.ai_latest,
+                recognised_ms=c.recognised_ms,
+            )
+            for c in turn.canvases
+        ),
     )
 
 
@@ -217,7 +239,12 @@ def _racers(state: GameState) -> tuple[RacerView, ...]:
     names = {p.id: p.name for p in state.players}
     places = {owner: i + 1 for i, owner in enumerate(turn.race_order)}
     return tuple(
-        RacerView(player_id=c.owner_id, name=names.get(c.owner_id, ""), strokes=c.strokes,
-                  ai_top=c.ai_latest[0] if c.ai_latest else None, place=places.get(c.owner_id))
+        RacerView(
+            player_id=c.owner_id,
+            name=names.get(c.owner_id, ""),
+            strokes=c.strokes,
+            ai_top=c.ai_latest[0] if c.ai_latest else None,
+            place=places.get(c.owner_id),
+        )
         for c in turn.canvases
     )

@@ -17,6 +17,7 @@ from game import actions, rules, runtime
 
 log = logging.getLogger(__name__)
 
+
 def opened(player_id: int) -> None:
     """A socket of this process took `player_id`'s seat (call on the event loop)."""
     here = runtime.current()

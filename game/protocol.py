@@ -204,11 +204,39 @@ class Sync(ClientFrame):
     type: Literal["sync"]
 
 
-CLIENT_MESSAGES = (Join, UpdateSettings, Start, PlayAgain, ChooseWord, Points, StrokeEnd, Undo, Clear, GuessText, Kick,
-                   VoteKick, Leave, Ping, Sync)
+CLIENT_MESSAGES = (
+    Join,
+    UpdateSettings,
+    Start,
+    PlayAgain,
+    ChooseWord,
+    Points,
+    StrokeEnd,
+    Undo,
+    Clear,
+    GuessText,
+    Kick,
+    VoteKick,
+    Leave,
+    Ping,
+    Sync,
+)
 ClientMessage = Annotated[
-    Join | UpdateSettings | Start | PlayAgain | ChooseWord | Points | StrokeEnd | Undo | Clear | GuessText | Kick | VoteKick
-    | Leave | Ping | Sync,
+    Join
+    | UpdateSettings
+    | Start
+    | PlayAgain
+    | ChooseWord
+    | Points
+    | StrokeEnd
+    | Undo
+    | Clear
+    | GuessText
+    | Kick
+    | VoteKick
+    | Leave
+    | Ping
+    | Sync,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter = TypeAdapter(ClientMessage)

@@ -29,21 +29,38 @@ def _example_game():
     for pid, name in ((1, "Ana"), (2, "Bo"), (3, "Cy")):
         state, _ = machine.apply(state, cmd.Join(player_id=pid, name=name, address=f"a{pid}"), _T0)
     state, _ = machine.apply(state, cmd.Start(player_id=1), _T0 + 1000)
-    state, _ = machine.apply(state, cmd.ChooseWord(player_id=state.turn.drawer_id, word=state.turn.choices[0]),
-                             _T0 + 3000)
+    state, _ = machine.apply(
+        state, cmd.ChooseWord(player_id=state.turn.drawer_id, word=state.turn.choices[0]), _T0 + 3000
+    )
     state, _ = machine.apply(state, cmd.Stroke(player_id=state.turn.drawer_id), _T0 + 5000)
-    state, _ = machine.apply(state, cmd.AIAnswer(canvas_owner=state.turn.drawer_id, turn_no=1, version=_T0 + 5100,
-                                                 guesses=(("dog", 0.34), (state.turn.word, 0.22), ("tree", 0.1)),
-                                                 n_labels=345), _T0 + 5200)
+    state, _ = machine.apply(
+        state,
+        cmd.AIAnswer(
+            canvas_owner=state.turn.drawer_id,
+            turn_no=1,
+            version=_T0 + 5100,
+            guesses=(("dog", 0.34), (state.turn.word, 0.22), ("tree", 0.1)),
+            n_labels=345,
+        ),
+        _T0 + 5200,
+    )
     guesser = next(p.id for p in state.humans if p.id != state.turn.drawer_id)
     state, _ = machine.apply(state, cmd.Guess(player_id=guesser, text=state.turn.word), _T0 + 9000)
     race = machine.new_room(mode="race", seed="docs", vocabulary=("cat", "dog", "tree"), now=_T0)
     for pid, name in ((1, "Ana"), (2, "Bo")):
         race, _ = machine.apply(race, cmd.Join(player_id=pid, name=name, address=f"a{pid}"), _T0)
     race, _ = machine.apply(race, cmd.Start(player_id=1), _T0 + 1000)
-    race, _ = machine.apply(race, cmd.AIAnswer(canvas_owner=2, turn_no=1, version=_T0 + 4000,
-                                               guesses=((race.turn.word, 0.81), ("dog", 0.07), ("tree", 0.02)),
-                                               n_labels=345), _T0 + 4100)
+    race, _ = machine.apply(
+        race,
+        cmd.AIAnswer(
+            canvas_owner=2,
+            turn_no=1,
+            version=_T0 + 4000,
+            guesses=((race.turn.word, 0.81), ("dog", 0.07), ("tree", 0.02)),
+            n_labels=345,
+        ),
+        _T0 + 4100,
+    )
     return state, race
 
 
@@ -61,18 +78,31 @@ def examples() -> dict[type[BaseModel], list[BaseModel]]:
     seeker = next(p.id for p in state.humans if p.id != drawer and not state.knows_word(p.id))
     word = state.turn.word
     stroke = [[310.0, 138.0, 1504], [312.5, 140.0, 1520], [318.0, 146.5, 1536]]
-    ai = [protocol.AIGuess(label="dog", p=0.34), protocol.AIGuess(label=rules.mask_word_in(word, word), p=0.22),
-          protocol.AIGuess(label="tree", p=0.1)]
+    ai = [
+        protocol.AIGuess(label="dog", p=0.34),
+        protocol.AIGuess(label=rules.mask_word_in(word, word), p=0.22),
+        protocol.AIGuess(label="tree", p=0.1),
+    ]
     return {
         protocol.Join: [protocol.Join(type="join", name="Ana", token="f_XL2i77jelDuJaAAf_I934GX7T0hhlb")],
-        protocol.UpdateSettings: [protocol.UpdateSettings(type="settings", rounds=3, draw_seconds=80, word_choices=3,
-                                                          max_players=8, is_public=False, ai_mode="shown")],
+        protocol.UpdateSettings: [
+            protocol.UpdateSettings(
+                type="settings",
+                rounds=3,
+                draw_seconds=80,
+                word_choices=3,
+                max_players=8,
+                is_public=False,
+                ai_mode="shown",
+            )
+        ],
         protocol.Start: [protocol.Start(type="start")],
         protocol.PlayAgain: [protocol.PlayAgain(type="play_again")],
         protocol.ChooseWord: [protocol.ChooseWord(type="choose_word", word="cat")],
         protocol.Points: [protocol.Points(type="points", stroke=0, points=stroke[1:], width=10)],
-        protocol.StrokeEnd: [protocol.StrokeEnd(type="stroke", stroke=0, points=stroke, width=10,
-                                                color=protocol.PALETTE[5])],
+        protocol.StrokeEnd: [
+            protocol.StrokeEnd(type="stroke", stroke=0, points=stroke, width=10, color=protocol.PALETTE[5])
+        ],
         protocol.Undo: [protocol.Undo(type="undo")],
         protocol.Clear: [protocol.Clear(type="clear")],
         protocol.GuessText: [protocol.GuessText(type="guess", text="a cat?")],
@@ -81,16 +111,24 @@ def examples() -> dict[type[BaseModel], list[BaseModel]]:
         protocol.Leave: [protocol.Leave(type="leave")],
         protocol.Ping: [protocol.Ping(type="ping")],
         protocol.Sync: [protocol.Sync(type="sync")],
-        protocol.Welcome: [protocol.Welcome(player_id=seeker, token="f_XL2i77jelDuJaAAf_I934GX7T0hhlb",
-                                            state=_snapshot(state, seeker))],
+        protocol.Welcome: [
+            protocol.Welcome(player_id=seeker, token="f_XL2i77jelDuJaAAf_I934GX7T0hhlb", state=_snapshot(state, seeker))
+        ],
         protocol.State: [protocol.State(state=_snapshot(race, 1))],
-        protocol.PointsOut: [protocol.PointsOut(turn_id=1, owner=drawer, stroke=0,
-                                                points=protocol.compact_points(stroke[1:]), width=10)],
-        protocol.StrokeOut: [protocol.StrokeOut(turn_id=1, owner=drawer, stroke=0,
-                                                points=protocol.compact_points(stroke), width=10)],
+        protocol.PointsOut: [
+            protocol.PointsOut(turn_id=1, owner=drawer, stroke=0, points=protocol.compact_points(stroke[1:]), width=10)
+        ],
+        protocol.StrokeOut: [
+            protocol.StrokeOut(turn_id=1, owner=drawer, stroke=0, points=protocol.compact_points(stroke), width=10)
+        ],
         protocol.CanvasOut: [
-            protocol.CanvasOut(turn_id=1, owner=drawer, start=0, total=1, strokes=[protocol.StrokeView(
-                points=protocol.compact_points(stroke), width=10)]),
+            protocol.CanvasOut(
+                turn_id=1,
+                owner=drawer,
+                start=0,
+                total=1,
+                strokes=[protocol.StrokeView(points=protocol.compact_points(stroke), width=10)],
+            ),
             protocol.CanvasOut(turn_id=1, owner=drawer, start=0, total=0, strokes=[]),
         ],
         protocol.AIOut: [protocol.AIOut(turn_id=1, owner=drawer, version=_T0 + 5100, guesses=ai, confident=True)],
@@ -99,16 +137,31 @@ def examples() -> dict[type[BaseModel], list[BaseModel]]:
             protocol.Chat(kind="close", text="'cats' is close!"),
             protocol.Chat(kind="ai", text="The AI got it!"),
         ],
-        protocol.ChatHistory: [protocol.ChatHistory(lines=[protocol.Chat(kind="system", text="Bo joined"),
-                                                           protocol.Chat(kind="guess", text="hi!", player_id=2,
-                                                                         name="Bo")])],
-        protocol.ErrorOut: [protocol.ErrorOut(code="rate_limited",
-                                              message="You're sending guesses too fast: wait a moment.")],
+        protocol.ChatHistory: [
+            protocol.ChatHistory(
+                lines=[
+                    protocol.Chat(kind="system", text="Bo joined"),
+                    protocol.Chat(kind="guess", text="hi!", player_id=2, name="Bo"),
+                ]
+            )
+        ],
+        protocol.ErrorOut: [
+            protocol.ErrorOut(code="rate_limited", message="You're sending guesses too fast: wait a moment.")
+        ],
         protocol.Pong: [protocol.Pong()],
-        protocol.GalleryItem: [protocol.GalleryItem(drawing_id=12, turn_id=1, round=1, word="cat", drawer="Ana",
-                                                    thumb_url="/rooms/E4DAXK/drawings/12.svg",
-                                                    ai=[protocol.AIGuess(label="cat", p=0.83)], ai_right=True,
-                                                    ai_ms=4100)],
+        protocol.GalleryItem: [
+            protocol.GalleryItem(
+                drawing_id=12,
+                turn_id=1,
+                round=1,
+                word="cat",
+                drawer="Ana",
+                thumb_url="/rooms/E4DAXK/drawings/12.svg",
+                ai=[protocol.AIGuess(label="cat", p=0.83)],
+                ai_right=True,
+                ai_ms=4100,
+            )
+        ],
     }
 
 
@@ -184,7 +237,7 @@ def render() -> str:
         "Rules that hold for every frame:",
         "",
         "- A client frame must be one of the client messages below: unknown `type`s, missing or extra fields, wrong",
-        "  types (`\"4\"` is not 4, `true` is not 1), NaN or infinite numbers, coordinates off the canvas and",
+        '  types (`"4"` is not 4, `true` is not 1), NaN or infinite numbers, coordinates off the canvas and',
         "  over-long batches, strokes or text are refused with an [`error`](#errorout). The socket stays open.",
         "- What a player may do is decided on the server by the game's state machine (game/machine.py): only the",
         "  host changes settings and starts, only the drawer (in a race: every racer) draws, a player acts only for",
@@ -213,8 +266,17 @@ def render() -> str:
     for model in protocol.SERVER_MESSAGES:
         out += _section(model, samples[model])
     out += ["## Parts of messages", ""]
-    for model in (protocol.Snapshot, protocol.PlayerView, protocol.AIGuess, protocol.StrokeView, protocol.Reveal,
-                  protocol.CanvasResult, protocol.TimelineEntry, protocol.Racer, protocol.GalleryItem):
+    for model in (
+        protocol.Snapshot,
+        protocol.PlayerView,
+        protocol.AIGuess,
+        protocol.StrokeView,
+        protocol.Reveal,
+        protocol.CanvasResult,
+        protocol.TimelineEntry,
+        protocol.Racer,
+        protocol.GalleryItem,
+    ):
         out += [f'<a id="{model.__name__.lower()}"></a>', f"### {model.__name__}", "", _doc(model), ""]
         out += _fields(model) + [""]
         if model in samples:

@@ -34,11 +34,16 @@ def on_commit(*, code: str, state: GameState, events_: Iterable[ev.Event], ai_sh
             message = ai_message(state, event)
             events.after_commit(lambda message=message: events.send_room_message(code, message))
         elif isinstance(event, ev.StrokeUndone):
-            events.to_room(code, protocol.CanvasOut(turn_id=event.turn_no, owner=event.owner, start=event.remaining,
-                                                    total=event.remaining, strokes=[]))
+            events.to_room(
+                code,
+                protocol.CanvasOut(
+                    turn_id=event.turn_no, owner=event.owner, start=event.remaining, total=event.remaining, strokes=[]
+                ),
+            )
         elif isinstance(event, ev.CanvasCleared):
-            events.to_room(code, protocol.CanvasOut(turn_id=event.turn_no, owner=event.owner, start=0, total=0,
-                                                    strokes=[]))
+            events.to_room(
+                code, protocol.CanvasOut(turn_id=event.turn_no, owner=event.owner, start=0, total=0, strokes=[])
+            )
         elif isinstance(event, ev.PlayerRemoved) and event.reason in ("kicked", "voted_out"):
             events.kick(event.player_id)
 
@@ -61,8 +66,13 @@ def _chat(code: str, state: GameState, line: ev.ChatLine) -> None:
 
 
 def ai_frame(event: ev.AIGuessesUpdated, guesses) -> protocol.AIOut:
-    return protocol.AIOut(turn_id=event.turn_no, owner=event.owner, version=event.version, confident=event.confident,
-                          guesses=[protocol.AIGuess(label=label, p=p) for label, p in guesses])
+    return protocol.AIOut(
+        turn_id=event.turn_no,
+        owner=event.owner,
+        version=event.version,
+        confident=event.confident,
+        guesses=[protocol.AIGuess(label=label, p=p) for label, p in guesses],
+    )
 
 
 def ai_visible(state: GameState, event: ev.AIGuessesUpdated) -> bool:
@@ -84,5 +94,6 @@ def ai_message(state: GameState, event: ev.AIGuessesUpdated) -> dict:
     seen = ai_guesses_for(state, event.owner, None, event.guesses)  # by someone who does not know the word
     if seen == plain:  # solo, race, a revealed word, or nothing to mask: one text for all
         return events.room_event(ai_frame(event, plain))
-    return events.room_event_by_knowledge(turn_no=event.turn_no, knowers=ai_frame(event, plain),
-                                          others=None if seen is None else ai_frame(event, seen))
+    return events.room_event_by_knowledge(
+        turn_no=event.turn_no, knowers=ai_frame(event, plain), others=None if seen is None else ai_frame(event, seen)
+    )

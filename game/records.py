@@ -28,9 +28,15 @@ def keep(*, room_id: int, after: GameState, events: Iterable[ev.Event], model_ve
         if isinstance(event, ev.ChatLine):
             chat.append(_chat_line(room_id, after, event))
         elif isinstance(event, ev.TurnStarted):
-            Turn.objects.create(room_id=room_id, mode=str(after.mode), game_no=event.game_no, round_no=event.round_no,
-                                turn_no=event.turn_no, drawer_id=event.drawer_id,
-                                drawer_name=after.turn.drawer_name if after.turn else "")
+            Turn.objects.create(
+                room_id=room_id,
+                mode=str(after.mode),
+                game_no=event.game_no,
+                round_no=event.round_no,
+                turn_no=event.turn_no,
+                drawer_id=event.drawer_id,
+                drawer_name=after.turn.drawer_name if after.turn else "",
+            )
         elif isinstance(event, ev.DrawingStarted):
             _drawing_started(room_id, after, event, model_version_id)
         elif isinstance(event, ev.TurnEnded):
@@ -44,13 +50,23 @@ def keep(*, room_id: int, after: GameState, events: Iterable[ev.Event], model_ve
 
 def _chat_line(room_id: int, state: GameState, line: ev.ChatLine) -> ChatLine:
     audience = line.audience
-    return ChatLine(room_id=room_id, turn_no=state.turn.turn_no if state.turn else None, audience=str(audience.kind),
-                    audience_player=audience.player_id, audience_turn=audience.turn_no, kind=line.kind,
-                    text=line.text[:300], player_id=line.player_id, name=line.name or "")
+    return ChatLine(
+        room_id=room_id,
+        turn_no=state.turn.turn_no if state.turn else None,
+        audience=str(audience.kind),
+        audience_player=audience.player_id,
+        audience_turn=audience.turn_no,
+        kind=line.kind,
+        text=line.text[:300],
+        player_id=line.player_id,
+        name=line.name or "",
+    )
 
 
 def _prune_chat(room_id: int) -> None:
-    cutoff = (ChatLine.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)[CHAT_KEPT:CHAT_KEPT + 1])
+    cutoff = (
+        ChatLine.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)[CHAT_KEPT : CHAT_KEPT + 1]
+    )
     if cutoff:
         ChatLine.objects.filter(room_id=room_id, id__lte=cutoff[0]).delete()
 
@@ -70,9 +86,19 @@ def _turn_ended(room_id: int, summary: ev.TurnSummary) -> None:
     if turn is None:
         return
     turn.ended_at, turn.end_reason, turn.ai_guessed_ms = _when(summary.ended_at), summary.reason, summary.ai_got_it_ms
-    turn.guesses = [{"player_id": g.player_id, "name": g.name, "ms": g.ms, "points": g.points, "order": g.order,
-                     "before_ai": g.before_ai} for g in summary.guesses]
+    turn.guesses = [
+        {
+            "player_id": g.player_id,
+            "name": g.name,
+            "ms": g.ms,
+            "points": g.points,
+            "order": g.order,
+            "before_ai": g.before_ai,
+        }
+        for g in summary.guesses
+    ]
     turn.save(update_fields=["ended_at", "end_reason", "ai_guessed_ms", "guesses"])
     for canvas in summary.canvases:
         Drawing.objects.filter(turn=turn, owner_id=canvas.owner_id).update(
-            ai_latest=[[label, p] for label, p in canvas.ai_latest], recognised_ms=canvas.recognised_ms)
+            ai_latest=[[label, p] for label, p in canvas.ai_latest], recognised_ms=canvas.recognised_ms
+        )

@@ -176,11 +176,11 @@ def ai_threshold(n_labels: int | None = None) -> float:
     return max(AI_CONFIDENCE, 1.5 / n_labels) if n_labels else AI_CONFIDENCE
 
 
-def ai_scores(top_label: str, top_p: float, word: str, humans_guessed: int, already: bool,
-              n_labels: int | None = None) -> bool:
+def ai_scores(
+    top_label: str, top_p: float, word: str, humans_guessed: int, already: bool, n_labels: int | None = None
+) -> bool:
     """The AI scores when its confident top-1 is the word before any human guessed it."""
-    return (not already and humans_guessed == 0 and top_p >= ai_threshold(n_labels)
-            and is_correct(top_label, word))
+    return not already and humans_guessed == 0 and top_p >= ai_threshold(n_labels) and is_correct(top_label, word)
 
 
 def podium(scores: Sequence[tuple[int, str, int]]) -> list[tuple[int, str, int]]:
@@ -386,12 +386,12 @@ def gives_word_away(text: str, word: str) -> bool:
         return False
     tokens, n, solid = normalize(text).split(), len(w.split()), w.replace(" ", "")
     for i in range(len(tokens) - n + 1):
-        window = " ".join(tokens[i:i + n])
+        window = " ".join(tokens[i : i + n])
         if window == w or window in _plural_forms(w) or w in _plural_forms(window):
             return True
         if len(w) >= 4 and _edit_distance_at_most_one(window, w):
             return True
-        if any("".join(tokens[i:i + k]) == solid for k in range(n, n + 3)):
+        if any("".join(tokens[i : i + k]) == solid for k in range(n, n + 3)):
             return True
     return False
 
@@ -424,8 +424,8 @@ def mask_word_in(label: str, word: str) -> str:
     hidden = [False] * len(label)
     n = len(target)
     for i in range(len(runs) - n + 1):
-        if tokens[i:i + n] == target:
-            for a, b in runs[i:i + n]:
+        if tokens[i : i + n] == target:
+            for a, b in runs[i : i + n]:
                 hidden[a:b] = [True] * (b - a)
     return "".join(AI_MASK_CHAR if h else ch for ch, h in zip(label, hidden, strict=True))
 
@@ -510,6 +510,7 @@ def rule_lines(mode: Mode | str, ai_mode: AIMode | str = AIMode.SHOWN) -> tuple[
         "and everyone who guesses after it scores half.",
         f"The drawer scores {DRAWER_POINTS_BEFORE_AI} more for each player who guessed before the AI.",
         "You see the AI's guesses live; the word stays masked until you guess it."
-        if ai_mode == AIMode.SHOWN else "The AI's guesses are hidden until you guess the word.",
+        if ai_mode == AIMode.SHOWN
+        else "The AI's guesses are hidden until you guess the word.",
     ]
     return tuple(lines)

@@ -42,8 +42,11 @@ def read_room(*, room_id: int) -> RoomRead:
     timeline: list = []
     turn = state.turn
     if state.phase == Phase.TURN_END and turn is not None and turn.drawer_id is not None:
-        timeline = (Drawing.objects.filter(turn__room_id=room_id, turn__turn_no=turn.turn_no, owner_id=turn.drawer_id)
-                    .values_list("ai_timeline", flat=True).first()) or []
+        timeline = (
+            Drawing.objects.filter(turn__room_id=room_id, turn__turn_no=turn.turn_no, owner_id=turn.drawer_id)
+            .values_list("ai_timeline", flat=True)
+            .first()
+        ) or []
     return RoomRead(room_id=room.pk, code=room.code, state=state, timeline=timeline)
 
 
@@ -65,10 +68,19 @@ def view_of(read: RoomRead, *, player_id: int | None) -> protocol.Snapshot:
     if view.reveal is not None:
         r = view.reveal
         reveal = protocol.Reveal(
-            word=r.word, drawer=r.drawer_name, guessed=list(r.guessed), ai_timeline=_timeline_shown(read.timeline),
-            ai_guessed_ms=r.ai_got_it_ms, reason=r.reason, reason_text=r.reason_text,
-            canvases=[protocol.CanvasResult(owner_id=c.owner_id, name=c.name, ai=_guesses(c.ai),
-                                            recognised_ms=c.recognised_ms) for c in r.canvases],
+            word=r.word,
+            drawer=r.drawer_name,
+            guessed=list(r.guessed),
+            ai_timeline=_timeline_shown(read.timeline),
+            ai_guessed_ms=r.ai_got_it_ms,
+            reason=r.reason,
+            reason_text=r.reason_text,
+            canvases=[
+                protocol.CanvasResult(
+                    owner_id=c.owner_id, name=c.name, ai=_guesses(c.ai), recognised_ms=c.recognised_ms
+                )
+                for c in r.canvases
+            ],
         )
     return protocol.Snapshot(
         code=read.code,
@@ -84,10 +96,21 @@ def view_of(read: RoomRead, *, player_id: int | None) -> protocol.Snapshot:
         max_players=view.max_players,
         solo_words=settings.solo_words,
         ai_mode=str(view.ai_mode),
-        players=[protocol.PlayerView(id=s.id, name=s.name, score=s.score, connected=s.connected, is_ai=s.is_ai,
-                                     is_host=s.is_host, is_drawer=s.is_drawer, guessed=s.guessed,
-                                     kick_votes=s.kick_votes, kick_votes_needed=s.kick_votes_needed)
-                 for s in view.players],
+        players=[
+            protocol.PlayerView(
+                id=s.id,
+                name=s.name,
+                score=s.score,
+                connected=s.connected,
+                is_ai=s.is_ai,
+                is_host=s.is_host,
+                is_drawer=s.is_drawer,
+                guessed=s.guessed,
+                kick_votes=s.kick_votes,
+                kick_votes_needed=s.kick_votes_needed,
+            )
+            for s in view.players
+        ],
         kick_votes_needed=view.kick_votes_needed,
         host_id=view.host_id,
         drawer_id=view.drawer_id,
@@ -102,9 +125,16 @@ def view_of(read: RoomRead, *, player_id: int | None) -> protocol.Snapshot:
         ai=None if view.ai is None else _guesses(view.ai),
         ai_threshold=view.ai_threshold,
         reveal=reveal,
-        racers=[protocol.Racer(player_id=r.player_id, name=r.name, strokes=r.strokes, place=r.place,
-                               ai_top=protocol.AIGuess(label=r.ai_top[0], p=r.ai_top[1]) if r.ai_top else None)
-                for r in view.racers],
+        racers=[
+            protocol.Racer(
+                player_id=r.player_id,
+                name=r.name,
+                strokes=r.strokes,
+                place=r.place,
+                ai_top=protocol.AIGuess(label=r.ai_top[0], p=r.ai_top[1]) if r.ai_top else None,
+            )
+            for r in view.racers
+        ],
         rule_lines=list(view.rule_lines),
         gallery_url=reverse("gallery", args=[read.code, state.game_no]) if state.phase == Phase.GAME_OVER else None,
     )
@@ -119,7 +149,7 @@ def _timeline_shown(timeline: list) -> list[protocol.TimelineEntry]:
     """The AI's changes of mind for the reveal: all of them, or the first and the last ones of a long turn."""
     if len(timeline) > protocol.MAX_TIMELINE_SHOWN:
         head = protocol.MAX_TIMELINE_SHOWN // 3
-        timeline = timeline[:head] + timeline[-(protocol.MAX_TIMELINE_SHOWN - head):]
+        timeline = timeline[:head] + timeline[-(protocol.MAX_TIMELINE_SHOWN - head) :]
     return [protocol.TimelineEntry(ms=entry["ms"], guesses=entry["guesses"][:3]) for entry in timeline]
 
 
@@ -130,16 +160,23 @@ def stroke_views(strokes: list, widths: list, colors: list) -> list[protocol.Str
     """A stored drawing (raw format, widths and colours beside it) as the protocol shows it."""
     views = []
     for i, (xs, ys, *_) in enumerate(strokes):
-        views.append(protocol.StrokeView(points=protocol.compact_points(zip(xs, ys, strict=False)),
-                                         width=widths[i] if i < len(widths) else 10,
-                                         color=colors[i] if i < len(colors) else protocol.INK))
+        views.append(
+            protocol.StrokeView(
+                points=protocol.compact_points(zip(xs, ys, strict=False)),
+                width=widths[i] if i < len(widths) else 10,
+                color=colors[i] if i < len(colors) else protocol.INK,
+            )
+        )
     return views
 
 
 def canvas(*, room_id: int, turn_no: int, owner: int) -> tuple[list, list, list]:
     """A canvas's stored strokes (raw format), widths and colours; empty if it has none."""
-    row = (Drawing.objects.filter(turn__room_id=room_id, turn__turn_no=turn_no, owner_id=owner)
-           .values_list("strokes", "stroke_widths", "stroke_colors").first())
+    row = (
+        Drawing.objects.filter(turn__room_id=room_id, turn__turn_no=turn_no, owner_id=owner)
+        .values_list("strokes", "stroke_widths", "stroke_colors")
+        .first()
+    )
     return row if row else ([], [], [])
 
 
@@ -153,13 +190,22 @@ def canvases_to_show(state: GameState, player_id: int | None) -> tuple[int, ...]
 
 def gallery(*, room: Room, game_no: int) -> list[protocol.GalleryItem]:
     """The drawings of one game whose turns are over (only those: a running turn's word is a secret)."""
-    drawings = (Drawing.objects.filter(turn__room=room, turn__game_no=game_no, turn__ended_at__isnull=False)
-                .exclude(word="").select_related("turn").only("pk", "word", "owner_name", "ai_latest", "recognised_ms",
-                                                               "turn__turn_no", "turn__round_no").order_by("pk"))
+    drawings = (
+        Drawing.objects.filter(turn__room=room, turn__game_no=game_no, turn__ended_at__isnull=False)
+        .exclude(word="")
+        .select_related("turn")
+        .only("pk", "word", "owner_name", "ai_latest", "recognised_ms", "turn__turn_no", "turn__round_no")
+        .order_by("pk")
+    )
     return [
         protocol.GalleryItem(
-            drawing_id=d.pk, turn_id=d.turn.turn_no, round=d.turn.round_no, word=d.word, drawer=d.owner_name,
-            thumb_url=reverse("drawing_svg", args=[room.code, d.pk]), ai=_guesses(d.ai_latest),
+            drawing_id=d.pk,
+            turn_id=d.turn.turn_no,
+            round=d.turn.round_no,
+            word=d.word,
+            drawer=d.owner_name,
+            thumb_url=reverse("drawing_svg", args=[room.code, d.pk]),
+            ai=_guesses(d.ai_latest),
             ai_right=d.recognised_ms is not None or (bool(d.ai_latest) and rules.is_correct(d.ai_latest[0][0], d.word)),
             ai_ms=d.recognised_ms,
         )
@@ -169,8 +215,11 @@ def gallery(*, room: Room, game_no: int) -> list[protocol.GalleryItem]:
 
 def ended_drawing(*, code: str, drawing_id: int) -> Drawing | None:
     """A drawing of `code`'s room whose turn is over (what a thumbnail may show), or None."""
-    return (Drawing.objects.filter(pk=drawing_id, turn__room__code=code.upper(), turn__ended_at__isnull=False)
-            .only("strokes").first())
+    return (
+        Drawing.objects.filter(pk=drawing_id, turn__room__code=code.upper(), turn__ended_at__isnull=False)
+        .only("strokes")
+        .first()
+    )
 
 
 # --- chat --------------------------------------------------------------------------------------------
@@ -183,7 +232,9 @@ def chat_history(*, room_id: int, state: GameState, player_id: int) -> list[prot
     for line in lines:
         audience = Audience(AudienceKind(line.audience), player_id=line.audience_player, turn_no=line.audience_turn)
         if player_views.chat_visible_to(audience, player_id, state):
-            shown.append(protocol.Chat(kind=line.kind, text=line.text, player_id=line.player_id, name=line.name or None))
+            shown.append(
+                protocol.Chat(kind=line.kind, text=line.text, player_id=line.player_id, name=line.name or None)
+            )
     return shown
 
 
@@ -192,16 +243,26 @@ def chat_history(*, room_id: int, state: GameState, player_id: int) -> list[prot
 
 def public_rooms(*, limit: int = 50) -> list[dict]:
     """Public rooms with someone in them, fullest first."""
-    rooms = (Room.objects.filter(is_public=True, empty_since__isnull=True).exclude(mode=Mode.SOLO)
-             .only("id", "code", "revision", "state", "created_at").order_by("-created_at")[: limit * 2])
+    rooms = (
+        Room.objects.filter(is_public=True, empty_since__isnull=True)
+        .exclude(mode=Mode.SOLO)
+        .only("id", "code", "revision", "state", "created_at")
+        .order_by("-created_at")[: limit * 2]
+    )
     listed = []
     for room in rooms:
         state = store.parsed(room)
         players = len(state.connected_humans)
         if players:
-            listed.append({"code": room.code, "players": players, "mode": str(state.mode),
-                           "max_players": rules.seat_capacity(state.mode, state.settings.max_players),
-                           "phase": str(state.phase)})
+            listed.append(
+                {
+                    "code": room.code,
+                    "players": players,
+                    "mode": str(state.mode),
+                    "max_players": rules.seat_capacity(state.mode, state.settings.max_players),
+                    "phase": str(state.phase),
+                }
+            )
     return sorted(listed, key=lambda r: -r["players"])[:limit]
 
 

@@ -95,11 +95,25 @@ def save(room_id: int, code: str, revision: int, state: GameState, *, now: dt.da
     text = json.dumps(to_json(state), separators=(",", ":"))
     empty = not state.connected_humans
     json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    sql = (f"UPDATE {ROOM} SET state = {json_param}, revision = %s, version = %s, phase = %s, is_public = %s,"
-           " wakeup_at = %s, empty_since = CASE WHEN %s THEN COALESCE(empty_since, %s) ELSE NULL END WHERE id = %s")
+    sql = (
+        f"UPDATE {ROOM} SET state = {json_param}, revision = %s, version = %s, phase = %s, is_public = %s,"
+        " wakeup_at = %s, empty_since = CASE WHEN %s THEN COALESCE(empty_since, %s) ELSE NULL END WHERE id = %s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [text, revision + 1, state.version, str(state.phase), state.settings.is_public,
-                             _when(next_wakeup(state)), empty, now, room_id])
+        cursor.execute(
+            sql,
+            [
+                text,
+                revision + 1,
+                state.version,
+                str(state.phase),
+                state.settings.is_public,
+                _when(next_wakeup(state)),
+                empty,
+                now,
+                room_id,
+            ],
+        )
     # Only once it is committed: a rolled-back revision number may be written again, with another state.
     transaction.on_commit(lambda: _remember(room_id, code, revision + 1, state))
     return revision + 1

@@ -44,9 +44,11 @@ def drawing_svg(strokes: list, *, size: int | None = None, css_class: str = "dra
     simple = _thinned(simple, MAX_POINTS)
     box = 256 + 2 * PAD
     dims = f' width="{size}" height="{size}"' if size else ""
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" viewBox="{-PAD:g} {-PAD:g} {box:g} {box:g}"'
-             f'{dims} fill="none" stroke="#111" stroke-width="{PEN:g}" stroke-linecap="round"'
-             ' stroke-linejoin="round">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" viewBox="{-PAD:g} {-PAD:g} {box:g} {box:g}"'
+        f'{dims} fill="none" stroke="#111" stroke-width="{PEN:g}" stroke-linecap="round"'
+        ' stroke-linejoin="round">'
+    ]
     for s in simple:
         coords = " ".join(f"{int(x)},{int(y)}" for x, y in s)
         if len(s) == 1:

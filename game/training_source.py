@@ -13,8 +13,11 @@ from game.models import Drawing
 
 
 def _drawings_for_training():
-    return (Drawing.objects.filter(turn__ended_at__isnull=False, excluded_from_training=False)
-            .exclude(word="").exclude(strokes=[]))
+    return (
+        Drawing.objects.filter(turn__ended_at__isnull=False, excluded_from_training=False)
+        .exclude(word="")
+        .exclude(strokes=[])
+    )
 
 
 def words_with_drawings() -> list[str]:

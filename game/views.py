@@ -22,8 +22,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _home_with_error(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "game/home.html", {"error": message, "public_rooms": selectors.public_rooms()},
-                  status=status)
+    return render(
+        request, "game/home.html", {"error": message, "public_rooms": selectors.public_rooms()}, status=status
+    )
 
 
 @require_POST
@@ -72,11 +73,17 @@ def room(request: HttpRequest, code: str) -> HttpResponse:
         "mode": found.mode,
         # The game's constants, read by the page's scripts from here (one place: the protocol and the rules).
         "constants": {
-            "canvasWidth": protocol.CANVAS_WIDTH, "canvasHeight": protocol.CANVAS_HEIGHT,
-            "brushSizes": list(protocol.BRUSH_SIZES), "palette": list(protocol.PALETTE),
-            "maxPointsPerBatch": protocol.MAX_POINTS_PER_BATCH, "maxPointsPerStroke": protocol.MAX_POINTS_PER_STROKE,
-            "maxFrameBytes": protocol.MAX_FRAME_BYTES, "maxText": protocol.MAX_TEXT,
-            "settingRanges": rules.SETTING_RANGES, "aiModes": list(rules.AI_MODES), "aiMask": rules.AI_MASK_CHAR,
+            "canvasWidth": protocol.CANVAS_WIDTH,
+            "canvasHeight": protocol.CANVAS_HEIGHT,
+            "brushSizes": list(protocol.BRUSH_SIZES),
+            "palette": list(protocol.PALETTE),
+            "maxPointsPerBatch": protocol.MAX_POINTS_PER_BATCH,
+            "maxPointsPerStroke": protocol.MAX_POINTS_PER_STROKE,
+            "maxFrameBytes": protocol.MAX_FRAME_BYTES,
+            "maxText": protocol.MAX_TEXT,
+            "settingRanges": rules.SETTING_RANGES,
+            "aiModes": list(rules.AI_MODES),
+            "aiMask": rules.AI_MASK_CHAR,
             "minHumans": {str(mode): n for mode, n in rules.MIN_HUMANS.items()},
         },
     }
@@ -127,5 +134,8 @@ def admin_drawing_svg(request: HttpRequest, drawing_id: int) -> HttpResponse:
     drawing = Drawing.objects.filter(pk=drawing_id).only("strokes").first()
     if drawing is None:
         raise Http404("no such drawing")
-    return HttpResponse(thumbnails.drawing_svg(drawing.strokes), content_type="image/svg+xml",
-                        headers={"Cache-Control": "private, max-age=60"})
+    return HttpResponse(
+        thumbnails.drawing_svg(drawing.strokes),
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=60"},
+    )

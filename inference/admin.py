@@ -59,17 +59,22 @@ def activation_message(result) -> str:
     if result.live:
         return f"{result.version} is now live: every room switches to it within a second."
     words = ", ".join(result.waiting_for[:10]) + ("..." if len(result.waiting_for) > 10 else "")
-    return (f"{result.version} will go live as soon as the turns in play that use words it does not know end "
-            f"({words}); new turns only offer words it knows. It is pending: cancel it from the model list.")
+    return (
+        f"{result.version} will go live as soon as the turns in play that use words it does not know end "
+        f"({words}); new turns only offer words it knows. It is pending: cancel it from the model list."
+    )
 
 
 class CompareForm(forms.Form):
     a = forms.ModelChoiceField(ModelVersion.objects.all(), label="Version A")
     b = forms.ModelChoiceField(ModelVersion.objects.all(), label="Version B")
-    data = forms.ChoiceField(label="Validation data folder", choices=[],
-                             error_messages={"invalid_choice": "Choose one of the configured data folders."},
-                             help_text="A configured folder of <category>.ndjson (TRAINING_DATA_DIRS); its held-out "
-                             "drawings (the split training never uses) are scored.")
+    data = forms.ChoiceField(
+        label="Validation data folder",
+        choices=[],
+        error_messages={"invalid_choice": "Choose one of the configured data folders."},
+        help_text="A configured folder of <category>.ndjson (TRAINING_DATA_DIRS); its held-out "
+        "drawings (the split training never uses) are scored.",
+    )
     scope = forms.ChoiceField(choices=[])
     limit = forms.IntegerField(min_value=1, max_value=200, initial=10, label="Drawings per category")
 
@@ -84,25 +89,62 @@ class CompareForm(forms.Form):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name_column", "live_column", "top1", "top3", "map3", "early", "categories_column",
-                    "per_class_column", "size_column", "created_by", "created_column")
+    list_display = (
+        "name_column",
+        "live_column",
+        "top1",
+        "top3",
+        "map3",
+        "early",
+        "categories_column",
+        "per_class_column",
+        "size_column",
+        "created_by",
+        "created_column",
+    )
     list_display_links = ("name_column",)
     search_fields = ("name", "created_by")
     actions = ["compare_selected", "activate_selected"]
     change_form_template = "admin/inference/modelversion/change_form.html"
     change_list_template = "admin/inference/modelversion/change_list.html"
     fieldsets = [
-        (None, {"fields": ["name", "live_column", "created_by", "created_at", "activated_at", "size_column",
-                           "file_column", "job_column"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "live_column",
+                    "created_by",
+                    "created_at",
+                    "activated_at",
+                    "size_column",
+                    "file_column",
+                    "job_column",
+                ]
+            },
+        ),
         ("Metrics", {"fields": ["metrics_table"]}),
         ("Trained on", {"fields": ["training_data_table", "labels_column"]}),
         ("Training settings", {"fields": ["training_settings_table"]}),
         ("Plots", {"fields": ["plots_column"]}),
         ("Activations", {"fields": ["activations_table"]}),
     ]
-    readonly_fields = ["name", "live_column", "created_by", "created_at", "activated_at", "size_column", "file_column",
-                       "job_column", "metrics_table", "training_data_table", "labels_column",
-                       "training_settings_table", "plots_column", "activations_table"]
+    readonly_fields = [
+        "name",
+        "live_column",
+        "created_by",
+        "created_at",
+        "activated_at",
+        "size_column",
+        "file_column",
+        "job_column",
+        "metrics_table",
+        "training_data_table",
+        "labels_column",
+        "training_settings_table",
+        "plots_column",
+        "activations_table",
+    ]
 
     class Media:
         css = {"all": ["admin-extra/admin-extra.css"]}
@@ -122,13 +164,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if v.is_active:
             return format_html('<span class="ax-badge ax-live" title="serving every room">live</span>')
         if getattr(v, "is_pending", False):
-            return format_html('<span class="ax-badge ax-pending" title="goes live when the turns in play end">'
-                               'pending</span>')
+            return format_html(
+                '<span class="ax-badge ax-pending" title="goes live when the turns in play end">pending</span>'
+            )
         return "shipped default" if v.is_shipped_default else "–"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            is_pending=Exists(PendingActivation.objects.filter(version=OuterRef("pk"))))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(is_pending=Exists(PendingActivation.objects.filter(version=OuterRef("pk"))))
+        )
 
     def _metric(self, v: ModelVersion, key: str) -> str:
         return _pct(v.metrics.get(key))
@@ -165,24 +211,28 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="file")
     def file_column(self, v: ModelVersion) -> str:
         ok = v.path.is_file()
-        return format_html('<code>{}</code> {}', v.file_path,
-                           "" if ok else format_html('<span class="ax-no">missing</span>'))
+        return format_html(
+            "<code>{}</code> {}", v.file_path, "" if ok else format_html('<span class="ax-no">missing</span>')
+        )
 
     @admin.display(description="training job")
     def job_column(self, v: ModelVersion) -> str:
         job = v.training_jobs.first()
         if job is None:
             return "–"
-        return format_html('<a href="{}">job #{}</a>', reverse("admin:training_trainingjob_change", args=[job.pk]),
-                           job.pk)
+        return format_html(
+            '<a href="{}">job #{}</a>', reverse("admin:training_trainingjob_change", args=[job.pk]), job.pk
+        )
 
     @admin.display(description="metrics")
     def metrics_table(self, v: ModelVersion) -> str:
         rows = [(label, _pct(v.metrics.get(key))) for key, label in METRIC_LABELS.items()]
-        extra = [("validation drawings", v.training_data.get("validation_drawings", v.metrics.get("n", "–"))),
-                 ("TFLite/Keras agreement", _pct(v.metrics.get("tflite_keras_agreement"))),
-                 ("training time", f"{v.metrics['train_seconds']:.0f} s" if "train_seconds" in v.metrics else "–"),
-                 ("epochs run", v.metrics.get("epochs_run", "–"))]
+        extra = [
+            ("validation drawings", v.training_data.get("validation_drawings", v.metrics.get("n", "–"))),
+            ("TFLite/Keras agreement", _pct(v.metrics.get("tflite_keras_agreement"))),
+            ("training time", f"{v.metrics['train_seconds']:.0f} s" if "train_seconds" in v.metrics else "–"),
+            ("epochs run", v.metrics.get("epochs_run", "–")),
+        ]
         body = format_html_join("", "<tr><th>{}</th><td class='ax-num'>{}</td></tr>", rows + extra)
         return format_html('<table class="ax-table ax-metrics ax-kv">{}</table>', body)
 
@@ -191,8 +241,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if not data:
             return "–"
         rows = [(k.replace("_", " "), "–" if val is None else val) for k, val in data.items() if k != "extra"]
-        return format_html('<table class="ax-table ax-kv">{}</table>',
-                           format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+        return format_html(
+            '<table class="ax-table ax-kv">{}</table>', format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        )
 
     @admin.display(description="data")
     def training_data_table(self, v: ModelVersion) -> str:
@@ -214,21 +265,30 @@ class ModelVersionAdmin(admin.ModelAdmin):
         folder = v.path.parent
         figures = [
             (reverse("admin:inference_modelversion_plot", args=[v.pk, name]), caption, caption)
-            for name, caption in PLOTS.items() if (folder / name).is_file()
+            for name, caption in PLOTS.items()
+            if (folder / name).is_file()
         ]
         if not figures:
             return "No plots were saved with this version."
-        return format_html('<div class="ax-plots">{}</div>', format_html_join(
-            "", '<figure><img src="{}" alt="{}" loading="lazy"><figcaption>{}</figcaption></figure>', figures))
+        return format_html(
+            '<div class="ax-plots">{}</div>',
+            format_html_join(
+                "", '<figure><img src="{}" alt="{}" loading="lazy"><figcaption>{}</figcaption></figure>', figures
+            ),
+        )
 
     @admin.display(description="history")
     def activations_table(self, v: ModelVersion) -> str:
-        rows = [(a.activated_at.strftime("%Y-%m-%d %H:%M:%S"), a.activated_by or "system", str(a.previous or "–"))
-                for a in v.activations.select_related("previous")[:20]]
+        rows = [
+            (a.activated_at.strftime("%Y-%m-%d %H:%M:%S"), a.activated_by or "system", str(a.previous or "–"))
+            for a in v.activations.select_related("previous")[:20]
+        ]
         if not rows:
             return "Never activated."
-        return format_html('<table class="ax-table"><thead><tr><th>when</th><th>by</th><th>replaced</th></tr></thead>'
-                           '{}</table>', format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows))
+        return format_html(
+            '<table class="ax-table"><thead><tr><th>when</th><th>by</th><th>replaced</th></tr></thead>{}</table>',
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     # --- permissions: versions come from training; only activation changes them --------------------
 
@@ -265,9 +325,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         from inference.selectors import pending_activation
 
-        extra_context = {**(extra_context or {}), "title": "Model version", "show_save": False, "show_save_and_continue": False,
-                         "show_save_and_add_another": False, "can_activate": self.has_activate_permission(request),
-                         "pending": pending_activation()}
+        extra_context = {
+            **(extra_context or {}),
+            "title": "Model version",
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "can_activate": self.has_activate_permission(request),
+            "pending": pending_activation(),
+        }
         if object_id and request.method == "POST":
             return HttpResponseNotAllowed(["GET"])  # read-only: activation has its own POST view
         return super().changeform_view(request, object_id, form_url, extra_context)
@@ -276,9 +342,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         from inference.selectors import pending_activation
 
         last = ModelActivation.objects.select_related("version", "previous").first()
-        extra_context = {**(extra_context or {}), "title": "Model versions", "last_activation": last,
-                         "can_activate": self.has_activate_permission(request), "pending": pending_activation(),
-                         "live": ModelVersion.objects.filter(is_active=True).first()}
+        extra_context = {
+            **(extra_context or {}),
+            "title": "Model versions",
+            "last_activation": last,
+            "can_activate": self.has_activate_permission(request),
+            "pending": pending_activation(),
+            "live": ModelVersion.objects.filter(is_active=True).first(),
+        }
         return super().changelist_view(request, extra_context)
 
     def _version(self, request: HttpRequest, version_id) -> ModelVersion:
@@ -303,8 +374,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def _back(self, request: HttpRequest, default: str) -> HttpResponseRedirect:
         target = request.POST.get("next", "")
-        if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                      require_https=request.is_secure()):
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             return HttpResponseRedirect(target)
         return HttpResponseRedirect(default)
 
@@ -337,7 +409,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if cancelled is None:
             messages.info(request, "No activation was pending (it may have gone live meanwhile).")
         else:
-            messages.success(request, f"The pending activation of {cancelled.version} is cancelled; the live model stays.")
+            messages.success(
+                request, f"The pending activation of {cancelled.version} is cancelled; the live model stays."
+            )
         return self._back(request, reverse("admin:inference_modelversion_changelist"))
 
     def rollback_view(self, request: HttpRequest) -> HttpResponse:
@@ -374,9 +448,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 error = "Choose two different versions."
             else:
                 try:
-                    comparison = compare_model_versions(versions=[a, b], data_dir=Path(form.cleaned_data["data"]),
-                                                        limit=form.cleaned_data["limit"],
-                                                        scope=form.cleaned_data["scope"])
+                    comparison = compare_model_versions(
+                        versions=[a, b],
+                        data_dir=Path(form.cleaned_data["data"]),
+                        limit=form.cleaned_data["limit"],
+                        scope=form.cleaned_data["scope"],
+                    )
                 except ModelVersionError as exc:
                     error = str(exc)
         context = {
@@ -413,10 +490,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         try:
             result = activate_model_version(version=versions[0], by=request.user.get_username())
         except ModelVersionError as exc:
-            self.message_user(request, f"{versions[0]} was not activated; the live model stays. Reason: {exc}",
-                              messages.ERROR)
+            self.message_user(
+                request, f"{versions[0]} was not activated; the live model stays. Reason: {exc}", messages.ERROR
+            )
         else:
-            self.message_user(request, activation_message(result), messages.SUCCESS if result.live else messages.WARNING)
+            self.message_user(
+                request, activation_message(result), messages.SUCCESS if result.live else messages.WARNING
+            )
         return None
 
 

@@ -182,7 +182,9 @@ def bench_result(
     }
 
 
-def run_benchmark(classifier: Classifier, data: Path, n: int, report: Callable[[str], None] = lambda line: None) -> dict:
+def run_benchmark(
+    classifier: Classifier, data: Path, n: int, report: Callable[[str], None] = lambda line: None
+) -> dict:
     """Time `n` drawings of `data` (and raw versions of them) on one pinned core, after a warm-up."""
     drawings = sample_drawings(Path(data), n)
     if not drawings:

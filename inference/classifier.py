@@ -80,7 +80,7 @@ class Classifier:
         largest = BATCH_SIZES[-1]
         rows = []
         for start in range(0, len(images), largest):
-            part = x[start:start + largest]
+            part = x[start : start + largest]
             size = next(b for b in BATCH_SIZES if b >= len(part))
             if size > len(part):  # pad with blank images; their rows are dropped
                 part = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), np.float32)])

@@ -98,13 +98,15 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
                     continue
                 self.done[key] = message["version"]
                 self.done.move_to_end(key)
-                deliveries.append(self.deliver(
-                    key=key,
-                    context=message.get("context") or {},
-                    version=message["version"],
-                    guesses=[(g.label, g.probability) for g in guesses],
-                    n_labels=len(classifier.labels),
-                ))
+                deliveries.append(
+                    self.deliver(
+                        key=key,
+                        context=message.get("context") or {},
+                        version=message["version"],
+                        guesses=[(g.label, g.probability) for g in guesses],
+                        n_labels=len(classifier.labels),
+                    )
+                )
             while len(self.done) > REMEMBERED_DRAWINGS:
                 self.done.popitem(last=False)
             while len(self.growing) > REMEMBERED_GROWING:
@@ -114,7 +116,6 @@ class InferenceConsumer(DirectDispatchMixin, AsyncConsumer):
                 if isinstance(outcome, BaseException):
                     log.error("delivering an AI guess failed", exc_info=outcome)
             await asyncio.sleep(0)  # sockets, and newer versions, get in before the next chunk
-
 
     def _next_chunk(self) -> list[str]:
         """Finished strokes first, then drawings in mid-stroke; within each, the longest-waiting first.
@@ -141,8 +142,9 @@ def _recognize_batch(drawings: list[tuple[list, GrowingDrawing]], classifier) ->
     return recognize_many([(strokes, growing.simplify) for strokes, growing in drawings], classifier)
 
 
-async def request_inference(*, key: str, version: int, strokes: list, context: dict | None = None,
-                            partial: bool = False) -> None:
+async def request_inference(
+    *, key: str, version: int, strokes: list, context: dict | None = None, partial: bool = False
+) -> None:
     """Queue a drawing on the `inference` channel of the default layer, which the inference workers share.
 
     `key` names the drawing (a newer version replaces an older one still waiting); `context` comes
@@ -151,6 +153,12 @@ async def request_inference(*, key: str, version: int, strokes: list, context: d
     """
     await get_channel_layer().send(
         INFERENCE_CHANNEL,
-        {"type": "classify", "key": key, "version": version, "strokes": strokes, "context": context or {},
-         "partial": partial},
+        {
+            "type": "classify",
+            "key": key,
+            "version": version,
+            "strokes": strokes,
+            "context": context or {},
+            "partial": partial,
+        },
     )

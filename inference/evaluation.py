@@ -253,7 +253,10 @@ def unique_name(name: str, taken: dict) -> str:
 
 
 def score_files(
-    files: list[Path], limit: int | None, tallies: list[Tally], split: str = "all",
+    files: list[Path],
+    limit: int | None,
+    tallies: list[Tally],
+    split: str = "all",
     report: Callable[[str], None] = lambda line: None,
 ) -> tuple[dict[str, str], int]:
     """Preprocess each drawing once, classify it with every model; returns each file's format and the skips."""
@@ -275,8 +278,15 @@ def score_files(
 
 
 def evaluation_result(
-    tallies: list[Tally], formats: dict[str, str], skipped: int, seconds: float, *, data: Path, limit: int | None,
-    split: str, compared: bool = False,
+    tallies: list[Tally],
+    formats: dict[str, str],
+    skipped: int,
+    seconds: float,
+    *,
+    data: Path,
+    limit: int | None,
+    split: str,
+    compared: bool = False,
 ) -> dict:
     """`evaluate`'s JSON: the primary model's figures at top level, every model under "models" when compared."""
     kinds = Counter(f for f in formats.values() if f != "empty")

@@ -44,9 +44,7 @@ class ModelActivation(models.Model):
     """Who switched the live model, when, and from what: the audit trail and roll-back's memory."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activations")
-    previous = models.ForeignKey(
-        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    previous = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     activated_by = models.CharField(max_length=150, blank=True)
     activated_at = models.DateTimeField(auto_now_add=True)
 

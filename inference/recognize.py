@@ -22,8 +22,9 @@ def recognize(drawing, classifier: Classifier, k: int = 3, *, simplifier=simplif
     return classifier.top_k(rasterize(strokes, classifier.channels), k)
 
 
-def recognize_many(drawings: Sequence[tuple[object, Callable]], classifier: Classifier,
-                   k: int = 3) -> list[list[Guess] | None]:
+def recognize_many(
+    drawings: Sequence[tuple[object, Callable]], classifier: Classifier, k: int = 3
+) -> list[list[Guess] | None]:
     """Top-k for several drawings, each `(strokes, simplifier)`, classified in one batched call.
 
     A drawing that cannot be read gets None (and a log line); the others are answered all the same.

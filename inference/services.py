@@ -185,7 +185,9 @@ def current_shipped_default() -> ModelVersion:
     if shipped is not None and shipped.file_path == stored_file:
         return shipped
     if shipped is not None and (shipped.labels, shipped.metrics, shipped.size_bytes) == (
-        found.labels, found.metrics, found.model_file.stat().st_size
+        found.labels,
+        found.metrics,
+        found.model_file.stat().st_size,
     ):
         # The same release, registered before versions kept their files in the store: point it at its copy.
         ModelVersion.objects.filter(pk=shipped.pk).update(file_path=stored_file)
@@ -200,6 +202,9 @@ def current_shipped_default() -> ModelVersion:
             if shipped.is_active:
                 result = activate_model_version(version=new, by="system: a new shipped default")
                 if not result.live:
-                    log.warning("the new shipped default %s goes live when turns using %s end", new.pk,
-                                ", ".join(result.waiting_for[:10]))
+                    log.warning(
+                        "the new shipped default %s goes live when turns using %s end",
+                        new.pk,
+                        ", ".join(result.waiting_for[:10]),
+                    )
     return new

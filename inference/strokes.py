@@ -77,8 +77,9 @@ def _box(xs: list[float], ys: list[float]) -> tuple[float, float, float, float]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def _rdp_mark(xs: np.ndarray | None, ys: np.ndarray | None, lx: list, ly: list, start: int, stop: int,
-              epsilon: float, keep: list) -> None:
+def _rdp_mark(
+    xs: np.ndarray | None, ys: np.ndarray | None, lx: list, ly: list, start: int, stop: int, epsilon: float, keep: list
+) -> None:
     """RDP over points start..stop-1: sets keep[i] for the points kept.
 
     The points come as lists and, optionally, as arrays: long spans are
@@ -168,8 +169,7 @@ def _simplify_stroke(xs: list[float], ys: list[float], lox: float, loy: float, s
     if len(cx) > 2:
         keep[1:-1] = [False] * (len(cx) - 2)
         long = len(cx) > _NUMPY_SPAN
-        _rdp_mark(np.array(cx) if long else None, np.array(cy) if long else None, cx, cy, 0, len(cx),
-                  RDP_EPSILON, keep)
+        _rdp_mark(np.array(cx) if long else None, np.array(cy) if long else None, cx, cy, 0, len(cx), RDP_EPSILON, keep)
     kept: list[tuple[float, float]] = []
     for x, y, k in zip(cx, cy, keep, strict=True):
         if k:

@@ -25,9 +25,18 @@ def pytest_report_header(config) -> str:
 # `make test` runs the suite on two pytest-xdist workers, a file at a time each: these start first,
 # so that no long file begins last while the other worker sits idle.
 LONG_FILES = (
-    "test_jobs.py", "test_job_recovery.py", "test_admin_browser.py", "test_multiprocess.py", "test_simulate_game.py",
-    "test_live_commands.py", "test_frame_limits.py", "test_training.py", "test_browser_modes.py",
-    "test_browser_playtest.py", "test_slow_readers.py", "test_model_swaps.py",
+    "test_jobs.py",
+    "test_job_recovery.py",
+    "test_admin_browser.py",
+    "test_multiprocess.py",
+    "test_simulate_game.py",
+    "test_live_commands.py",
+    "test_frame_limits.py",
+    "test_training.py",
+    "test_browser_modes.py",
+    "test_browser_playtest.py",
+    "test_slow_readers.py",
+    "test_model_swaps.py",
 )
 
 

@@ -41,7 +41,8 @@ def another_machine(url: str, source: str) -> Iterator[str]:
     async def handle(client_reader, client_writer):
         try:
             server_reader, server_writer = await asyncio.open_connection(
-                target_host, target_port, local_addr=(source, 0))
+                target_host, target_port, local_addr=(source, 0)
+            )
         except OSError:
             client_writer.close()
             return

@@ -55,8 +55,18 @@ def make_run_args(host: str, port: int) -> list[str]:
 
 
 STARTUP_SECONDS = 60.0
-SERVER_SETTINGS_FROM_SHELL = ("REDIS_URL", "EMBEDDED_SERVICES", "GAME_CLOCK_IN_WEB", "DEBUG", "SECRET_KEY",
-                              "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "TRUSTED_PROXIES", "BIND_HOST", "HTTPS")
+SERVER_SETTINGS_FROM_SHELL = (
+    "REDIS_URL",
+    "EMBEDDED_SERVICES",
+    "GAME_CLOCK_IN_WEB",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "TRUSTED_PROXIES",
+    "BIND_HOST",
+    "HTTPS",
+)
 STOP_SECONDS = 10.0
 
 
@@ -81,8 +91,12 @@ def free_port() -> int:
 # Most tests here play from 127.0.0.1 (browsers cannot choose their address); the per-address limits have
 # their own tests, and the tools' players each speak from a loopback address of their own (tools/addresses.py),
 # so their tests run with the deployed limits (`deployed_limits=True`).
-RAISED_LIMITS = {"ROOMS_PER_ADDRESS": "10000", "SEATS_PER_ADDRESS": "10000", "SOCKETS_PER_ADDRESS": "10000",
-                 "SOCKET_OPENS_PER_ADDRESS": "100000"}
+RAISED_LIMITS = {
+    "ROOMS_PER_ADDRESS": "10000",
+    "SEATS_PER_ADDRESS": "10000",
+    "SOCKETS_PER_ADDRESS": "10000",
+    "SOCKET_OPENS_PER_ADDRESS": "100000",
+}
 LIMITS_FROM_SHELL = (*RAISED_LIMITS, "CODES_PER_ADDRESS")
 
 
@@ -99,8 +113,14 @@ def server_env(db_path: Path, extra: dict[str, str] | None = None, *, deployed_l
 
 def _migrate(env: dict[str, str], log_path: Path) -> None:
     with open(log_path, "ab") as log:
-        done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"migrate failed:\n{log_path.read_text(errors='replace')}")
 
@@ -133,9 +153,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def live_server(extra_env: dict[str, str] | None = None, startup_timeout: float = STARTUP_SECONDS,
-                keep_files: bool = False, make_run_host: str | None = None, server_args: list[str] | None = None,
-                port: int | None = None, deployed_limits: bool = False) -> Iterator[LiveServer]:
+def live_server(
+    extra_env: dict[str, str] | None = None,
+    startup_timeout: float = STARTUP_SECONDS,
+    keep_files: bool = False,
+    make_run_host: str | None = None,
+    server_args: list[str] | None = None,
+    port: int | None = None,
+    deployed_limits: bool = False,
+) -> Iterator[LiveServer]:
     """A migrated fresh database and a Daphne process serving it; stopped and cleaned up on exit.
 
     With `make_run_host` the server is started as `make run HOST=make_run_host` starts it (config.serve);

@@ -34,9 +34,9 @@ def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Pope
         pytest.fail("redis-server is not installed: run `make test` (it installs Debian's redis-server)")
     port = port or free_port()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for_port(port)
     return proc, f"redis://127.0.0.1:{port}/0"

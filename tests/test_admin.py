@@ -52,8 +52,14 @@ def create_user_in(env: dict[str, str], username: str, *, staff: bool = True, su
         f"u = U.objects.create_user({username!r}, password={PASSWORD!r}); "
         f"u.is_staff = {staff!r}; u.is_superuser = {superuser!r}; u.save()"
     )
-    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -63,9 +69,18 @@ def http_login(base_url: str, username: str) -> requests.Session:
     http.trust_env = False
     login = base_url + "/admin/login/"
     http.get(login, timeout=30).raise_for_status()
-    answer = http.post(login, data={"username": username, "password": PASSWORD, "next": "/admin/",
-                                    "csrfmiddlewaretoken": http.cookies["csrftoken"]},
-                       headers={"Referer": login}, allow_redirects=False, timeout=30)
+    answer = http.post(
+        login,
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "next": "/admin/",
+            "csrfmiddlewaretoken": http.cookies["csrftoken"],
+        },
+        headers={"Referer": login},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert answer.status_code == 302, f"login failed for {username}: {answer.status_code}"
     return http
 
@@ -83,8 +98,14 @@ def session_for(env: dict[str, str], username: str, *, staff: bool) -> requests.
         "s[SESSION_KEY] = str(u.pk); s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'; "
         "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print('KEY=' + s.session_key)"
     )
-    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     key = next(line[4:] for line in done.stdout.splitlines() if line.startswith("KEY="))
     http = requests.Session()
@@ -95,10 +116,16 @@ def session_for(env: dict[str, str], username: str, *, staff: bool) -> requests.
 
 def tiny_png() -> bytes:
     """A valid 1x1 PNG: enough for the plot view to stream."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
@@ -132,8 +159,16 @@ def pending(db, candidate) -> PendingActivation:
 @pytest.fixture
 def job(db) -> TrainingJob:
     return TrainingJob.objects.create(
-        name="a job", status=JobStatus.RUNNING, phase=JobPhase.TRAINING, fraction=0.5, epoch=2, epochs=4,
-        loss=1.25, accuracy=0.5, eta_seconds=75, settings={"sources": ["folder"], "epochs": 4, "categories": ["cat", "dog"]},
+        name="a job",
+        status=JobStatus.RUNNING,
+        phase=JobPhase.TRAINING,
+        fraction=0.5,
+        epoch=2,
+        epochs=4,
+        loss=1.25,
+        accuracy=0.5,
+        eta_seconds=75,
+        settings={"sources": ["folder"], "epochs": 4, "categories": ["cat", "dog"]},
     )
 
 
@@ -144,8 +179,9 @@ def finished_drawing(word: str, strokes: list, ai_latest: list | None = None, wh
 
 @pytest.fixture
 def turn(db) -> Drawing:
-    return finished_drawing("cat", [[[10, 60, 110], [10, 80, 12], [0, 16, 32]]],
-                            [["cat", 0.8], ["dog", 0.1], ["airplane", 0.05]])
+    return finished_drawing(
+        "cat", [[[10, 60, 110], [10, 80, 12], [0, 16, 32]]], [["cat", 0.8], ["dog", 0.1], ["airplane", 0.05]]
+    )
 
 
 @pytest.fixture
@@ -163,10 +199,13 @@ def no_spawn(db) -> list:
     return Queued()
 
 
-def admin_urls(live: ModelVersion, candidate: ModelVersion, job: TrainingJob, turn: Drawing) -> list[tuple[str, str, dict]]:
+def admin_urls(
+    live: ModelVersion, candidate: ModelVersion, job: TrainingJob, turn: Drawing
+) -> list[tuple[str, str, dict]]:
     """Every page and action this feature adds: (method, url, POST data)."""
     compare = reverse("admin:inference_modelversion_compare") + (
-        f"?a={candidate.pk}&b={live.pk}&data={SHIPPED.parent}&scope=both&limit=1")
+        f"?a={candidate.pk}&b={live.pk}&data={SHIPPED.parent}&scope=both&limit=1"
+    )
     start = {"sources": ["folder"], "categories": "cat,dog", "per_class": "5", "epochs": "1", "augment": "on"}
     return [
         ("get", reverse("admin:training_trainingjob_changelist"), {}),
@@ -183,12 +222,19 @@ def admin_urls(live: ModelVersion, candidate: ModelVersion, job: TrainingJob, tu
         ("post", reverse("admin:inference_modelversion_activate", args=[candidate.pk]), {}),
         ("post", reverse("admin:inference_modelversion_rollback"), {}),
         ("post", reverse("admin:inference_modelversion_cancel_pending"), {}),
-        ("post", reverse("admin:inference_modelversion_changelist"),
-         {"action": "activate_selected", "_selected_action": [candidate.pk]}),
+        (
+            "post",
+            reverse("admin:inference_modelversion_changelist"),
+            {"action": "activate_selected", "_selected_action": [candidate.pk]},
+        ),
         ("get", reverse("admin:inference_modelactivation_changelist"), {}),
         ("get", reverse("admin:game_drawing_changelist"), {}),
         ("get", reverse("admin:game_drawing_change", args=[turn.pk]), {}),
-        ("post", reverse("admin:game_drawing_changelist"), {"action": "exclude_from_training", "_selected_action": [turn.pk]}),
+        (
+            "post",
+            reverse("admin:game_drawing_changelist"),
+            {"action": "exclude_from_training", "_selected_action": [turn.pk]},
+        ),
     ]
 
 
@@ -266,8 +312,13 @@ def test_over_a_real_server_no_websocket_reaches_the_admin_whoever_asks(server, 
 
     async def attempt(path: str) -> str:
         try:
-            async with connect(ws_base + path, origin=Origin(origin), additional_headers={"Cookie": cookie},
-                               proxy=None, open_timeout=10) as ws:
+            async with connect(
+                ws_base + path,
+                origin=Origin(origin),
+                additional_headers={"Cookie": cookie},
+                proxy=None,
+                open_timeout=10,
+            ) as ws:
                 if "/ws/room/" in path:
                     await ws.send(json.dumps({"type": "join", "name": "Probe"}))
                     return json.loads(await asyncio.wait_for(ws.recv(), 10))["type"]
@@ -278,8 +329,14 @@ def test_over_a_real_server_no_websocket_reaches_the_admin_whoever_asks(server, 
             return f"refused {type(exc).__name__}"
 
     async def main() -> dict[str, str]:
-        paths = ["/admin/", "/admin/training/trainingjob/1/progress/", "/admin/inference/modelversion/",
-                 "/ws/admin/", "/ws/admin/jobs/1/", "/ws/training/1/"]
+        paths = [
+            "/admin/",
+            "/admin/training/trainingjob/1/progress/",
+            "/admin/inference/modelversion/",
+            "/ws/admin/",
+            "/ws/admin/jobs/1/",
+            "/ws/training/1/",
+        ]
         paths.append(urlsplit(ws_url_for(server.url, code)).path)
         outcomes = await asyncio.gather(*(attempt(p) for p in paths))
         results = dict(zip(paths, outcomes, strict=True))
@@ -304,11 +361,22 @@ def test_model_page_shows_metrics_data_settings_plots_and_marks_the_live_version
     listing = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
     assert "81.2%" in listing and "ax-badge ax-live" in listing
     page = admin_client.get(reverse("admin:inference_modelversion_change", args=[candidate.pk])).content.decode()
-    for text in ("81.2%", "95.0%", "87.5%", "50.0%", "folder:/data", "per class", "augment", "Activate (make it live)",
-                 reverse("admin:inference_modelversion_plot", args=[candidate.pk, "training_curves.png"])):
+    for text in (
+        "81.2%",
+        "95.0%",
+        "87.5%",
+        "50.0%",
+        "folder:/data",
+        "per class",
+        "augment",
+        "Activate (make it live)",
+        reverse("admin:inference_modelversion_plot", args=[candidate.pk, "training_curves.png"]),
+    ):
         assert text in page, text
     assert "confusions.png" not in page, "only plots that exist are shown"
-    live_page = admin_client.get(reverse("admin:inference_modelversion_change", args=[live_version.pk])).content.decode()
+    live_page = admin_client.get(
+        reverse("admin:inference_modelversion_change", args=[live_version.pk])
+    ).content.decode()
     assert "This version serves every room" in live_page and "Activate (make it live)" not in live_page
 
 
@@ -318,7 +386,9 @@ def test_plot_view_streams_only_known_plot_names_from_the_versions_folder(admin_
     assert ok.status_code == 200 and ok["Content-Type"] == "image/png"
     assert b"".join(ok.streaming_content) == tiny_png()
     for name in ("secret.txt", "model.tflite", "labels.txt", "confusions.png"):
-        assert admin_client.get(reverse("admin:inference_modelversion_plot", args=[candidate.pk, name])).status_code == 404
+        assert (
+            admin_client.get(reverse("admin:inference_modelversion_plot", args=[candidate.pk, name])).status_code == 404
+        )
     base = reverse("admin:inference_modelversion_plot", args=[candidate.pk, "x"])[:-1]
     for trick in ("..%2Fsecret.txt", "..%2F..%2F..%2Fconfig%2Fsettings.py", "%2Fetc%2Fpasswd"):
         answer = admin_client.get(base + trick)
@@ -373,8 +443,7 @@ def end_turns() -> None:
     for room in Room.objects.filter(phase="drawing"):
         state = store.parsed(room)
         state, _ = machine.apply(state, commands.Tick(), state.deadline + 1)
-        Room.objects.filter(pk=room.pk).update(state=to_json(state), phase=str(state.phase),
-                                               revision=room.revision + 1)
+        Room.objects.filter(pk=room.pk).update(state=to_json(state), phase=str(state.phase), revision=room.revision + 1)
 
 
 def restart_turns() -> None:
@@ -382,10 +451,10 @@ def restart_turns() -> None:
     for room in Room.objects.filter(phase="turn_end"):
         state = store.parsed(room)
         state, _ = machine.apply(state, commands.Tick(), state.deadline + 1)
-        state, _ = machine.apply(state, commands.ChooseWord(player_id=state.turn.drawer_id,
-                                                            word=state.turn.choices[0]), state.deadline - 1)
-        Room.objects.filter(pk=room.pk).update(state=to_json(state), phase=str(state.phase),
-                                               revision=room.revision + 1)
+        state, _ = machine.apply(
+            state, commands.ChooseWord(player_id=state.turn.drawer_id, word=state.turn.choices[0]), state.deadline - 1
+        )
+        Room.objects.filter(pk=room.pk).update(state=to_json(state), phase=str(state.phase), revision=room.revision + 1)
 
 
 @pytest.mark.django_db
@@ -420,20 +489,25 @@ def test_activating_a_model_that_lacks_a_word_in_play_waits_for_that_turn_and_ca
 
 
 @pytest.mark.django_db
-def test_compare_scores_two_versions_on_the_same_held_out_drawings(admin_client, live_version, candidate, shared_quickdraw):
+def test_compare_scores_two_versions_on_the_same_held_out_drawings(
+    admin_client, live_version, candidate, shared_quickdraw
+):
     url = reverse("admin:inference_modelversion_compare")
-    page = admin_client.get(url, {"a": candidate.pk, "b": live_version.pk, "data": str(shared_quickdraw),
-                                  "scope": "both", "limit": 3}).content.decode()
+    page = admin_client.get(
+        url, {"a": candidate.pk, "b": live_version.pk, "data": str(shared_quickdraw), "scope": "both", "limit": 3}
+    ).content.decode()
     assert 'id="comparison"' in page, page[-2000:]
     n = len(live_version.labels)
     assert f"drawings in {n} categories" in page
     assert page.count("Activate candidate") == 1, "the non-live version can be activated from the comparison"
-    same = admin_client.get(url, {"a": candidate.pk, "b": candidate.pk, "data": str(shared_quickdraw),
-                                  "scope": "both", "limit": 3}).content.decode()
+    same = admin_client.get(
+        url, {"a": candidate.pk, "b": candidate.pk, "data": str(shared_quickdraw), "scope": "both", "limit": 3}
+    ).content.decode()
     assert "Choose two different versions" in same
     for folder in ("/etc", "/no/such/folder"):  # only configured folders, and one answer for any other path
-        other = admin_client.get(url, {"a": candidate.pk, "b": live_version.pk, "data": folder, "scope": "both",
-                                       "limit": 3}).content.decode()
+        other = admin_client.get(
+            url, {"a": candidate.pk, "b": live_version.pk, "data": folder, "scope": "both", "limit": 3}
+        ).content.decode()
         assert "Choose one of the configured data folders" in other and 'id="comparison"' not in other
 
 
@@ -442,19 +516,39 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     url = reverse("admin:training_trainingjob_add")
     form = admin_client.get(url).content.decode()
     assert "Start training" in form and str(shared_quickdraw) in form
-    bad = admin_client.post(url, {"sources": ["folder"], "folder": str(shared_quickdraw), "categories": "cat, unicornz",
-                                  "epochs": "1", "augment": "on"})
+    bad = admin_client.post(
+        url,
+        {
+            "sources": ["folder"],
+            "folder": str(shared_quickdraw),
+            "categories": "cat, unicornz",
+            "epochs": "1",
+            "augment": "on",
+        },
+    )
     assert bad.status_code == 200 and "unknown categories for this data: unicornz" in bad.content.decode()
     assert not TrainingJob.objects.exists() and not no_spawn
     # A folder that is not configured gets the same answer whether it exists or not: no probing of server paths.
-    answers = [admin_client.post(url, {"sources": ["folder"], "folder": folder, "categories": "cat, dog", "epochs": "1"})
-               for folder in ("/etc", "/no/such/folder", str(shared_quickdraw.parent))]
+    answers = [
+        admin_client.post(url, {"sources": ["folder"], "folder": folder, "categories": "cat, dog", "epochs": "1"})
+        for folder in ("/etc", "/no/such/folder", str(shared_quickdraw.parent))
+    ]
     texts = [a.content.decode() for a in answers]
     assert all("choose one of the configured training data folders" in t for t in texts), texts[0][-2000:]
     assert all("/no/such/folder" not in t and "does not exist" not in t for t in texts)
     assert not TrainingJob.objects.exists() and not no_spawn
-    good = admin_client.post(url, {"sources": ["folder"], "folder": str(shared_quickdraw), "categories": "cat, dog",
-                                   "per_class": "5", "epochs": "2", "augment": "on", "name": "tiny"})
+    good = admin_client.post(
+        url,
+        {
+            "sources": ["folder"],
+            "folder": str(shared_quickdraw),
+            "categories": "cat, dog",
+            "per_class": "5",
+            "epochs": "2",
+            "augment": "on",
+            "name": "tiny",
+        },
+    )
     job = TrainingJob.objects.get()
     assert good.status_code == 302 and good["Location"] == reverse("admin:training_trainingjob_change", args=[job.pk])
     assert no_spawn.job_ids() == [job.pk] and job.created_by == admin_user and job.name == "tiny"
@@ -474,8 +568,9 @@ def test_the_train_page_says_before_anything_starts_that_no_worker_can_train_and
     url = reverse("admin:training_trainingjob_add")
     page = admin_client.get(url).content.decode()
     assert 'id="missing-training-packages"' in page and "tensorflow, keras" in page and INSTALL_COMMAND in page
-    refused = admin_client.post(url, {"sources": ["folder"], "folder": str(shared_quickdraw),
-                                      "categories": "cat, dog", "epochs": "1"}).content.decode()
+    refused = admin_client.post(
+        url, {"sources": ["folder"], "folder": str(shared_quickdraw), "categories": "cat, dog", "epochs": "1"}
+    ).content.decode()
     assert "No training worker can train" in refused and INSTALL_COMMAND in refused
     assert not TrainingJob.objects.exists() and not no_spawn, "nothing queued that could only fail"
 
@@ -499,11 +594,25 @@ def test_a_training_worker_without_the_training_packages_says_what_to_install_an
 
 @pytest.mark.django_db
 def test_job_page_and_its_progress_feed_show_phase_epoch_loss_eta_and_log(admin_client, job):
-    TrainingJob.objects.filter(pk=job.pk).update(log_tail="".join(f"line {i}\n" for i in range(4800, 5000)),
-                                                 heartbeat_at=job.created_at, hostname="trainer-1", pid=77, attempt=2)
+    TrainingJob.objects.filter(pk=job.pk).update(
+        log_tail="".join(f"line {i}\n" for i in range(4800, 5000)),
+        heartbeat_at=job.created_at,
+        hostname="trainer-1",
+        pid=77,
+        attempt=2,
+    )
     page = admin_client.get(reverse("admin:training_trainingjob_change", args=[job.pk])).content.decode()
-    for text in ("Training job #", "2 of 4", "1.2500", "50.0%", "1 min 15 s", "Cancel job", "line 4999",
-                 "job-progress.js", "trainer-1 (pid 77)"):
+    for text in (
+        "Training job #",
+        "2 of 4",
+        "1.2500",
+        "50.0%",
+        "1 min 15 s",
+        "Cancel job",
+        "line 4999",
+        "job-progress.js",
+        "trainer-1 (pid 77)",
+    ):
         assert text in page, text
     feed = admin_client.get(reverse("admin:training_trainingjob_progress", args=[job.pk])).json()
     assert feed["status"] == "running" and feed["phase"] == "training" and feed["epoch_text"] == "2 of 4"
@@ -548,8 +657,10 @@ def test_game_drawings_show_word_guesses_and_rightness_and_can_be_excluded(admin
 def test_a_huge_drawing_makes_a_small_row_and_a_bounded_picture(admin_client, client):
     from game.thumbnails import MAX_POINTS
 
-    scribble = [[[(i * 7) % 800 for i in range(3000)], [(i * 13) % 600 for i in range(3000)], list(range(3000))]
-                for _ in range(30)]  # 90,000 points
+    scribble = [
+        [[(i * 7) % 800 for i in range(3000)], [(i * 13) % 600 for i in range(3000)], list(range(3000))]
+        for _ in range(30)
+    ]  # 90,000 points
     huge = finished_drawing("dog", scribble, when="2026-11-25T10:01:00Z")
     listing = admin_client.get(reverse("admin:game_drawing_changelist")).content
     assert len(listing) < 100_000, "the list never carries the points themselves"

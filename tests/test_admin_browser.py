@@ -31,8 +31,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.training]
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 NEW_LABELS = ["snowflake", "apple", "bicycle"]
 
 
@@ -54,13 +60,20 @@ async def test_staff_trains_watches_activates_and_an_open_room_gets_the_new_mode
         env = server_env(server.log_path.parent / "db.sqlite3", {"MODEL_STORE_DIR": str(tmp_path / "models")})
         create_user_in(env, "boss")
         with open(tmp_path / "worker.log", "ab") as log:
-            worker = subprocess.Popen([sys.executable, "manage.py", "training_worker", "--interval", "0.3"], cwd=REPO,
-                                      env=env, stdout=log, stderr=subprocess.STDOUT)
+            worker = subprocess.Popen(
+                [sys.executable, "manage.py", "training_worker", "--interval", "0.3"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         # An open room with two players, seated before anything changes.
         code = create_room_over_http(server.url)
         drawings = DrawingLibrary(shared_quickdraw)
-        bots = [Bot(ws_url_for(server.url, code), name, origin=origin_for(server.url), drawings=drawings,
-                    expect_players=2) for name in ("Host", "Guest")]
+        bots = [
+            Bot(ws_url_for(server.url, code), name, origin=origin_for(server.url), drawings=drawings, expect_players=2)
+            for name in ("Host", "Guest")
+        ]
         for bot in bots:
             await bot.connect()
         try:
@@ -110,7 +123,11 @@ async def train_and_watch(page, base: str) -> str:
     end = time.monotonic() + 600  # a tiny job, but a busy machine
     while True:
         status = await page.get_attribute("[data-field=status_label]", "data-status")
-        sample = (status, await page.inner_text("[data-field=phase_label]"), await page.inner_text("[data-field=percent]"))
+        sample = (
+            status,
+            await page.inner_text("[data-field=phase_label]"),
+            await page.inner_text("[data-field=percent]"),
+        )
         if not seen or seen[-1] != sample:
             seen.append(sample)
             if sample[1] == "training" and not any(phase == "training" for _, phase, _ in seen[:-1]):
@@ -140,9 +157,11 @@ async def open_compare_and_activate(page, base: str, version_url: str) -> None:
     await page.goto(base + version_url)
     await page.wait_for_selector("#activate-button")
     plots = await page.evaluate(
-        "Array.from(document.querySelectorAll('.ax-plots img')).map(i => [i.alt, i.complete && i.naturalWidth])")
+        "Array.from(document.querySelectorAll('.ax-plots img')).map(i => [i.alt, i.complete && i.naturalWidth])"
+    )
     await page.wait_for_function(
-        "Array.from(document.querySelectorAll('.ax-plots img')).every(i => i.complete && i.naturalWidth > 0)")
+        "Array.from(document.querySelectorAll('.ax-plots img')).every(i => i.complete && i.naturalWidth > 0)"
+    )
     assert any("Training curves" in alt for alt, _ in plots), plots
     metrics = await page.inner_text(".ax-metrics")
     assert "Top-1 accuracy" in metrics and "MAP@3" in metrics and "Early-guess" in metrics
@@ -180,7 +199,9 @@ async def play_one_stroke_and_check_the_ai(bots: list[Bot]) -> None:
     for index, stroke in enumerate(strokes[:3]):
         points = [[x, y, 40 * i + 600 * index] for i, (x, y) in enumerate(stroke)]
         await drawer.send({"type": "stroke", "stroke": index, "points": points, "width": 10})
-    await wait_until(lambda: drawer.latest_ai.get(turn_id) and guest.latest_ai.get(turn_id), 20, "an AI guess in the room")
+    await wait_until(
+        lambda: drawer.latest_ai.get(turn_id) and guest.latest_ai.get(turn_id), 20, "an AI guess in the room"
+    )
     labels = drawer.latest_ai[turn_id]  # the drawer knows the word, so sees every label whole
     assert sorted(labels) == sorted(NEW_LABELS), f"the AI's guess {labels} must come from the new model"
     # The guesser sees the same guesses, the word itself masked (a clue, never the answer).

@@ -20,10 +20,19 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "architecture.md"
 APPS = ("config", "game", "inference", "training", "tools")
 CONSUMERS = [REPO / "game" / "consumers.py", REPO / "inference" / "consumers.py"]
-COMMANDS = sorted(p for app in APPS for p in (REPO / app / "management" / "commands").glob("*.py")
-                  if p.name != "__init__.py")
-ORM_CALLS = {"objects", "save", "delete", "bulk_create", "bulk_update", "update_or_create", "get_or_create",
-             "select_for_update"}
+COMMANDS = sorted(
+    p for app in APPS for p in (REPO / app / "management" / "commands").glob("*.py") if p.name != "__init__.py"
+)
+ORM_CALLS = {
+    "objects",
+    "save",
+    "delete",
+    "bulk_create",
+    "bulk_update",
+    "update_or_create",
+    "get_or_create",
+    "select_for_update",
+}
 
 
 def named_paths(text: str) -> set[str]:
@@ -38,8 +47,11 @@ def test_the_architecture_page_names_only_files_that_exist():
 @pytest.mark.parametrize("app", ["game", "inference"])
 def test_the_architecture_page_names_every_module_of_the_runtime_apps(app):
     named = named_paths(DOC.read_text())
-    modules = sorted(f"{app}/{p.name}" for p in (REPO / app).glob("*.py")
-                     if p.name not in {"__init__.py", "apps.py", "admin.py", "urls.py", "routing.py"})
+    modules = sorted(
+        f"{app}/{p.name}"
+        for p in (REPO / app).glob("*.py")
+        if p.name not in {"__init__.py", "apps.py", "admin.py", "urls.py", "routing.py"}
+    )
     unnamed = [m for m in modules if m not in named]
     assert not unnamed, f"docs/architecture.md does not say what these are for: {unnamed}"
 

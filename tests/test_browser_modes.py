@@ -182,7 +182,9 @@ def test_classic_turn_the_ai_guess_is_masked_until_you_guess(browser, live_serve
         for page in (bo, cy):
             page.wait_for_function(
                 "(m) => [...document.querySelectorAll('#ai-panel .ai-label.is-masked')].some(e => e.textContent === m)",
-                arg=shown, timeout=WAIT_MS)
+                arg=shown,
+                timeout=WAIT_MS,
+            )
             assert state(page)["word"] is None
             assert word not in ai_labels(page), "a guesser never reads the word in the AI's panel"
         assert word in ai_labels(ana), "the drawer sees the AI's guesses plain"
@@ -196,8 +198,11 @@ def test_classic_turn_the_ai_guess_is_masked_until_you_guess(browser, live_serve
         # Bo guesses: the AI's guesses turn plain for him.
         say(bo, word)
         bo.wait_for_selector("#chat-log .msg-correct.msg-me", timeout=WAIT_MS)
-        bo.wait_for_function("(w) => [...document.querySelectorAll('#ai-panel .ai-label')].some(e => e.textContent === w)",
-                             arg=word, timeout=WAIT_MS)
+        bo.wait_for_function(
+            "(w) => [...document.querySelectorAll('#ai-panel .ai-label')].some(e => e.textContent === w)",
+            arg=word,
+            timeout=WAIT_MS,
+        )
         assert not bo.locator("#ai-panel .ai-label.is-masked").count()
         bo.screenshot(path=artifact("modes-classic-guessed-desktop.png"))
 
@@ -233,8 +238,9 @@ def test_ai_off_and_hidden(browser, live_server_url):  # noqa: F811
 
         ana.select_option("#set-ai-mode", "hidden")
         ana.select_option("#set-draw-seconds", "30")
-        ana.wait_for_function("() => window.gtd.state.ai_mode === 'hidden' && window.gtd.state.draw_seconds === 30",
-                              timeout=WAIT_MS)
+        ana.wait_for_function(
+            "() => window.gtd.state.ai_mode === 'hidden' && window.gtd.state.draw_seconds === 30", timeout=WAIT_MS
+        )
         ana.click("#start-button")
         ana.wait_for_selector(".word-choice", timeout=WAIT_MS)
         choices = ana.locator(".word-choice").all_inner_texts()
@@ -266,7 +272,9 @@ def test_solo_three_words_then_the_end_screen(browser, live_server_url):  # noqa
         for n in (1, 2, 3):
             page.wait_for_function(
                 "(n) => window.gtd.state && window.gtd.state.phase === 'drawing' && window.gtd.state.round === n",
-                arg=n, timeout=WAIT_MS)
+                arg=n,
+                timeout=WAIT_MS,
+            )
             s = state(page)
             assert s["mode"] == "solo" and s["rounds"] == 3 and s["phase_seconds"] == 20
             word = s["word"]
@@ -291,8 +299,9 @@ def test_solo_three_words_then_the_end_screen(browser, live_server_url):  # noqa
 
         wait_phase([page], "game_over")
         page.wait_for_selector("#game-over:not([hidden]) [data-testid=gallery-item]", timeout=WAIT_MS)
-        page.wait_for_function("() => document.querySelectorAll('#gallery [data-testid=gallery-item]').length === 3",
-                               timeout=WAIT_MS)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#gallery [data-testid=gallery-item]').length === 3", timeout=WAIT_MS
+        )
         items = page.locator("#gallery [data-testid=gallery-item]")
         right = 0
         for i in range(3):
@@ -315,7 +324,8 @@ def test_solo_three_words_then_the_end_screen(browser, live_server_url):  # noqa
         page.click("#play-again")
         page.wait_for_function(
             "() => window.gtd.state.phase === 'drawing' && window.gtd.state.game_no === 2 && window.gtd.state.rounds === 1",
-            timeout=WAIT_MS)
+            timeout=WAIT_MS,
+        )
         assert page.evaluate("(k) => localStorage.getItem(k)", SOLO_WORDS_KEY) == "1"
 
 
@@ -336,7 +346,8 @@ def wait_for_thumbnails(page) -> None:
     page.wait_for_function(
         """() => { const t = [...document.querySelectorAll('#race-strip [data-testid=race-thumb]')];
                    return t.length === 2 && t.every(e => !e.querySelector('.race-ai').classList.contains('is-empty')); }""",
-        timeout=WAIT_MS)
+        timeout=WAIT_MS,
+    )
     me = page.evaluate("() => window.gtd.playerId")
     others = {p["name"] for p in state(page)["players"] if p["id"] != me}
     assert sorted(page.locator("#race-strip .race-name").all_inner_texts()) == sorted(others)
@@ -361,8 +372,9 @@ def test_race_round_with_three_players(browser, live_server_url):  # noqa: F811
         assert ana.locator("#set-word-choices").is_hidden() and ana.locator("#set-ai-mode").is_hidden()
         ana.select_option("#set-rounds", "1")
         ana.select_option("#set-draw-seconds", "30")
-        ana.wait_for_function("() => window.gtd.state.rounds === 1 && window.gtd.state.draw_seconds === 30",
-                              timeout=WAIT_MS)
+        ana.wait_for_function(
+            "() => window.gtd.state.rounds === 1 && window.gtd.state.draw_seconds === 30", timeout=WAIT_MS
+        )
         ana.screenshot(path=artifact("modes-race-lobby-desktop.png"))
         ana.click("#start-button")
         wait_phase([ana, bo, cy], "drawing")
@@ -393,8 +405,10 @@ def test_race_round_with_three_players(browser, live_server_url):  # noqa: F811
             for page in (ana, bo):
                 thumb = page.locator(f"#race-strip [data-owner='{cy_id}']").element_handle()
                 page.wait_for_function(
-                    f"(el) => ({THUMB_INK_JS})(el) === 0 || window.gtd.state.phase !== 'drawing'", arg=thumb,
-                    timeout=WAIT_MS)
+                    f"(el) => ({THUMB_INK_JS})(el) === 0 || window.gtd.state.phase !== 'drawing'",
+                    arg=thumb,
+                    timeout=WAIT_MS,
+                )
             if state(cy)["phase"] == "drawing":
                 draw(cy, racers[2][1], pause_ms=50)
 
@@ -412,6 +426,7 @@ def test_race_round_with_three_players(browser, live_server_url):  # noqa: F811
         cy.screenshot(path=artifact("modes-race-places-phone.png"))
 
         wait_phase([ana], "game_over")
-        ana.wait_for_function("() => document.querySelectorAll('#gallery [data-testid=gallery-item]').length === 3",
-                              timeout=WAIT_MS)
+        ana.wait_for_function(
+            "() => document.querySelectorAll('#gallery [data-testid=gallery-item]').length === 3", timeout=WAIT_MS
+        )
         ana.screenshot(path=artifact("modes-race-game-over-desktop.png"))

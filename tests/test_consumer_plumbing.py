@@ -179,8 +179,9 @@ async def test_sockets_share_one_read_of_a_room_and_an_older_read_is_not_taken_f
     await sync_to_async(actions.do_update_settings)(player_id=host.pk, rounds=2)  # a change: the next version
     newer = await room_reads.room_read(room.pk, version=version + 1)
     assert newer.version == version + 1 and len(reads) == 2
-    views = await asyncio.gather(room_reads.room_read(room.pk, version=version + 5),
-                                 room_reads.room_read(room.pk, version=version))
+    views = await asyncio.gather(
+        room_reads.room_read(room.pk, version=version + 5), room_reads.room_read(room.pk, version=version)
+    )
     assert len(reads) == 2 + room_reads._ATTEMPTS, "a version never reached is given up on after a few reads"
     assert runtime.current().reading == {}
 

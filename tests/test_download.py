@@ -327,8 +327,9 @@ def test_per_class_bounds_how_far_a_category_is_read(bucket: FakeBucket, tmp_pat
     from training.download import drawings_to_read
     from training.sources import make_source
 
-    source = make_source(specs=["quickdraw"], categories=["ant"], per_class=20, cache_dir=tmp_path,
-                         base_url=bucket.base_url)
+    source = make_source(
+        specs=["quickdraw"], categories=["ant"], per_class=20, cache_dir=tmp_path, base_url=bucket.base_url
+    )
     limit = drawings_to_read(20)
     assert 20 / 0.9 < limit < 60 and source.max_per_category == limit
     assert len(list(source.iter_category("ant"))) == limit
@@ -342,12 +343,20 @@ def test_a_corrupt_file_is_a_clear_error_leaves_the_cache_and_is_fetched_again(
 
     fmt = "simplified" if damage == "bad_json" else "binary"
     key = "full/simplified/ant.ndjson" if fmt == "simplified" else "full/binary/ant.bin"
-    good = (SHARED_SIMPLIFIED / "ant.ndjson").read_bytes() if fmt == "simplified" else encode_binary(read_records("ant", 50))
-    bad = {"truncated": good[: len(good) - 7], "garbage": good[:400] + b"\xff" * 300,
-           "bad_json": good[:2000].rsplit(b"\n", 1)[0] + b'\n{"word": "ant", "drawing": [[[1, 2]\n'}[damage]
+    good = (
+        (SHARED_SIMPLIFIED / "ant.ndjson").read_bytes()
+        if fmt == "simplified"
+        else encode_binary(read_records("ant", 50))
+    )
+    bad = {
+        "truncated": good[: len(good) - 7],
+        "garbage": good[:400] + b"\xff" * 300,
+        "bad_json": good[:2000].rsplit(b"\n", 1)[0] + b'\n{"word": "ant", "drawing": [[[1, 2]\n',
+    }[damage]
     bucket.put(key, bad)
-    source = QuickDrawDownloadSource(categories=["ant"], fmt=fmt, cache_dir=tmp_path, base_url=bucket.base_url,
-                                     progress=False)
+    source = QuickDrawDownloadSource(
+        categories=["ant"], fmt=fmt, cache_dir=tmp_path, base_url=bucket.base_url, progress=False
+    )
     with pytest.raises(CorruptDownload) as excinfo:
         list(source.iter_category("ant"))
     message = str(excinfo.value)
@@ -382,7 +391,11 @@ def test_train_downloads_every_category_one_by_one_resuming_a_cut_one(
     for name, content in contents.items():
         assert (tmp_path / "cache" / f"{name}.bin").read_bytes() == content
     assert [(r.path.rsplit("/", 1)[1], r.range) for r in bucket.requests] == [
-        ("The Eiffel Tower.bin", None), ("The Eiffel Tower.bin", "bytes=2000-"), ("ant.bin", None), ("apple.bin", None)]
+        ("The Eiffel Tower.bin", None),
+        ("The Eiffel Tower.bin", "bytes=2000-"),
+        ("ant.bin", None),
+        ("apple.bin", None),
+    ]
 
     bucket.requests.clear()
     call_command("train", "--source", "quickdraw", "--categories", "all", "--download-only")

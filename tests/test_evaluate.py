@@ -66,7 +66,9 @@ def simplified_dir(tmp_path: Path, categories: list[str], shared_quickdraw: Path
     folder = tmp_path / "simplified"
     folder.mkdir()
     for category in categories:
-        write_ndjson(folder / f"{category}.ndjson", first_records(shared_quickdraw / f"{category}.ndjson", PER_CATEGORY))
+        write_ndjson(
+            folder / f"{category}.ndjson", first_records(shared_quickdraw / f"{category}.ndjson", PER_CATEGORY)
+        )
     return folder
 
 
@@ -213,8 +215,16 @@ def test_bench_inference_reports_positive_timings(model_dir: Path, shared_quickd
 
     assert result["n"] == 20
     for key in (
-        "median_ms", "p99_ms", "per_s", "preprocess_median_ms", "rasterize_median_ms", "classify_median_ms",
-        "tutorial_median_ms", "tutorial_p99_ms", "ratio", "raw_median_ms",
+        "median_ms",
+        "p99_ms",
+        "per_s",
+        "preprocess_median_ms",
+        "rasterize_median_ms",
+        "classify_median_ms",
+        "tutorial_median_ms",
+        "tutorial_p99_ms",
+        "ratio",
+        "raw_median_ms",
     ):
         assert result[key] > 0, key
     assert result["p99_ms"] >= result["median_ms"]

@@ -18,8 +18,9 @@ def test_a_database_locked_for_a_moment_delays_but_loses_nothing_and_crashes_not
         code = create_room_over_http(server.url, source_address=ADDRESSES.take())
 
         async def main():
-            (ana, _), (bo, _) = [await joined(server.url, code, name, local_address=ADDRESSES.take())
-                                 for name in ("Ana", "Bo")]
+            (ana, _), (bo, _) = [
+                await joined(server.url, code, name, local_address=ADDRESSES.take()) for name in ("Ana", "Bo")
+            ]
             # Another writer holds the database for 1.5 s (a backup, a migration, a slow disk).
             lock = sqlite3.connect(db_path, timeout=10, isolation_level=None)
             lock.execute("BEGIN EXCLUSIVE")

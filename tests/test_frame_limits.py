@@ -62,8 +62,9 @@ def test_the_largest_legal_drawing_reaches_everyone_in_bounded_frames():
             sizes.append(protocol.MAX_POINTS_PER_DRAWING - sum(sizes))
             for i, n in enumerate(sizes):
                 stroke = widest_stroke(n, i)
-                frame = json.dumps({"type": "stroke", "stroke": i, "points": stroke, "width": 22},
-                                   separators=(",", ":"))
+                frame = json.dumps(
+                    {"type": "stroke", "stroke": i, "points": stroke, "width": 22}, separators=(",", ":")
+                )
                 assert len(frame) <= LIMIT, "the client's own frame fits"
                 await drawer.send(frame)
                 got = await guesser.wait_for(_message("stroke", stroke=i), 30)
@@ -146,8 +147,14 @@ print(json.dumps(out))
 def test_the_largest_legal_game_is_shown_in_bounded_frames_and_its_gallery_over_http():
     with live_server(extra_env={"GAME_CLOCK_IN_WEB": "0"}, keep_files=True) as server:
         db = server.log_path.parent / "db.sqlite3"
-        seeded = subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED], cwd=REPO,
-                                env=server_env(db), capture_output=True, text=True, timeout=300)
+        seeded = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", SEED],
+            cwd=REPO,
+            env=server_env(db),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert seeded.returncode == 0, seeded.stderr[-3000:]
         rooms = json.loads(seeded.stdout.strip().splitlines()[-1])
 
@@ -179,8 +186,9 @@ def test_the_largest_legal_game_is_shown_in_bounded_frames_and_its_gallery_over_
 @pytest.mark.parametrize("strokes", [1, 7, 400])
 def test_canvas_chunks_stay_under_their_budget_for_any_legal_drawing(strokes):
     per = min(protocol.MAX_POINTS_PER_STROKE, protocol.MAX_POINTS_PER_DRAWING // strokes)
-    drawing = [protocol.StrokeView(points=protocol.compact_points(widest_stroke(per, i)), width=22)
-               for i in range(strokes)]
+    drawing = [
+        protocol.StrokeView(points=protocol.compact_points(widest_stroke(per, i)), width=22) for i in range(strokes)
+    ]
     frames = protocol.canvas_frames(5, 2, drawing)
     assert sum(len(f.strokes) for f in frames) == strokes and frames[0].start == 0
     assert all(f.total == strokes for f in frames)

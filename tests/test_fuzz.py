@@ -136,14 +136,20 @@ async def _abuse(move: str, room: Room, abusers: list[Client], address: str, rng
         await client.close()
         client.closed = True
         return
-    message = {"junk": frame(rng) or " ", "guess": {"type": "guess", "text": "spam"}, "sync": {"type": "sync"},
-               "points": {"type": "points", "stroke": 0, "points": [[1.5, 2, 3]] * 120, "width": 4}}[move]
+    message = {
+        "junk": frame(rng) or " ",
+        "guess": {"type": "guess", "text": "spam"},
+        "sync": {"type": "sync"},
+        "points": {"type": "points", "stroke": 0, "points": [[1.5, 2, 3]] * 120, "width": 4},
+    }[move]
     await (client.comm.send_to(bytes_data=message) if isinstance(message, bytes) else client.send(message))
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-@given(moves=st.lists(st.sampled_from(ABUSIVE_MOVES), min_size=4, max_size=24),
-       seed=st.integers(min_value=0, max_value=2**32 - 1))
+@given(
+    moves=st.lists(st.sampled_from(ABUSIVE_MOVES), min_size=4, max_size=24),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
 async def test_abusive_clients_on_one_address_take_no_more_than_its_share(room_in_play, moves, seed):
     room, ana, bo = room_in_play
     await sync_to_async(leave_all_but)(room.pk, ("Ana", "Bo"))

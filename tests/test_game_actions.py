@@ -50,8 +50,13 @@ def sent(monkeypatch):
     """Every layer message the actions send, as (group, decoded message)."""
     got = []
     monkeypatch.setattr(events, "after_commit", lambda fn: fn())  # this test's transaction never commits
-    monkeypatch.setattr(events, "_group_send", lambda group, message: got.append(
-        (group, {**message, **({"text": json.loads(message["text"])} if message.get("text") else {})})))
+    monkeypatch.setattr(
+        events,
+        "_group_send",
+        lambda group, message: got.append(
+            (group, {**message, **({"text": json.loads(message["text"])} if message.get("text") else {})})
+        ),
+    )
     return got
 
 
@@ -113,7 +118,8 @@ def test_strokes_undo_and_clear_are_stored_in_order_with_widths_and_colours(sent
     drawing.refresh_from_db()
     assert len(drawing.strokes) == 2 and drawing.points_count == 4
     assert [m["text"] for _, m in sent if m.get("text", {}).get("type") == "canvas"] == [
-        {"type": "canvas", "turn_id": 1, "owner": drawer, "start": 2, "total": 2, "strokes": []}]
+        {"type": "canvas", "turn_id": 1, "owner": drawer, "start": 2, "total": 2, "strokes": []}
+    ]
     actions.do_clear(player_id=drawer)
     actions.do_undo(player_id=drawer)  # nothing left: stays empty
     drawing.refresh_from_db()
@@ -147,10 +153,14 @@ def test_chat_lines_reach_their_audiences_and_are_kept_for_reloads(sent):
     sent.clear()
     actions.do_guess(player_id=a.pk, text=word + "q")  # a near miss: to everyone, and "close" to a alone
     lines = [(group, m["text"]) for group, m in sent if m.get("text", {}).get("type") == "chat"]
-    assert (events.player_group(a.pk), {"type": "chat", "kind": "close", "text": f"'{word}q' is close!",
-                                        "player_id": None, "name": None}) in lines
-    assert (events.room_group(room.code), {"type": "chat", "kind": "guess", "text": word + "q", "player_id": a.pk,
-                                           "name": a.name}) in lines
+    assert (
+        events.player_group(a.pk),
+        {"type": "chat", "kind": "close", "text": f"'{word}q' is close!", "player_id": None, "name": None},
+    ) in lines
+    assert (
+        events.room_group(room.code),
+        {"type": "chat", "kind": "guess", "text": word + "q", "player_id": a.pk, "name": a.name},
+    ) in lines
     actions.do_guess(player_id=a.pk, text=word)
     sent.clear()
     actions.do_guess(player_id=a.pk, text="easy one")  # a knows the word: only those who know read it
@@ -169,8 +179,14 @@ def test_the_ai_answer_is_kept_shown_masked_and_scores(sent):
     drawer = state_of(room).turn.drawer_id
     guesser = next(p for p in players if p.pk != drawer)
     sent.clear()
-    actions.do_ai_answer(room_id=room.pk, turn_no=1, owner=drawer, version=5,
-                         guesses=[("zebra", 0.5), (word, 0.3), ("cat", 0.2)], n_labels=345)
+    actions.do_ai_answer(
+        room_id=room.pk,
+        turn_no=1,
+        owner=drawer,
+        version=5,
+        guesses=[("zebra", 0.5), (word, 0.3), ("cat", 0.2)],
+        n_labels=345,
+    )
     ai = [m for _, m in sent if m.get("text_knowers")]
     assert len(ai) == 1 and json.loads(ai[0]["text_knowers"])["guesses"][1]["label"] == word
     masked = [g["label"] for g in ai[0]["text"]["guesses"]]
@@ -240,7 +256,9 @@ def test_solo_and_race_rooms_play_through_the_actions(sent):
     assert word and selectors.can_draw(state_of(solo), player.pk)
     actions.do_stroke(player_id=player.pk, points=[[1, 1, 0], [5, 5, 9]], width=10)
     actions.do_ai_answer(room_id=solo.pk, turn_no=1, owner=player.pk, version=1, guesses=[(word, 0.9)], n_labels=345)
-    assert state_of(solo).phase == rules.Phase.TURN_END and Drawing.objects.get(turn__room=solo).recognised_ms is not None
+    assert (
+        state_of(solo).phase == rules.Phase.TURN_END and Drawing.objects.get(turn__room=solo).recognised_ms is not None
+    )
     race, racers = started(3, mode="race")
     state = state_of(race)
     assert state.phase == rules.Phase.DRAWING and {c.owner_id for c in state.turn.canvases} == {p.pk for p in racers}
@@ -248,8 +266,9 @@ def test_solo_and_race_rooms_play_through_the_actions(sent):
     for racer in racers:
         actions.do_stroke(player_id=racer.pk, points=[[1, 1, 0], [5, 5, 9]], width=10)
     for version, racer in enumerate(racers, start=1):
-        actions.do_ai_answer(room_id=race.pk, turn_no=1, owner=racer.pk, version=version,
-                             guesses=[(state.turn.word, 0.9)], n_labels=345)
+        actions.do_ai_answer(
+            room_id=race.pk, turn_no=1, owner=racer.pk, version=version, guesses=[(state.turn.word, 0.9)], n_labels=345
+        )
     state = state_of(race)
     assert state.phase == rules.Phase.TURN_END and list(state.turn.race_order) == [p.pk for p in racers]
     assert [p.score for p in state.humans] == [rules.race_points(k) for k in (1, 2, 3)]

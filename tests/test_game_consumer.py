@@ -76,9 +76,14 @@ async def test_two_players_draw_guess_and_score_with_live_ai():
 
 async def test_malformed_and_forbidden_messages_get_errors_and_keep_the_socket():
     room, (ana, bo) = await room_with("Ana", "Bo")
-    for bad in ["not json", '{"type": "nope"}', '{"type": "guess"}', '{"type": "guess", "text": "x", "extra": 1}',
-                '{"type": "points", "stroke": 0, "points": [[NaN, 1, 0]]}',
-                '{"type": "points", "stroke": 0, "points": [[5000, 1, 0]]}']:
+    for bad in [
+        "not json",
+        '{"type": "nope"}',
+        '{"type": "guess"}',
+        '{"type": "guess", "text": "x", "extra": 1}',
+        '{"type": "points", "stroke": 0, "points": [[NaN, 1, 0]]}',
+        '{"type": "points", "stroke": 0, "points": [[5000, 1, 0]]}',
+    ]:
         await bo.send(bad)
         err = await bo.wait_for(lambda m: m["type"] == "error")
         assert err["message"]

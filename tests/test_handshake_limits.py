@@ -28,20 +28,25 @@ def _other_port(base_url: str) -> int:
     return urlsplit(base_url).port + 1
 
 
-@pytest.mark.parametrize("origin", [
-    "http://evil.example", "http://127.0.0.1.evil.example", "null",
-    # The same host on another port is another site (another app on that machine): refused too.
-    "http://127.0.0.1:{other_port}", "http://127.0.0.1",
-    # Another name this server answers to is still another origin than the one the socket was opened on.
-    "http://localhost:{port}",
-])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "http://127.0.0.1.evil.example",
+        "null",
+        # The same host on another port is another site (another app on that machine): refused too.
+        "http://127.0.0.1:{other_port}",
+        "http://127.0.0.1",
+        # Another name this server answers to is still another origin than the one the socket was opened on.
+        "http://localhost:{port}",
+    ],
+)
 def test_a_cross_site_websocket_is_refused_at_the_handshake(live_server_url, origin):
     code = create_room_over_http(live_server_url, source_address=ADDRESSES.take())
     origin = origin.format(port=urlsplit(live_server_url).port, other_port=_other_port(live_server_url))
 
     async def main():
-        evil = room_client(live_server_url, code, "Eve", local_address=ADDRESSES.take(), origin=origin,
-                           open_timeout=10)
+        evil = room_client(live_server_url, code, "Eve", local_address=ADDRESSES.take(), origin=origin, open_timeout=10)
         with pytest.raises(InvalidStatus) as refused:
             await evil.connect()
         assert refused.value.response.status_code == 403
@@ -100,26 +105,29 @@ def test_a_websocket_path_with_no_route_is_refused_cleanly():
     assert "/ws/nope/" in server.log, "the refusal is still logged as a request"
 
 
-@pytest.mark.parametrize(("origin", "host", "allowed"), [
-    ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
-    ("http://127.0.0.1:8001", "127.0.0.1:8000", False),  # another port of the same host
-    ("http://127.0.0.1", "127.0.0.1:8000", False),
-    ("http://localhost", "localhost", True),  # no port in either: both the scheme's default
-    ("http://localhost:80", "localhost", True),
-    ("https://localhost", "localhost", True),  # behind TLS: the Host header carries no port
-    ("https://localhost", "localhost:80", False),
-    ("http://[::1]:8000", "[::1]:8000", True),
-    ("http://evil.example:8000", "evil.example:8000", False),  # not in ALLOWED_HOSTS
-    ("http://trusted.example", "127.0.0.1:8000", True),  # CSRF_TRUSTED_ORIGINS
-    ("https://trusted.example", "127.0.0.1:8000", False),
-    ("https://game.example.org", "127.0.0.1:8000", True),  # https://*.example.org
-    ("https://example.org.evil.net", "127.0.0.1:8000", False),
-    ("http://127.0.0.1:8000/path", "127.0.0.1:8000", False),
-    ("http://127.0.0.1:99999", "127.0.0.1:8000", False),
-    ("null", "127.0.0.1:8000", False),
-    (None, "127.0.0.1:8000", False),
-    ("http://127.0.0.1:8000", None, False),
-])
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("http://127.0.0.1:8001", "127.0.0.1:8000", False),  # another port of the same host
+        ("http://127.0.0.1", "127.0.0.1:8000", False),
+        ("http://localhost", "localhost", True),  # no port in either: both the scheme's default
+        ("http://localhost:80", "localhost", True),
+        ("https://localhost", "localhost", True),  # behind TLS: the Host header carries no port
+        ("https://localhost", "localhost:80", False),
+        ("http://[::1]:8000", "[::1]:8000", True),
+        ("http://evil.example:8000", "evil.example:8000", False),  # not in ALLOWED_HOSTS
+        ("http://trusted.example", "127.0.0.1:8000", True),  # CSRF_TRUSTED_ORIGINS
+        ("https://trusted.example", "127.0.0.1:8000", False),
+        ("https://game.example.org", "127.0.0.1:8000", True),  # https://*.example.org
+        ("https://example.org.evil.net", "127.0.0.1:8000", False),
+        ("http://127.0.0.1:8000/path", "127.0.0.1:8000", False),
+        ("http://127.0.0.1:99999", "127.0.0.1:8000", False),
+        ("null", "127.0.0.1:8000", False),
+        (None, "127.0.0.1:8000", False),
+        ("http://127.0.0.1:8000", None, False),
+    ],
+)
 def test_the_origin_must_be_the_requests_own_host_and_port_or_trusted(settings, origin, host, allowed):
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
     settings.CSRF_TRUSTED_ORIGINS = ["http://trusted.example", "https://*.example.org"]

@@ -89,8 +89,12 @@ def test_fast_simplify_matches_the_published_recipe(shared_quickdraw):
     same = checked = 0
     for path in files:
         for d in [json.loads(line)["drawing"] for line in path.read_text().splitlines()[:10]]:
-            for case in (d, as_raw(d, scale=rng.uniform(0.5, 4), dx=rng.uniform(-50, 400), densify=1),
-                         as_raw(d, densify=12), [[s[0][:1], s[1][:1]] for s in d]):
+            for case in (
+                d,
+                as_raw(d, scale=rng.uniform(0.5, 4), dx=rng.uniform(-50, 400), densify=1),
+                as_raw(d, densify=12),
+                [[s[0][:1], s[1][:1]] for s in d],
+            ):
                 same += all(np.array_equal(a, b) for a, b in zip(simplify(case), reference_simplify(case), strict=True))
                 checked += 1
     # Ties between equally distant points may break differently; nearly all must be identical.
@@ -139,13 +143,22 @@ def test_a_growing_drawing_refuses_unreadable_strokes_and_recovers():
         growing.simplify([line, [[1.0, float("nan")], [2.0, 3.0]]])
     assert all(np.array_equal(a, b) for a, b in zip(growing.simplify([line]), first, strict=True))
     second = growing.simplify([line, [[10.0, 20.0], [30.0, 40.0]]])
-    assert all(np.array_equal(a, b) for a, b in zip(second, simplify([line, [[10.0, 20.0], [30.0, 40.0]]]),
-                                                    strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(second, simplify([line, [[10.0, 20.0], [30.0, 40.0]]]), strict=True)
+    )
 
 
 @pytest.mark.parametrize("route", ["whole", "growing"])
-@pytest.mark.parametrize("bad", [[[[1.0, float("nan")], [2.0, 3.0]]], [[[1.0, 2.0], [float("inf"), 3.0]]],
-                                 [[[1.0, "x"], [2.0, 3.0]]], [[[1.0, 2.0], [3.0]]], [[[1.0, 2.0]]]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [[[1.0, float("nan")], [2.0, 3.0]]],
+        [[[1.0, 2.0], [float("inf"), 3.0]]],
+        [[[1.0, "x"], [2.0, 3.0]]],
+        [[[1.0, 2.0], [3.0]]],
+        [[[1.0, 2.0]]],
+    ],
+)
 def test_both_routes_refuse_unreadable_strokes(route, bad):
     with pytest.raises(StrokeError):
         (simplify if route == "whole" else GrowingDrawing().simplify)(bad)

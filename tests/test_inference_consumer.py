@@ -36,14 +36,25 @@ async def test_only_the_newest_waiting_version_of_a_drawing_is_classified(record
     consumer = InferenceConsumer()
     strokes = drawing()
     for version in range(1, 6):
-        await consumer.classify({"type": "classify", "key": str(7), "context": {"room": "R"}, "version": version,
-                                 "strokes": strokes[:version]})
-    await consumer.classify({"type": "classify", "key": str(8), "context": {"room": "R"}, "version": 1, "strokes": strokes})
+        await consumer.classify(
+            {
+                "type": "classify",
+                "key": str(7),
+                "context": {"room": "R"},
+                "version": version,
+                "strokes": strokes[:version],
+            }
+        )
+    await consumer.classify(
+        {"type": "classify", "key": str(8), "context": {"room": "R"}, "version": 1, "strokes": strokes}
+    )
     await consumer.draining
     assert [(d["key"], d["version"]) for d in recorder] == [("7", 5), ("8", 1)]
     assert len(recorder[0]["guesses"]) == 3
     # A late, older version is dropped too.
-    await consumer.classify({"type": "classify", "key": str(7), "context": {"room": "R"}, "version": 3, "strokes": strokes})
+    await consumer.classify(
+        {"type": "classify", "key": str(7), "context": {"room": "R"}, "version": 3, "strokes": strokes}
+    )
     await consumer.draining
     assert len(recorder) == 2
 
@@ -53,10 +64,26 @@ async def test_finished_strokes_are_classified_before_drawings_in_mid_stroke(rec
     consumer = InferenceConsumer()
     strokes = drawing()
     for key in range(1, 11):  # ten drawings in mid-stroke waiting first
-        await consumer.classify({"type": "classify", "key": str(key), "context": {"room": "R"}, "version": 1,
-                                 "strokes": strokes, "partial": True})
-    await consumer.classify({"type": "classify", "key": str(11), "context": {"room": "R"}, "version": 1, "strokes": strokes,
-                             "partial": False})
+        await consumer.classify(
+            {
+                "type": "classify",
+                "key": str(key),
+                "context": {"room": "R"},
+                "version": 1,
+                "strokes": strokes,
+                "partial": True,
+            }
+        )
+    await consumer.classify(
+        {
+            "type": "classify",
+            "key": str(11),
+            "context": {"room": "R"},
+            "version": 1,
+            "strokes": strokes,
+            "partial": False,
+        }
+    )
     await consumer.draining
     order = [int(d["key"]) for d in recorder]
     assert order[0] == 11, "the finished stroke went first"
@@ -99,14 +126,23 @@ async def test_drawings_waiting_together_are_classified_as_one_batch_and_one_fai
     consumer = InferenceConsumer()
     rooms = ["BROKEN", "A", "B", "C"]
     for key, room in enumerate(rooms, start=1):
-        await consumer.classify({"type": "classify", "key": str(key), "context": {"room": room}, "version": 1,
-                                 "strokes": drawing("airplane")})
+        await consumer.classify(
+            {
+                "type": "classify",
+                "key": str(key),
+                "context": {"room": room},
+                "version": 1,
+                "strokes": drawing("airplane"),
+            }
+        )
     await consumer.draining
     assert batches == [4], "one trip to the classification thread for the four waiting drawings"
     assert sorted(d["context"]["room"] for d in DELIVERED) == ["A", "B", "C"]
     assert set(consumer.done) == {"1", "2", "3", "4"}, "every drawing was classified, the failed delivery's too"
     # The worker lives on after the failure.
-    await consumer.classify({"type": "classify", "key": str(9), "context": {"room": "D"}, "version": 1, "strokes": drawing()})
+    await consumer.classify(
+        {"type": "classify", "key": str(9), "context": {"room": "D"}, "version": 1, "strokes": drawing()}
+    )
     await consumer.draining
     assert DELIVERED[-1]["context"]["room"] == "D"
     DELIVERED.clear()

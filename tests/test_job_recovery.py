@@ -28,16 +28,28 @@ def test_a_killed_worker_fails_its_job_within_a_minute_and_a_retry_resumes_from_
     http = http_login(site.url, "boss")
     job_id = start_job(site, http, epochs="6", per_class="400", name="resumed")
     # In the middle of an epoch after at least two finished ones (so not while their checkpoint is written).
-    mid_epoch = wait_for(site, http, job_id, lambda s: s["status"] == "running" and len(s["history"]) >= 2
-                         and s["epoch"] > len(s["history"]) and "step 0 of" not in s["message"], 600)
+    mid_epoch = wait_for(
+        site,
+        http,
+        job_id,
+        lambda s: (
+            s["status"] == "running"
+            and len(s["history"]) >= 2
+            and s["epoch"] > len(s["history"])
+            and "step 0 of" not in s["message"]
+        ),
+        600,
+    )
     site.worker.send_signal(signal.SIGKILL)  # OOM killer, a pulled plug: no goodbye
     site.worker.wait(10)
     killed = time.monotonic()
     epochs_done = len(mid_epoch["history"])
 
     failed = wait_for(site, http, job_id, lambda s: s["finished"], 60)
-    print(f"killed worker: job marked failed {time.monotonic() - killed:.1f} s after the kill "
-          f"(TRAINING_JOB_STALE_SECONDS={STALE_SECONDS}), after {epochs_done} of 6 epochs")
+    print(
+        f"killed worker: job marked failed {time.monotonic() - killed:.1f} s after the kill "
+        f"(TRAINING_JOB_STALE_SECONDS={STALE_SECONDS}), after {epochs_done} of 6 epochs"
+    )
     assert failed["status"] == "failed" and "stopped without a word" in failed["error"], failed
     assert failed["can_retry"]
 

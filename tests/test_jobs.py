@@ -86,11 +86,13 @@ def test_cancel_retry_and_their_refusals():
 @pytest.mark.django_db
 def test_job_settings_are_checked_before_anything_is_queued(shared_quickdraw, settings, tmp_path):
     settings.TRAINING_DATA_DIRS = [shared_quickdraw, tmp_path]
-    ok = clean_job_settings(sources=["folder"], folder=str(shared_quickdraw), categories="cat, dog,cat",
-                            per_class=5, epochs=1)
+    ok = clean_job_settings(
+        sources=["folder"], folder=str(shared_quickdraw), categories="cat, dog,cat", per_class=5, epochs=1
+    )
     assert ok["categories"] == ["cat", "dog"] and ok["specs"] == [f"folder:{shared_quickdraw}"]
     assert clean_job_settings(sources=["folder"], epochs=1)["category_count"] == len(
-        list(shared_quickdraw.glob("*.ndjson"))), "the first configured folder by default"
+        list(shared_quickdraw.glob("*.ndjson"))
+    ), "the first configured folder by default"
     not_configured = "choose one of the configured training data folders"
     cases = [
         ({"sources": []}, "at least one data source"),
@@ -156,7 +158,9 @@ def test_quick_draw_downloads_happen_first_one_category_at_a_time(tmp_path):
             return tmp_path / category
 
     (tmp_path / "folder").mkdir()
-    source = MixedSource([LocalFolderSource(tmp_path / "folder"), Recorded(cache_dir=tmp_path, categories=["cat", "dog"])])
+    source = MixedSource(
+        [LocalFolderSource(tmp_path / "folder"), Recorded(cache_dir=tmp_path, categories=["cat", "dog"])]
+    )
     calls: list[tuple] = []
     assert download_all(source, on_category=lambda *args: calls.append(args)) == 2
     assert fetched == ["cat", "dog"] and calls == [("cat", 0, 2), ("dog", 1, 2)]
@@ -171,8 +175,9 @@ class Site:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.db = workdir / "db.sqlite3"
-        self.env = server_env(self.db, {"MODEL_STORE_DIR": str(workdir / "models"),
-                                        "TRAINING_JOB_STALE_SECONDS": str(STALE_SECONDS)})
+        self.env = server_env(
+            self.db, {"MODEL_STORE_DIR": str(workdir / "models"), "TRAINING_JOB_STALE_SECONDS": str(STALE_SECONDS)}
+        )
         _migrate(self.env, workdir / "migrate.log")
         create_user_in(self.env, "boss")
         self.proc: subprocess.Popen | None = None
@@ -186,16 +191,29 @@ class Site:
         log_path = self.workdir / f"web{self.starts}.log"
         self.starts += 1
         with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, *daphne_args(port)], cwd=REPO, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, *daphne_args(port)], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         self.url = f"http://127.0.0.1:{port}"
         _wait_until_up(self.url, self.proc, log_path, 60)
 
     def start_worker(self) -> subprocess.Popen:
         with open(self.workdir / f"worker{self.workers}.log", "ab") as log:
             self.worker = subprocess.Popen(
-                [sys.executable, "manage.py", "training_worker", "--interval", "0.3", "--worker-id", f"w{self.workers}"],
-                cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "manage.py",
+                    "training_worker",
+                    "--interval",
+                    "0.3",
+                    "--worker-id",
+                    f"w{self.workers}",
+                ],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.workers += 1
         return self.worker
 
@@ -209,8 +227,9 @@ class Site:
             return db.execute(sql, args).fetchall()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in sorted(self.workdir.rglob("*.log")))
+        return "\n".join(
+            f"--- {p}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.workdir.rglob("*.log"))
+        )
 
 
 @contextmanager
@@ -232,8 +251,15 @@ def site() -> Iterator[Site]:
 
 
 def start_job(site: Site, http: requests.Session, **overrides) -> int:
-    form = {"sources": ["folder"], "categories": ", ".join(CATEGORIES), "per_class": "60", "epochs": "1",
-            "augment": "on", "name": "tiny", **overrides}
+    form = {
+        "sources": ["folder"],
+        "categories": ", ".join(CATEGORIES),
+        "per_class": "60",
+        "epochs": "1",
+        "augment": "on",
+        "name": "tiny",
+        **overrides,
+    }
     form["csrfmiddlewaretoken"] = http.cookies["csrftoken"]
     add = site.url + "/admin/training/trainingjob/add/"
     answer = http.post(add, data=form, headers={"Referer": add}, allow_redirects=False, timeout=30)
@@ -243,8 +269,9 @@ def start_job(site: Site, http: requests.Session, **overrides) -> int:
 
 def post(site: Site, http: requests.Session, path: str) -> None:
     url = site.url + path
-    http.post(url, data={"csrfmiddlewaretoken": http.cookies["csrftoken"]}, headers={"Referer": url},
-              timeout=30).raise_for_status()
+    http.post(
+        url, data={"csrfmiddlewaretoken": http.cookies["csrftoken"]}, headers={"Referer": url}, timeout=30
+    ).raise_for_status()
 
 
 def progress(site: Site, http: requests.Session, job_id: int) -> dict:
@@ -292,13 +319,16 @@ def test_a_tiny_job_runs_on_the_worker_reports_progress_survives_a_web_restart_a
     assert percents == sorted(percents) and percents[-1] == 100, "the bar only moves forward, to the end"
     assert done["history"] and done["loss"] and done["accuracy"]
     assert "epoch 1/1" in done["log_tail"] and "registered" in done["log_tail"]
-    assert "epoch 1/1" in Path(site.query("SELECT log_path FROM training_trainingjob WHERE id = ?", job_id)[0][0]
-                               ).read_text(), "the whole log is in the job's folder too"
+    assert (
+        "epoch 1/1"
+        in Path(site.query("SELECT log_path FROM training_trainingjob WHERE id = ?", job_id)[0][0]).read_text()
+    ), "the whole log is in the job's folder too"
 
     version = done["model_version"]
     assert version["labels"] == CATEGORIES and version["name"] == "tiny"
     (labels, file_path, active, created_by) = site.query(
-        "SELECT labels, file_path, is_active, created_by FROM inference_modelversion WHERE id = ?", version["id"])[0]
+        "SELECT labels, file_path, is_active, created_by FROM inference_modelversion WHERE id = ?", version["id"]
+    )[0]
     assert labels == '["snowflake", "apple", "bicycle"]' and (site.workdir / "models" / file_path).is_file()
     assert not Path(file_path).is_absolute(), "stored relative to the model store"
     assert not active and created_by == "boss", "registered, not activated: activating is a separate decision"

@@ -20,8 +20,10 @@ from tests.live_server import REPO, live_server
 from tools.abuse import PATTERNS
 
 # What the server may answer an abuser with: the documented closes, and a dropped connection (1006).
-ANSWER_CLOSES = {str(c) for c in (ratelimit.ABUSE_CLOSE_CODE, REPLACED_CLOSE_CODE, TOO_MANY_CLOSE_CODE,
-                                  JOIN_TIMEOUT_CLOSE_CODE, 1006)}
+ANSWER_CLOSES = {
+    str(c)
+    for c in (ratelimit.ABUSE_CLOSE_CODE, REPLACED_CLOSE_CODE, TOO_MANY_CLOSE_CODE, JOIN_TIMEOUT_CLOSE_CODE, 1006)
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,9 @@ GRACE = ("--grace", "20")
 
 
 def run_command(*args: str, timeout: float = 200) -> tuple[int, dict, str]:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
     lines = done.stdout.strip().splitlines()
     assert lines, f"{args[0]} printed nothing (exit {done.returncode}):\n{done.stderr[-5000:]}"
     return done.returncode, json.loads(lines[-1]), done.stderr
@@ -46,8 +49,21 @@ def run_command(*args: str, timeout: float = 200) -> tuple[int, dict, str]:
 
 def test_loadtest_spreads_players_over_addresses_and_loses_nothing(server_url):
     # 22 sockets in 11 rooms: more than one address may hold (16), and more rooms than it may create (10).
-    code, result, err = run_command("loadtest", "--url", server_url.replace("http", "ws"), "--rooms", "11",
-                                    "--players-per-room", "2", "--duration", "6", "--warmup", "10", *GRACE, "--json")
+    code, result, err = run_command(
+        "loadtest",
+        "--url",
+        server_url.replace("http", "ws"),
+        "--rooms",
+        "11",
+        "--players-per-room",
+        "2",
+        "--duration",
+        "6",
+        "--warmup",
+        "10",
+        *GRACE,
+        "--json",
+    )
     assert code == 0, err
     assert result["players_connected"] == 22 and result["addresses"]["players"] == 22
     assert result["addresses"]["block"].startswith("127.") and result["addresses"]["abusers"] is None
@@ -59,8 +75,23 @@ def test_loadtest_spreads_players_over_addresses_and_loses_nothing(server_url):
 
 
 def test_a_race_room_draws_on_every_canvas_and_hears_the_ai_for_each(server_url):
-    code, result, err = run_command("loadtest", "--mode", "race", "--url", server_url, "--rooms", "1",
-                                    "--players-per-room", "3", "--duration", "10", "--warmup", "5", *GRACE, "--json")
+    code, result, err = run_command(
+        "loadtest",
+        "--mode",
+        "race",
+        "--url",
+        server_url,
+        "--rooms",
+        "1",
+        "--players-per-room",
+        "3",
+        "--duration",
+        "10",
+        "--warmup",
+        "5",
+        *GRACE,
+        "--json",
+    )
     assert code == 0, err
     assert result["mode"] == "race" and result["players_connected"] == 3
     # Racers draw on canvases of their own (a round all three won ends early, and the next one starts after
@@ -97,9 +128,25 @@ def test_fuzz_finds_no_server_error_and_a_normal_game_plays_beside_the_abusers(s
 
 
 def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(server_url):
-    code, result, err = run_command("loadtest", "--url", server_url.replace("http", "ws"), "--rooms", "2",
-                                    "--players-per-room", "3", "--duration", "6", "--warmup", "3",
-                                    "--flooders", "1", "--flood-factor", "10", *GRACE, "--json")
+    code, result, err = run_command(
+        "loadtest",
+        "--url",
+        server_url.replace("http", "ws"),
+        "--rooms",
+        "2",
+        "--players-per-room",
+        "3",
+        "--duration",
+        "6",
+        "--warmup",
+        "3",
+        "--flooders",
+        "1",
+        "--flood-factor",
+        "10",
+        *GRACE,
+        "--json",
+    )
     assert code == 0, err
     flood = result["flood"]
     # Faster than any drawer (how much faster depends on how busy the machine is: the pace is in the JSON),
@@ -114,9 +161,24 @@ def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(
 
 
 def test_every_abuse_pattern_is_answered_and_measured_against_a_quiet_baseline(server_url):
-    code, result, err = run_command("loadtest", "--url", server_url, "--rooms", "2", "--players-per-room", "3",
-                                    "--duration", "8", "--warmup", "3", "--abuse", "all", "--baseline", *GRACE,
-                                    "--json")
+    code, result, err = run_command(
+        "loadtest",
+        "--url",
+        server_url,
+        "--rooms",
+        "2",
+        "--players-per-room",
+        "3",
+        "--duration",
+        "8",
+        "--warmup",
+        "3",
+        "--abuse",
+        "all",
+        "--baseline",
+        *GRACE,
+        "--json",
+    )
     assert code == 0, err
     baseline = result["baseline"]
     for window in ("quiet", "abused"):

@@ -44,8 +44,16 @@ S = 1000  # ms
 class Room:
     """A room driven through apply: the state, the clock, and what the last command produced."""
 
-    def __init__(self, mode: str = "classic", *, players: int = 0, seed: str = "seed", vocabulary=VOCAB,
-                 limits: Limits | None = None, **settings):
+    def __init__(
+        self,
+        mode: str = "classic",
+        *,
+        players: int = 0,
+        seed: str = "seed",
+        vocabulary=VOCAB,
+        limits: Limits | None = None,
+        **settings,
+    ):
         self.now = T0
         self.state: GameState = new_room(mode=mode, seed=seed, vocabulary=vocabulary, limits=limits, now=self.now)
         self.events: list = []
@@ -144,11 +152,19 @@ def test_the_ais_name_and_its_look_alikes_are_reserved(name):
     assert "AI" in err.message
 
 
-@pytest.mark.parametrize(("name", "code_message"), [
-    ("", "Pick a name"), ("\u200b\u200b", "Pick a name"), ("\u3164", "Pick a name"),
-    ("...", "Pick a name with at least one letter or digit"), ("x" * 21, "at most 20"),
-    ("bob", "already has that name"), (" B.O.B ", "already has that name"), ("Bób", "already has that name"),
-])
+@pytest.mark.parametrize(
+    ("name", "code_message"),
+    [
+        ("", "Pick a name"),
+        ("\u200b\u200b", "Pick a name"),
+        ("\u3164", "Pick a name"),
+        ("...", "Pick a name with at least one letter or digit"),
+        ("x" * 21, "at most 20"),
+        ("bob", "already has that name"),
+        (" B.O.B ", "already has that name"),
+        ("Bób", "already has that name"),
+    ],
+)
 def test_names_that_are_empty_invisible_too_long_or_taken_are_refused(name, code_message):
     room = Room()
     room.do(c.Join(1, "Bob", "a"))
@@ -378,8 +394,10 @@ def test_close_guesses_are_shown_with_a_private_hint_and_knowers_talk_among_them
     room.choose_word("butterfly")
     a, b = room.guessers()
     room.do(c.Guess(a, "butterflies"))
-    assert room.lines() == [ChatLine("close", "'butterflies' is close!", to_player(a)),
-                            ChatLine("guess", "butterflies", player_id=a, name=f"P{a}")]
+    assert room.lines() == [
+        ChatLine("close", "'butterflies' is close!", to_player(a)),
+        ChatLine("guess", "butterflies", player_id=a, name=f"P{a}"),
+    ]
     room.do(c.Guess(b, "  no   idea "))
     assert room.lines() == [ChatLine("guess", "no idea", player_id=b, name=f"P{b}")]
     room.do(c.Guess(a, "butterfly"))
@@ -597,8 +615,10 @@ def test_a_drawing_holds_at_most_400_strokes():
 
     room = started()
     room.choose()
-    room.state = replace(room.state, turn=replace(room.turn, canvases=(
-        replace(room.state.canvas(1), strokes=MAX_STROKES_PER_DRAWING - 1),)))
+    room.state = replace(
+        room.state,
+        turn=replace(room.turn, canvases=(replace(room.state.canvas(1), strokes=MAX_STROKES_PER_DRAWING - 1),)),
+    )
     room.do(c.Stroke(1))
     room.refused(c.Stroke(1), "too_many_strokes")
     room.do(c.Undo(1))
@@ -667,8 +687,12 @@ def test_a_race_round_everyone_draws_the_same_word_and_the_ai_ranks_them():
     room.ai([(turn.word, 0.7)], owner=2)
     assert room.turn.race_order == (3, 2) and room.score(3) == 100 and room.score(2) == 80
     view = view_for(room.state, 5)
-    assert [(r.player_id, r.place, r.strokes) for r in view.racers] == [(1, None, 0), (2, 2, 0), (3, 1, 1),
-                                                                        (4, None, 0)]
+    assert [(r.player_id, r.place, r.strokes) for r in view.racers] == [
+        (1, None, 0),
+        (2, 2, 0),
+        (3, 1, 1),
+        (4, None, 0),
+    ]
     assert view.racers[0].ai_top == ("zebra", 0.9)
     room.do(c.Guess(2, f"mine was a {turn.word}"))
     assert room.lines()[0].audience.kind == AudienceKind.EVERYONE
@@ -786,8 +810,9 @@ def test_commands_after_a_deadline_meet_the_phase_it_led_to():
 def test_rule_lines_follow_the_mode_and_the_numbers_scored():
     classic = rules.rule_lines("classic", "shown")
     assert any("50 to 300" in line and "50/30/15" in line for line in classic)
-    assert any("AI" in line for line in classic) and not any("AI is a player" in line
-                                                              for line in rules.rule_lines("classic", "off"))
+    assert any("AI" in line for line in classic) and not any(
+        "AI is a player" in line for line in rules.rule_lines("classic", "off")
+    )
     assert any("hidden" in line for line in rules.rule_lines("classic", "hidden"))
     assert any("20 seconds" in line for line in rules.rule_lines("solo"))
     assert any("100, 80, 60" in line for line in rules.rule_lines("race"))
@@ -837,4 +862,5 @@ def test_a_drawer_gone_while_choosing_loses_the_turn_after_the_grace_period():
     room.do(c.Disconnect(1))
     room.tick(rules.DRAWER_GRACE_SECONDS)
     assert room.state.phase == Phase.TURN_END and room.lines()[-1].text == (
-        "Turn skipped (the drawer lost the connection)")
+        "Turn skipped (the drawer lost the connection)"
+    )

@@ -53,8 +53,13 @@ _P = st.floats(0, 1)
 _FLAG = st.booleans()
 _SETTINGS = ("rounds", "draw_seconds", "word_choices", "max_players", "is_public", "ai_mode", "solo_words")
 _SETTING_VALUES = {
-    "rounds": (0, 1, 2, 3), "draw_seconds": (30, 45, 300), "word_choices": (1, 3, 6), "max_players": (1, 2, 4, 7),
-    "is_public": (True, False), "ai_mode": (*rules.AI_MODES, "bogus"), "solo_words": (1, 2, 3),
+    "rounds": (0, 1, 2, 3),
+    "draw_seconds": (30, 45, 300),
+    "word_choices": (1, 3, 6),
+    "max_players": (1, 2, 4, 7),
+    "is_public": (True, False),
+    "ai_mode": (*rules.AI_MODES, "bogus"),
+    "solo_words": (1, 2, 3),
 }
 
 
@@ -81,25 +86,41 @@ def commands(draw, state: GameState) -> tuple[object, int]:
     texts = near_word + list(CHAT) + list(VOCAB)
     makers = [
         lambda: c.Join(pick(IDS), pick(NAMES), pick(ADDRESSES)),
-        lambda: c.Connect(anyone()), lambda: c.Disconnect(anyone()), lambda: c.Leave(anyone()),
+        lambda: c.Connect(anyone()),
+        lambda: c.Disconnect(anyone()),
+        lambda: c.Leave(anyone()),
         lambda: c.Kick(pick([host, *seated]), anyone()),
         lambda: c.VoteKick(anyone(), anyone()),
         lambda: c.UpdateSettings(host, **{k: pick(_SETTING_VALUES[k]) for k in _SETTINGS if draw(_FLAG)}),
         lambda: c.Start(pick([host, host, *seated])),
         lambda: c.PlayAgain(pick([host, *seated])),
-        lambda: c.Guess(anyone(), pick(texts)), lambda: c.Guess(actor(), pick(texts)),
-        lambda: c.Guess(pick(seekers), pick(near_word)), lambda: c.Guess(pick(seekers), near_word[0]),
-        lambda: c.Stroke(actor()), lambda: c.Stroke(actor()), lambda: c.Undo(actor()), lambda: c.Clear(actor()),
-        c.Tick, c.Tick,
+        lambda: c.Guess(anyone(), pick(texts)),
+        lambda: c.Guess(actor(), pick(texts)),
+        lambda: c.Guess(pick(seekers), pick(near_word)),
+        lambda: c.Guess(pick(seekers), near_word[0]),
+        lambda: c.Stroke(actor()),
+        lambda: c.Stroke(actor()),
+        lambda: c.Undo(actor()),
+        lambda: c.Clear(actor()),
+        c.Tick,
+        c.Tick,
         lambda: c.SetVocabulary(tuple(pick(VOCAB) for _ in range(draw(_INDEX) % 4))),
     ]
     if turn is not None:  # anything, for any turn, at any time
-        makers += [lambda: c.ChooseWord(pick([turn.drawer_id or 1, *seated]), pick([*turn.choices, "cat"])),
-                   lambda: c.AIAnswer(pick(owners + [99]), pick([turn.turn_no, turn.turn_no - 1]),
-                                      draw(_INDEX) % 40, answer([*VOCAB, *near_word[:1]]), pick([None, 2, 345]))]
+        makers += [
+            lambda: c.ChooseWord(pick([turn.drawer_id or 1, *seated]), pick([*turn.choices, "cat"])),
+            lambda: c.AIAnswer(
+                pick(owners + [99]),
+                pick([turn.turn_no, turn.turn_no - 1]),
+                draw(_INDEX) % 40,
+                answer([*VOCAB, *near_word[:1]]),
+                pick([None, 2, 345]),
+            ),
+        ]
     if state.phase == Phase.CHOOSING:
         makers += [lambda: c.ChooseWord(turn.drawer_id, pick(turn.choices))] * 4
     if state.phase == Phase.DRAWING:
+
         def ai_answers():
             owner = pick(owners)
             version = state.canvas(owner).ai_version + 1 + draw(_INDEX) % 3
@@ -232,8 +253,10 @@ def check_step(before: Views, after_views: Views, events: list, command, now: in
     if wakeup is not None:
         assert wakeup > now
         assert wakeup in {after.deadline, after.hint_at} or any(
-            p.disconnected_at is not None and wakeup - p.disconnected_at in
-            (rules.SEAT_HOLD_SECONDS * 1000, rules.DRAWER_GRACE_SECONDS * 1000) for p in after.humans)
+            p.disconnected_at is not None
+            and wakeup - p.disconnected_at in (rules.SEAT_HOLD_SECONDS * 1000, rules.DRAWER_GRACE_SECONDS * 1000)
+            for p in after.humans
+        )
         assert apply(after, c.Tick(), wakeup - 1) == (after, [])
         moved, _ = apply(after, c.Tick(), wakeup)
         assert moved != after
@@ -263,13 +286,21 @@ def seated(humans: int) -> list:
 
 
 # A few seconds by default; MACHINE_EXAMPLES=2000 for a long hunt.
-QUICK = settings(max_examples=int(os.environ.get("MACHINE_EXAMPLES", "30")), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+QUICK = settings(
+    max_examples=int(os.environ.get("MACHINE_EXAMPLES", "30")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @QUICK
-@given(data=st.data(), mode=st.sampled_from(rules.MODES), humans=st.integers(1, 6), steps=st.integers(5, 40),
-       seed=st.integers(0, 3))
+@given(
+    data=st.data(),
+    mode=st.sampled_from(rules.MODES),
+    humans=st.integers(1, 6),
+    steps=st.integers(5, 40),
+    seed=st.integers(0, 3),
+)
 def test_random_games_in_every_mode_keep_the_invariants(data, mode, humans, steps, seed):
     state = new_room(mode=mode, seed=seed, vocabulary=VOCAB, now=T0)
     play(data, state, [*seated(humans), c.Start(1)], steps)

@@ -81,8 +81,11 @@ async def start_turn(url: str, code: str) -> tuple[dict, dict]:
     sockets = {host_id: host, guest_id: guest}
     first = await until(host, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing", 60)
     drawer = sockets[first["state"]["drawer_id"]]
-    state = first if drawer is host else await until(
-        drawer, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing", 60)
+    state = (
+        first
+        if drawer is host
+        else await until(drawer, lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing", 60)
+    )
     return sockets, state["state"]
 
 
@@ -97,15 +100,25 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
         env["MODEL_STORE_DIR"] = str(tmp_path / "store")
         create_user_in(env, "boss")
         new_labels = relabelled_copy(tmp_path / "store" / "v2")
-        register = ("from pathlib import Path; from inference.services import register_model_version; "
-                    f"print('ID=%d' % register_model_version(name='v2', model_dir=Path({str(tmp_path / 'store' / 'v2')!r})).pk)")
-        done = subprocess.run([sys.executable, "manage.py", "shell", "-c", register], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=60)
+        register = (
+            "from pathlib import Path; from inference.services import register_model_version; "
+            f"print('ID=%d' % register_model_version(name='v2', model_dir=Path({str(tmp_path / 'store' / 'v2')!r})).pk)"
+        )
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", register],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         version_id = int(done.stdout.split("ID=")[1].split()[0])
 
         def live_version() -> str:
-            with sqlite3.connect(f"file:{env['DATABASE_URL'][len('sqlite:///'):]}?mode=ro", uri=True, timeout=20) as db:
+            with sqlite3.connect(
+                f"file:{env['DATABASE_URL'][len('sqlite:///') :]}?mode=ro", uri=True, timeout=20
+            ) as db:
                 return db.execute("SELECT name FROM inference_modelversion WHERE is_active").fetchone()[0]
 
         async def main() -> None:
@@ -125,8 +138,12 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
             # The admin activates it: pending, the live model stays.
             http = http_login(url, "boss")
             activate = f"{url}/admin/inference/modelversion/{version_id}/activate/"
-            page = http.post(activate, data={"csrfmiddlewaretoken": http.cookies["csrftoken"]},
-                             headers={"Referer": activate}, timeout=30).text
+            page = http.post(
+                activate,
+                data={"csrfmiddlewaretoken": http.cookies["csrftoken"]},
+                headers={"Referer": activate},
+                timeout=30,
+            ).text
             assert "will go live as soon as the turns in play" in page and word in page, page[-3000:]
             assert 'id="pending-activation"' in http.get(url + "/admin/inference/modelversion/", timeout=30).text
             assert live_version() == "shipped default"
@@ -165,8 +182,11 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
             print(f"swap: room B's AI answered with the new labels {time.monotonic() - swapped_at:.2f} s later")
             next_a = await until(guesser_a, lambda m: phase(m, "choosing"), timeout=60)
             drawer_next = sockets_a[next_a["state"]["drawer_id"]]
-            choosing_next = next_a["state"] if drawer_next is guesser_a else (
-                await until(drawer_next, lambda m: phase(m, "choosing"), 60))["state"]
+            choosing_next = (
+                next_a["state"]
+                if drawer_next is guesser_a
+                else (await until(drawer_next, lambda m: phase(m, "choosing"), 60))["state"]
+            )
             assert set(choosing_next["choices"]) <= set(new_labels), "room A's next turn: the new model's words"
             for ws in [*sockets_a.values(), *sockets_b.values()]:
                 await ws.close()

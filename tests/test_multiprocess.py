@@ -86,8 +86,9 @@ def topology():
         topo.close()
 
 
-async def join(url: str, code: str, name: str, token: str | None = None, *,
-               address: str | None = None) -> tuple[ProtocolClient, dict]:
+async def join(
+    url: str, code: str, name: str, token: str | None = None, *, address: str | None = None
+) -> tuple[ProtocolClient, dict]:
     """Take (or, with a token, take back) a seat like the browser client: retry with backoff."""
     address = address or ADDRESSES.take()
     for attempt in range(6):
@@ -140,7 +141,8 @@ def test_one_room_across_two_web_processes_with_a_separate_inference_worker(topo
     with sqlite3.connect(topology.db) as db:
         turns = db.execute("select count(*) from game_turn").fetchone()[0]
         ai_after_restart = db.execute(
-            "select count(*) from game_drawing where json_array_length(ai_timeline) > 0").fetchone()[0]
+            "select count(*) from game_drawing where json_array_length(ai_timeline) > 0"
+        ).fetchone()[0]
     assert turns == 3
     assert ai_after_restart and len(topology.workers) == 2
     # AI guesses resumed once the new worker was up.
@@ -246,10 +248,21 @@ def test_a_job_started_from_one_web_processes_admin_runs_on_the_training_worker(
         create_user_in(topology.env, "boss")
         on_a, on_b = http_login(a, "boss"), http_login(b, "boss")
         add = a + "/admin/training/trainingjob/add/"
-        answer = on_a.post(add, data={"sources": ["folder"], "categories": "snowflake, apple", "per_class": "40",
-                                      "epochs": "1", "augment": "on", "name": "from-a",
-                                      "csrfmiddlewaretoken": on_a.cookies["csrftoken"]},
-                           headers={"Referer": add}, allow_redirects=False, timeout=30)
+        answer = on_a.post(
+            add,
+            data={
+                "sources": ["folder"],
+                "categories": "snowflake, apple",
+                "per_class": "40",
+                "epochs": "1",
+                "augment": "on",
+                "name": "from-a",
+                "csrfmiddlewaretoken": on_a.cookies["csrftoken"],
+            },
+            headers={"Referer": add},
+            allow_redirects=False,
+            timeout=30,
+        )
         assert answer.status_code == 302, answer.text[-3000:]
         job_id = int(answer.headers["Location"].rstrip("/").split("/")[-2])
 
@@ -263,7 +276,8 @@ def test_a_job_started_from_one_web_processes_admin_runs_on_the_training_worker(
         assert snap["status"] == "succeeded", f"{snap['error']}\n{topology.logs()}"
         with psycopg.connect(database_url) as db:
             pid, version_id = db.execute(
-                "SELECT pid, model_version_id FROM training_trainingjob WHERE id = %s", (job_id,)).fetchone()
+                "SELECT pid, model_version_id FROM training_trainingjob WHERE id = %s", (job_id,)
+            ).fetchone()
             (labels,) = db.execute("SELECT labels FROM inference_modelversion WHERE id = %s", (version_id,)).fetchone()
             (task_status,) = db.execute("SELECT status FROM django_tasks_database_dbtaskresult").fetchone()
         assert pid == trainer.pid, "the training worker ran it, not a web process"

@@ -167,23 +167,33 @@ async def test_an_endless_stroke_is_cut_at_the_stroke_limit(monkeypatch):
         await c.close()
 
 
-@pytest.mark.parametrize("bad", [
-    {"type": "kick", "player_id": "4"},
-    {"type": "settings", "rounds": True},
-    {"type": "settings", "rounds": 3.0},
-    {"type": "votekick", "player_id": False},
-    {"type": "stroke", "stroke": "0", "points": [[1, 1, 0]], "width": 10},
-    {"type": "points", "stroke": 0, "points": [[1, "1", 0]], "width": 10},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "kick", "player_id": "4"},
+        {"type": "settings", "rounds": True},
+        {"type": "settings", "rounds": 3.0},
+        {"type": "votekick", "player_id": False},
+        {"type": "stroke", "stroke": "0", "points": [[1, 1, 0]], "width": 10},
+        {"type": "points", "stroke": 0, "points": [[1, "1", 0]], "width": 10},
+    ],
+)
 def test_wrong_types_are_refused_not_coerced(bad):
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_client_message(json.dumps(bad))
 
 
-@pytest.mark.parametrize(("raw", "problem"), [
-    ("AI", "taken by the AI"), ("a.i.", "taken by the AI"), ("A\u200bI", "taken by the AI"), ("\u0430I", "taken by the AI"),
-    ("\u202eIA", None), ("\u200b\u200b", "Pick a name"),
-])
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("AI", "taken by the AI"),
+        ("a.i.", "taken by the AI"),
+        ("A\u200bI", "taken by the AI"),
+        ("\u0430I", "taken by the AI"),
+        ("\u202eIA", None),
+        ("\u200b\u200b", "Pick a name"),
+    ],
+)
 def test_names_are_cleaned_and_the_ais_is_reserved(raw, problem):
     message = json.dumps({"type": "join", "name": raw})
     if problem is None:

@@ -23,7 +23,11 @@ pytestmark = pytest.mark.postgres
 def test_game_actions_pass_on_postgres(postgres_url):  # noqa: F811
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_game_actions.py"],
-        cwd=REPO, env={**os.environ, "DATABASE_URL": postgres_url}, capture_output=True, text=True, timeout=280,
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": postgres_url},
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "database: postgresql" in result.stdout and " passed" in result.stdout

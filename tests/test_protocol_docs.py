@@ -14,7 +14,8 @@ def examples():
 
 def test_the_committed_page_is_what_the_models_make():
     assert protocol_docs.DOC_PATH.read_text() == protocol_docs.render(), (
-        "docs/protocol.md is stale: run `python manage.py protocol_docs`")
+        "docs/protocol.md is stale: run `python manage.py protocol_docs`"
+    )
 
 
 def test_every_message_has_an_example_and_every_example_is_valid(examples):
@@ -34,7 +35,9 @@ def test_a_server_frame_off_its_schema_or_over_the_limit_is_caught():
     with pytest.raises(ValueError):
         protocol.parse_server_message('{"type": "pong", "extra": 1}')
     with pytest.raises(ValueError):
-        protocol.parse_server_message('{"type": "chat", "kind": "system", "text": "' + "x" * protocol.MAX_FRAME_BYTES + '"}')
+        protocol.parse_server_message(
+            '{"type": "chat", "kind": "system", "text": "' + "x" * protocol.MAX_FRAME_BYTES + '"}'
+        )
 
 
 def test_the_example_welcome_keeps_the_word_from_a_player_who_has_not_guessed(examples):

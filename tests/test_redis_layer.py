@@ -113,6 +113,7 @@ async def test_a_room_event_that_cannot_be_published_fails_its_sender():
     from tests.redis_server import free_port
 
     layer = import_string("config.layers.PipelinedPubSubChannelLayer")(
-        hosts=[{"address": f"redis://127.0.0.1:{free_port()}/0", "socket_timeout": None}])
+        hosts=[{"address": f"redis://127.0.0.1:{free_port()}/0", "socket_timeout": None}]
+    )
     with pytest.raises(RedisConnectionError):
         await asyncio.wait_for(layer.group_send("room.DOWN", {"type": "room.event"}), 10)

@@ -11,8 +11,14 @@ from game import rules
 
 @pytest.mark.parametrize(
     ("guess", "word", "correct"),
-    [("Cat", "cat", True), ("  the eiffel   TOWER ", "The Eiffel Tower", True), ("café", "cafe", True),
-     ("cats", "cat", False), ("", "cat", False), ("dog", "cat", False)],
+    [
+        ("Cat", "cat", True),
+        ("  the eiffel   TOWER ", "The Eiffel Tower", True),
+        ("café", "cafe", True),
+        ("cats", "cat", False),
+        ("", "cat", False),
+        ("dog", "cat", False),
+    ],
 )
 def test_is_correct(guess, word, correct):
     assert rules.is_correct(guess, word) is correct
@@ -20,9 +26,19 @@ def test_is_correct(guess, word, correct):
 
 @pytest.mark.parametrize(
     ("guess", "word", "close"),
-    [("cta", "cat", False), ("ca", "cat", True), ("cart", "cat", True), ("bat", "cat", True),
-     ("cats", "cat", True), ("butterflies", "butterfly", True), ("bus", "bu", True), ("cat", "cat", False),
-     ("dog", "cat", False), ("house plant", "house plan", True), ("the great wall of china", "The Great Wall of China", False)],
+    [
+        ("cta", "cat", False),
+        ("ca", "cat", True),
+        ("cart", "cat", True),
+        ("bat", "cat", True),
+        ("cats", "cat", True),
+        ("butterflies", "butterfly", True),
+        ("bus", "bu", True),
+        ("cat", "cat", False),
+        ("dog", "cat", False),
+        ("house plant", "house plan", True),
+        ("the great wall of china", "The Great Wall of China", False),
+    ],
 )
 def test_is_close(guess, word, close):
     assert rules.is_close(guess, word) is close

@@ -43,10 +43,11 @@ def settings_of(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
     removed, then these; prints JSON."""
     env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS_FROM_SHELL}
     env.update(**env_overrides)
-    code = ("import json, config.settings as s; "
-            "print(json.dumps({'DEBUG': s.DEBUG, 'SECRET_KEY': s.SECRET_KEY, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS}))")
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+    code = (
+        "import json, config.settings as s; "
+        "print(json.dumps({'DEBUG': s.DEBUG, 'SECRET_KEY': s.SECRET_KEY, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS}))"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 
 def loaded(env_overrides: dict[str, str]) -> dict:
@@ -75,8 +76,10 @@ def test_two_processes_starting_together_agree_on_one_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS_FROM_SHELL}
     env.update(DATA_DIR=str(tmp_path))
     code = "import config.settings as s; print(s.SECRET_KEY)"
-    procs = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     keys = {p.communicate(timeout=120)[0].strip() for p in procs}
     assert len(keys) == 1 and keys == {(tmp_path / secret_key.KEY_FILE_NAME).read_text().strip()}
     assert [p.name for p in tmp_path.iterdir()] == [secret_key.KEY_FILE_NAME], "no temporary files left behind"
@@ -90,13 +93,16 @@ def test_a_key_file_opened_to_others_is_made_private_again(tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("published", [
-    "change-me",  # docker-compose.yml's old default
-    OLD_DEV_DEFAULT_KEY,
-    "django-insecure-" + "k3y" * 20,  # what startproject writes
-    "a-random-but-short-key-9f8e7d",
-    "x" * 60,
-])
+@pytest.mark.parametrize(
+    "published",
+    [
+        "change-me",  # docker-compose.yml's old default
+        OLD_DEV_DEFAULT_KEY,
+        "django-insecure-" + "k3y" * 20,  # what startproject writes
+        "a-random-but-short-key-9f8e7d",
+        "x" * 60,
+    ],
+)
 def test_a_deployed_process_refuses_a_published_or_weak_key_with_a_clear_message(tmp_path, published):
     done = settings_of({"SECRET_KEY": published, "DEBUG": "0", "DATA_DIR": str(tmp_path)})
     assert done.returncode != 0
@@ -131,8 +137,13 @@ def test_the_compose_file_never_runs_on_its_default_key(tmp_path):
 
 def make_dry_run(target: str, **variables: str) -> list[str]:
     # --no-print-directory: under `make test` this make is a sub-make, which would end with "Leaving directory".
-    done = subprocess.run(["make", "--no-print-directory", "-n", target, *(f"{k}={v}" for k, v in variables.items())], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, *(f"{k}={v}" for k, v in variables.items())],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()
 
@@ -167,16 +178,22 @@ def test_make_run_on_every_interface_lets_a_friend_on_the_lan_open_the_page_and_
         page = friend.get(server.url + "/", timeout=30)
         assert page.status_code == 200 and "DisallowedHost" not in page.text
         assert friend.get(server.url + "/static/vendor/p5/p5.min.js", timeout=30).status_code == 200
-        made = friend.post(server.url + "/rooms/new", data={"csrfmiddlewaretoken": friend.cookies["csrftoken"]},
-                           headers={"Origin": f"http://{lan}"}, allow_redirects=False, timeout=30)
+        made = friend.post(
+            server.url + "/rooms/new",
+            data={"csrfmiddlewaretoken": friend.cookies["csrftoken"]},
+            headers={"Origin": f"http://{lan}"},
+            allow_redirects=False,
+            timeout=30,
+        )
         assert made.status_code == 302, made.text[:500]
         code = made.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
         assert friend.get(server.url + f"/r/{code}", timeout=30).status_code == 200
 
         async def play() -> None:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-                async with connect(f"ws://{lan}/ws/room/{code}/", sock=sock, origin=Origin(f"http://{lan}"),
-                                   open_timeout=15) as ws:
+                async with connect(
+                    f"ws://{lan}/ws/room/{code}/", sock=sock, origin=Origin(f"http://{lan}"), open_timeout=15
+                ) as ws:
                     await ws.send(json.dumps({"type": "join", "name": "Friend"}))
                     await ws.send(json.dumps({"type": "guess", "text": "hello from the sofa"}))
                     async with asyncio.timeout(15):
@@ -237,7 +254,7 @@ def test_a_server_error_shows_the_games_own_page_without_details(client, setting
 def compose_web_daphne_args(port: int) -> list[str]:
     """docker-compose.yml's web command, bound to a loopback port instead of 0.0.0.0:8000."""
     compose = (REPO / "docker-compose.yml").read_text()
-    web = compose[compose.index("\n  web:"):]
+    web = compose[compose.index("\n  web:") :]
     command = json.loads(re.search(r"command:\s*(\[.*?\])", web, flags=re.DOTALL).group(1))
     assert command[0] == "daphne"
     args = ["-m", "daphne", *command[1:]]
@@ -250,16 +267,22 @@ def compose_web_daphne_args(port: int) -> list[str]:
 def deployed_server():
     """Daphne as docker-compose.yml runs it; this test plays nginx on 127.0.0.1 (TRUSTED_PROXIES there)."""
     port = free_port()
-    with live_server({"TRUSTED_PROXIES": "127.0.0.1", "ROOMS_PER_ADDRESS": "3"},
-                     server_args=compose_web_daphne_args(port), port=port) as server:
+    with live_server(
+        {"TRUSTED_PROXIES": "127.0.0.1", "ROOMS_PER_ADDRESS": "3"}, server_args=compose_web_daphne_args(port), port=port
+    ) as server:
         yield server
 
 
 def create_room_status(http: requests.Session, base: str, forwarded_for: str) -> int:
     if "csrftoken" not in http.cookies:
         http.get(base + "/", timeout=30).raise_for_status()
-    return http.post(base + "/rooms/new", data={"csrfmiddlewaretoken": http.cookies["csrftoken"]},
-                     headers={"X-Forwarded-For": forwarded_for}, allow_redirects=False, timeout=30).status_code
+    return http.post(
+        base + "/rooms/new",
+        data={"csrfmiddlewaretoken": http.cookies["csrftoken"]},
+        headers={"X-Forwarded-For": forwarded_for},
+        allow_redirects=False,
+        timeout=30,
+    ).status_code
 
 
 def test_behind_the_proxy_a_client_cannot_pick_its_own_address_for_the_limits(deployed_server):
@@ -297,7 +320,9 @@ def test_pages_carry_a_content_security_policy_and_no_inline_script(live_server_
         # The admin's templates set a few style attributes: only there, and only attributes.
         assert inline_allowed == (["style-src-attr"] if page.startswith("/admin/") else []), (page, policy)
     inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.IGNORECASE)
-    offenders = [str(p.relative_to(REPO)) for p in Path(REPO / "templates").rglob("*.html") if inline.search(p.read_text())]
+    offenders = [
+        str(p.relative_to(REPO)) for p in Path(REPO / "templates").rglob("*.html") if inline.search(p.read_text())
+    ]
     assert offenders == [], f"inline script or handler in {offenders}"
 
 
@@ -309,10 +334,18 @@ def admin_login_status(base: str, username: str, password: str, forwarded_for: s
     http.trust_env = False
     login = base + "/admin/login/"
     http.get(login, timeout=30).raise_for_status()
-    return http.post(login, data={"username": username, "password": password, "next": "/admin/",
-                                  "csrfmiddlewaretoken": http.cookies["csrftoken"]},
-                     headers={"Referer": login, "X-Forwarded-For": forwarded_for}, allow_redirects=False,
-                     timeout=30).status_code
+    return http.post(
+        login,
+        data={
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+            "csrfmiddlewaretoken": http.cookies["csrftoken"],
+        },
+        headers={"Referer": login, "X-Forwarded-For": forwarded_for},
+        allow_redirects=False,
+        timeout=30,
+    ).status_code
 
 
 def test_admin_logins_are_locked_for_that_address_and_username_after_five_failures(deployed_server):

@@ -21,8 +21,21 @@ PROCESS_TIMEOUT_SECONDS = 170
 
 
 def _command(url: str, mode: str, players: int, rounds: int) -> list[str]:
-    return [sys.executable, "manage.py", "simulate_game", "--url", url, "--mode", mode, "--players", str(players),
-            "--rounds", str(rounds), "--timeout", str(GAME_TIMEOUT_SECONDS)]
+    return [
+        sys.executable,
+        "manage.py",
+        "simulate_game",
+        "--url",
+        url,
+        "--mode",
+        mode,
+        "--players",
+        str(players),
+        "--rounds",
+        str(rounds),
+        "--timeout",
+        str(GAME_TIMEOUT_SECONDS),
+    ]
 
 
 def _result(code: int, out: str, err: str) -> tuple[int, dict, str]:
@@ -41,8 +54,13 @@ def _common(result: dict, mode: str, names: tuple[str, ...], turns: int, context
 
 
 def test_three_bots_play_a_whole_game_with_the_live_ai(live_server_url):
-    done = subprocess.run(_command(live_server_url, "classic", 3, 1), cwd=REPO, capture_output=True, text=True,
-                          timeout=PROCESS_TIMEOUT_SECONDS)
+    done = subprocess.run(
+        _command(live_server_url, "classic", 3, 1),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT_SECONDS,
+    )
     code, result, context = _result(done.returncode, done.stdout, done.stderr)
     _common(result, "classic", BOTS, 3, context)
     assert set(BOTS) <= set(result["scores"]) and "AI" in result["scores"], context
@@ -52,9 +70,16 @@ def test_three_bots_play_a_whole_game_with_the_live_ai(live_server_url):
 
 def test_a_solo_word_and_a_race_round_play_to_the_end_judged_by_the_ai(live_server_url):
     # Both games at once on the shared server: each is mostly waiting on a human pace.
-    running = {mode: subprocess.Popen(_command(live_server_url, mode, players, 1), cwd=REPO, text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for mode, players in (("solo", 1), ("race", 3))}
+    running = {
+        mode: subprocess.Popen(
+            _command(live_server_url, mode, players, 1),
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for mode, players in (("solo", 1), ("race", 3))
+    }
     finished = {}
     try:
         for mode, process in running.items():

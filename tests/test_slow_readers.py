@@ -27,8 +27,15 @@ def test_a_client_that_stops_reading_is_dropped_and_the_room_plays_on():
             ana, welcome = await player(base, code, "Ana")  # the host: draws first
             bo, _ = await player(base, code, "Bo")
             # Joined by reading up to its welcome, then never read again: no keepalive pings either.
-            stalled, _ = await joined(base, code, "Stalled", local_address=ADDRESSES.take(), receive_buffer=4096,
-                                      max_queue=1, ping_interval=None)
+            stalled, _ = await joined(
+                base,
+                code,
+                "Stalled",
+                local_address=ADDRESSES.take(),
+                receive_buffer=4096,
+                max_queue=1,
+                ping_interval=None,
+            )
             await bo.wait_for(lambda m: m["type"] == "chat" and m.get("text") == "Stalled joined", 15)
             await ana.send({"type": "start"})
             choosing = await ana.wait_for(lambda m: m["type"] == "state" and m["state"]["phase"] == "choosing", 30)
@@ -53,8 +60,13 @@ def test_a_client_that_stops_reading_is_dropped_and_the_room_plays_on():
             # Reading again, the stalled client finds its connection gone (dropped: no close frame).
             assert await stalled.until(lambda: stalled.closed, 10), "the server closed the stalled socket"
             assert stalled.close_code == 1006
-            left = await bo.wait_for(lambda m: m["type"] == "state" and any(
-                p["name"] == "Stalled" and not p["connected"] for p in m["state"]["players"]), 30)
+            left = await bo.wait_for(
+                lambda m: (
+                    m["type"] == "state"
+                    and any(p["name"] == "Stalled" and not p["connected"] for p in m["state"]["players"])
+                ),
+                30,
+            )
             assert left
             for p in (ana, bo):
                 await p.close()

@@ -15,8 +15,16 @@ from tests.live_server import REPO
 
 # requirements-tools.txt: the runtime image installs neither; of the tools app, only its AppConfig loads.
 TOOLS_ONLY = ("websockets", "requests")
-HEAVY = ("tensorflow", "keras", "matplotlib", "training.pipeline", "training.data", "training.services",
-         "training.job_run", "training.download")
+HEAVY = (
+    "tensorflow",
+    "keras",
+    "matplotlib",
+    "training.pipeline",
+    "training.data",
+    "training.services",
+    "training.job_run",
+    "training.download",
+)
 
 PROBE = """
 import json, os, sys

@@ -60,12 +60,31 @@ def test_augmentation_changes_strokes_but_keeps_the_drawing_recognisable():
 def test_train_command_exports_a_quantized_model_that_loads_classifies_and_registers(shared_quickdraw, tmp_path):
     out = io.StringIO()
     call_command(
-        "train", "--source", str(shared_quickdraw), "--categories", ",".join(CATS), "--per-class", "60",
-        "--epochs", "1", "--export-dir", str(tmp_path / "m"), "--name", "tiny", stdout=out,
+        "train",
+        "--source",
+        str(shared_quickdraw),
+        "--categories",
+        ",".join(CATS),
+        "--per-class",
+        "60",
+        "--epochs",
+        "1",
+        "--export-dir",
+        str(tmp_path / "m"),
+        "--name",
+        "tiny",
+        stdout=out,
     )
     folder = tmp_path / "m"
-    for name in ("model.tflite", "labels.txt", "metrics.json", "report.json", "COMMAND.txt", "training_curves.png",
-                 "confusions.png"):
+    for name in (
+        "model.tflite",
+        "labels.txt",
+        "metrics.json",
+        "report.json",
+        "COMMAND.txt",
+        "training_curves.png",
+        "confusions.png",
+    ):
         assert (folder / name).exists(), name
     metrics = json.loads((folder / "metrics.json").read_text())
     for key in ("top1", "top3", "map3", "early", "tflite_keras_agreement"):
@@ -160,8 +179,14 @@ def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, 
 
     0 epochs (export the warm start as it is): a training step costs a minute of tracing on a busy box,
     and the tiny run above trains one already; this checks what the levers change in the exported file."""
-    config = TrainConfig(categories=CATS, epochs=0, channels=CHANNELS, init_from=str(tiny_model),
-                         teachers=[str(tiny_model)], mirror_average=True)
+    config = TrainConfig(
+        categories=CATS,
+        epochs=0,
+        channels=CHANNELS,
+        init_from=str(tiny_model),
+        teachers=[str(tiny_model)],
+        mirror_average=True,
+    )
     report = run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path)
     metrics = report["metrics"]
     assert metrics["tflite_keras_agreement"] > 0.9 and 0.0 <= metrics["early"] <= 1.0

@@ -46,8 +46,10 @@ class Client(ProtocolClient):
         try:
             return await super().wait_for(pred, timeout)
         except (TimeoutError, Closed) as exc:
-            seen = [m if m["type"] in ("error", "chat") else (m["type"], m.get("state", {}).get("phase"))
-                    for m in self.inbox]
+            seen = [
+                m if m["type"] in ("error", "chat") else (m["type"], m.get("state", {}).get("phase"))
+                for m in self.inbox
+            ]
             raise AssertionError(f"{self.name}: no matching message ({exc}); got {seen}") from None
 
     async def state(self, pred=lambda s: True, timeout: float = 5.0) -> dict:

@@ -77,10 +77,17 @@ class PatternStats:
             self.bad_frames += 1
 
     def to_json(self, seconds: float) -> dict:
-        return {"connects": self.connects, "joins": self.joins, "reconnects": self.reconnects,
-                "frames_sent": self.frames_sent, "frames_per_s": round(self.frames_sent / max(seconds, 1e-9), 1),
-                "refusals": dict(self.refusals.most_common()), "closes": dict(self.closes.most_common()),
-                "bad_frames": self.bad_frames, **self.extra}
+        return {
+            "connects": self.connects,
+            "joins": self.joins,
+            "reconnects": self.reconnects,
+            "frames_sent": self.frames_sent,
+            "frames_per_s": round(self.frames_sent / max(seconds, 1e-9), 1),
+            "refusals": dict(self.refusals.most_common()),
+            "closes": dict(self.closes.most_common()),
+            "bad_frames": self.bad_frames,
+            **self.extra,
+        }
 
 
 @dataclass
@@ -120,8 +127,16 @@ class Pattern:
 
     async def open(self, code: str, name: str, *, listen: bool = True, **transport) -> ProtocolClient | None:
         """A socket to room `code` from the abusers' address (not joined yet); None if the handshake failed."""
-        client = room_client(self.ctx.base, code, name, local_address=self.ctx.address, keep_inbox=False,
-                             open_timeout=15, close_timeout=1, **transport)
+        client = room_client(
+            self.ctx.base,
+            code,
+            name,
+            local_address=self.ctx.address,
+            keep_inbox=False,
+            open_timeout=15,
+            close_timeout=1,
+            **transport,
+        )
         try:
             await client.connect()
         except (OSError, TimeoutError, WebSocketException) as exc:
@@ -132,8 +147,9 @@ class Pattern:
             client.listen()
         return client
 
-    async def session(self, code: str, name: str, token: str | None = None, *, listen: bool = True,
-                      **transport) -> ProtocolClient | None:
+    async def session(
+        self, code: str, name: str, token: str | None = None, *, listen: bool = True, **transport
+    ) -> ProtocolClient | None:
         """A seated client (a welcome came), or None (refused: counted)."""
         client = await self.open(code, name, listen=listen, **transport)
         if client is None:
@@ -155,8 +171,15 @@ class Pattern:
             async with asyncio.timeout(seconds):
                 await self.ctx.stop.wait()
 
-    async def watch(self, code: str, name: str, listener: Listener | None = None, *, after: float = 0.0,
-                    seated: asyncio.Event | None = None) -> None:
+    async def watch(
+        self,
+        code: str,
+        name: str,
+        listener: Listener | None = None,
+        *,
+        after: float = 0.0,
+        seated: asyncio.Event | None = None,
+    ) -> None:
         """A partner seated in `code` after `after` seconds, reading everything (the server never waits on it).
 
         `seated` is set once it has its seat (or could not get one)."""
@@ -241,9 +264,13 @@ class Flood(Pattern):
             turn = client.turn_id
             # Draw one whole doodle at `factor` x pace, then clear and start again.
             await client.send({"type": "clear"})
-            await replay(client.send, self.ctx.drawings.strokes(client.snapshot["word"] or "", self.ctx.rng),
-                         pace=pace, still_drawing=lambda t=turn: self.playing(client) and client.turn_id == t,
-                         on_stroke=lambda *_: self._stroke_sent())
+            await replay(
+                client.send,
+                self.ctx.drawings.strokes(client.snapshot["word"] or "", self.ctx.rng),
+                pace=pace,
+                still_drawing=lambda t=turn: self.playing(client) and client.turn_id == t,
+                on_stroke=lambda *_: self._stroke_sent(),
+            )
 
     def _stroke_sent(self) -> None:
         self.stats.extra["strokes_sent"] += 1
@@ -254,10 +281,19 @@ class Flood(Pattern):
         refused = refusals.pop("rate_limited", 0)
         closes = Counter(self.stats.closes)
         abuse_closes = closes.pop("4008", 0)
-        return {"flooders": self.rooms, "factor": self.factor, "frames_sent": self.stats.frames_sent,
-                "strokes_sent": self.stats.extra["strokes_sent"], "refused": refused, "other_errors": dict(refusals),
-                "abuse_closes": abuse_closes, "other_closes": sum(closes.values()), "connects": self.stats.connects,
-                "frames_per_s": round(self.stats.frames_sent / seconds, 1), **self.stats.to_json(seconds)}
+        return {
+            "flooders": self.rooms,
+            "factor": self.factor,
+            "frames_sent": self.stats.frames_sent,
+            "strokes_sent": self.stats.extra["strokes_sent"],
+            "refused": refused,
+            "other_errors": dict(refusals),
+            "abuse_closes": abuse_closes,
+            "other_closes": sum(closes.values()),
+            "connects": self.stats.connects,
+            "frames_per_s": round(self.stats.frames_sent / seconds, 1),
+            **self.stats.to_json(seconds),
+        }
 
 
 class EndlessStroke(Pattern):
@@ -280,9 +316,11 @@ class EndlessStroke(Pattern):
             await self.keep_seated(code, "endless", self._draw)
         finally:
             await asyncio.gather(partner, return_exceptions=True)
-        self.stats.extra.update(points_relayed=sum(self.relayed.values()),
-                                most_relayed_of_one_stroke=max(self.relayed.values(), default=0),
-                                stroke_limit=MAX_POINTS_PER_STROKE)
+        self.stats.extra.update(
+            points_relayed=sum(self.relayed.values()),
+            most_relayed_of_one_stroke=max(self.relayed.values(), default=0),
+            stroke_limit=MAX_POINTS_PER_STROKE,
+        )
 
     def _seen(self, message: dict, arrived: float) -> None:
         if message["type"] == "points":
@@ -336,8 +374,9 @@ class Tabs(Pattern):
                 await seated.wait()
         loop = asyncio.get_running_loop()
         began = loop.time()
-        await asyncio.gather(self._tab(first, code, token),
-                             *(self._tab(None, code, token) for _ in range(self.TABS - 1)))
+        await asyncio.gather(
+            self._tab(first, code, token), *(self._tab(None, code, token) for _ in range(self.TABS - 1))
+        )
         await asyncio.gather(watcher, return_exceptions=True)
         self.stats.extra["chat_relayed_per_s"] = round(self.stats.extra["chat_relayed"] / (loop.time() - began), 2)
 
@@ -441,8 +480,15 @@ class SlowReaders(Pattern):
             self.stats.reconnects += attempts > 0
             attempts += 1
             # Joined by reading up to the welcome, then never read again (and no keepalive pings).
-            client = await self.session(code, name, token, listen=False, receive_buffer=self.RECEIVE_BUFFER_BYTES,
-                                        max_queue=1, ping_interval=None)
+            client = await self.session(
+                code,
+                name,
+                token,
+                listen=False,
+                receive_buffer=self.RECEIVE_BUFFER_BYTES,
+                max_queue=1,
+                ping_interval=None,
+            )
             if client is None:
                 await self.pause(RECONNECT_SECONDS)
                 continue
@@ -490,7 +536,10 @@ class SlowReaders(Pattern):
 
 
 PATTERN_TYPES: dict[str, type[Pattern]] = {
-    Flood.name: Flood, EndlessStroke.name: EndlessStroke, Tabs.name: Tabs, Seats.name: Seats,
+    Flood.name: Flood,
+    EndlessStroke.name: EndlessStroke,
+    Tabs.name: Tabs,
+    Seats.name: Seats,
     SlowReaders.name: SlowReaders,
 }
 
@@ -508,10 +557,13 @@ def parse_patterns(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def make_patterns(names: list[str], ctx: AbuseContext, *, flood_factor: float = 10.0,
-                  flood_rooms: int = 1) -> list[Pattern]:
-    return [Flood(ctx, factor=flood_factor, rooms=flood_rooms) if name == Flood.name else PATTERN_TYPES[name](ctx)
-            for name in names]
+def make_patterns(
+    names: list[str], ctx: AbuseContext, *, flood_factor: float = 10.0, flood_rooms: int = 1
+) -> list[Pattern]:
+    return [
+        Flood(ctx, factor=flood_factor, rooms=flood_rooms) if name == Flood.name else PATTERN_TYPES[name](ctx)
+        for name in names
+    ]
 
 
 async def run_patterns(patterns: list[Pattern]) -> None:
@@ -599,8 +651,13 @@ def _abuse_process(run: AbuseRun, pipe) -> None:
 
 async def _abuse_between(run: AbuseRun, start_at: float, stop_at: float) -> dict:
     stop = asyncio.Event()
-    ctx = AbuseContext(base=run.base, address=run.address, drawings=DrawingLibrary(run.drawings),
-                       rng=random.Random(run.seed), stop=stop)
+    ctx = AbuseContext(
+        base=run.base,
+        address=run.address,
+        drawings=DrawingLibrary(run.drawings),
+        rng=random.Random(run.seed),
+        stop=stop,
+    )
     patterns = make_patterns(list(run.patterns), ctx, flood_factor=run.flood_factor, flood_rooms=run.flood_rooms)
     await asyncio.sleep(max(0.0, start_at - time.time()))
     began = time.time()
@@ -611,5 +668,8 @@ async def _abuse_between(run: AbuseRun, start_at: float, stop_at: float) -> dict
         await asyncio.wait_for(task, 30)
     seconds = max(1e-9, time.time() - began)
     flood = next((p for p in patterns if isinstance(p, Flood)), None)
-    return {"seconds": round(seconds, 1), "patterns": {p.name: p.stats.to_json(seconds) for p in patterns},
-            "flood": flood.legacy_summary(seconds) if flood else None}
+    return {
+        "seconds": round(seconds, 1),
+        "patterns": {p.name: p.stats.to_json(seconds) for p in patterns},
+        "flood": flood.legacy_summary(seconds) if flood else None,
+    }

@@ -81,20 +81,35 @@ class Bot:
     on every snapshot. No reconnects: a closed socket before ``game_over`` is an error.
     """
 
-    def __init__(self, ws_url: str, name: str, *, origin: str, drawings: DrawingLibrary,
-                 expect_players: int = 2, rounds: int = 1, draw_seconds: int = 30, word_choices: int = 3,
-                 seed: int | None = None, local_address: str | None = None, mode: str = Mode.CLASSIC):
+    def __init__(
+        self,
+        ws_url: str,
+        name: str,
+        *,
+        origin: str,
+        drawings: DrawingLibrary,
+        expect_players: int = 2,
+        rounds: int = 1,
+        draw_seconds: int = 30,
+        word_choices: int = 3,
+        seed: int | None = None,
+        local_address: str | None = None,
+        mode: str = Mode.CLASSIC,
+    ):
         self.name = name
         self.drawings = drawings
         self.expect_players = expect_players
         self.mode = Mode(mode)
         # What the host asks for: `rounds` is the number of words in solo (and of rounds in a race).
-        self.game_settings = {Mode.CLASSIC: {"rounds": rounds, "draw_seconds": draw_seconds, "word_choices": word_choices},
-                              Mode.SOLO: {"solo_words": rounds},
-                              Mode.RACE: {"rounds": rounds, "draw_seconds": draw_seconds}}[self.mode]
+        self.game_settings = {
+            Mode.CLASSIC: {"rounds": rounds, "draw_seconds": draw_seconds, "word_choices": word_choices},
+            Mode.SOLO: {"solo_words": rounds},
+            Mode.RACE: {"rounds": rounds, "draw_seconds": draw_seconds},
+        }[self.mode]
         self.rng = random.Random(seed)
-        self.client = ProtocolClient(WebSocketTransport(ws_url, origin=origin, local_address=local_address), name,
-                                     keep_inbox=False)
+        self.client = ProtocolClient(
+            WebSocketTransport(ws_url, origin=origin, local_address=local_address), name, keep_inbox=False
+        )
         self.client.listeners.append(self._on_message)
         self.messages: list[dict] = []
         self.ai_updates = 0
@@ -137,8 +152,11 @@ class Bot:
             self.ai_by_turn[message["turn_id"]] += 1
             self.latest_ai[message["turn_id"]] = [g["label"] for g in message["guesses"]]
         elif kind == "error":
-            self.errors.append(BotError(self.name, f"error {message.get('code')}: {message.get('message')}",
-                                        code=message.get("code", "")))
+            self.errors.append(
+                BotError(
+                    self.name, f"error {message.get('code')}: {message.get('message')}", code=message.get("code", "")
+                )
+            )
 
     def _on_state(self) -> None:
         old, new = self._last, self.client.snapshot
@@ -184,8 +202,13 @@ class Bot:
         return any(r["player_id"] == self.player_id and r["place"] is not None for r in state.get("racers", ()))
 
     def still_guessing(self, turn_id: int) -> bool:
-        return (self.phase == "drawing" and self.turn_id == turn_id and not self.is_drawer()
-                and not self.client.me().get("guessed") and not self.done)
+        return (
+            self.phase == "drawing"
+            and self.turn_id == turn_id
+            and not self.is_drawer()
+            and not self.client.me().get("guessed")
+            and not self.done
+        )
 
     # --- playing --------------------------------------------------------------------------
 
@@ -209,8 +232,12 @@ class Bot:
         elif self.phase == "drawing" and self.client.can_draw() and turn not in self._drawn:
             self._drawn.add(turn)
             await self._draw(turn, state["word"])
-        elif (self.phase == "drawing" and self.mode == Mode.CLASSIC and not self.is_drawer()
-              and turn not in self._guessed_turns):
+        elif (
+            self.phase == "drawing"
+            and self.mode == Mode.CLASSIC
+            and not self.is_drawer()
+            and turn not in self._guessed_turns
+        ):
             self._guessed_turns.add(turn)
             await self._guess(turn)
 
@@ -278,11 +305,17 @@ class Bot:
     def unexpected_errors(self) -> list[BotError]:
         """Every error, except the turn-change races the protocol allows (see RACE_CODES)."""
         ends = list(self.turns_ended.values())
-        found = [e for e in self.errors
-                 if not (e.code in RACE_CODES and any(abs(e.at - t) <= RACE_WINDOW_SECONDS for t in ends))]
+        found = [
+            e
+            for e in self.errors
+            if not (e.code in RACE_CODES and any(abs(e.at - t) <= RACE_WINDOW_SECONDS for t in ends))
+        ]
         if self.client.close_code is not None and not self.done:
-            found.append(BotError(self.name, f"the server closed the connection ({self.client.close_code}) "
-                                             "before the game ended"))
+            found.append(
+                BotError(
+                    self.name, f"the server closed the connection ({self.client.close_code}) before the game ended"
+                )
+            )
         return found
 
 
@@ -316,9 +349,18 @@ class GameResult:
         return json.dumps(fields, sort_keys=False)
 
 
-def make_bots(base_url: str | list[str], code: str, players: int, *, rounds: int = 1,
-              drawings: DrawingLibrary | None = None, names: Iterable[str] | None = None, seed: int | None = None,
-              addresses: LoopbackAddresses | None = None, mode: str = Mode.CLASSIC) -> list[Bot]:
+def make_bots(
+    base_url: str | list[str],
+    code: str,
+    players: int,
+    *,
+    rounds: int = 1,
+    drawings: DrawingLibrary | None = None,
+    names: Iterable[str] | None = None,
+    seed: int | None = None,
+    addresses: LoopbackAddresses | None = None,
+    mode: str = Mode.CLASSIC,
+) -> list[Bot]:
     """`players` bots for room `code`; with several base URLs they are spread over them (several web processes).
 
     On a loopback server each bot speaks from an address of its own (`addresses`, a fresh block by default).
@@ -328,10 +370,20 @@ def make_bots(base_url: str | list[str], code: str, players: int, *, rounds: int
     if addresses is None and all(is_loopback(b) for b in bases):
         addresses = LoopbackAddresses()
     names = list(names or (f"Bot{i + 1}" for i in range(players)))
-    return [Bot(ws_url_for(bases[i % len(bases)], code), name, origin=origin_for(bases[i % len(bases)]),
-                drawings=drawings, expect_players=players, rounds=rounds, seed=None if seed is None else seed + i,
-                local_address=addresses.take() if addresses else None, mode=mode)
-            for i, name in enumerate(names)]
+    return [
+        Bot(
+            ws_url_for(bases[i % len(bases)], code),
+            name,
+            origin=origin_for(bases[i % len(bases)]),
+            drawings=drawings,
+            expect_players=players,
+            rounds=rounds,
+            seed=None if seed is None else seed + i,
+            local_address=addresses.take() if addresses else None,
+            mode=mode,
+        )
+        for i, name in enumerate(names)
+    ]
 
 
 def _reveals(bots: list[Bot]) -> dict[int, dict]:
@@ -349,8 +401,10 @@ def _reveals(bots: list[Bot]) -> dict[int, dict]:
 
 def race_winners(ended: dict[int, dict]) -> list[list[str]]:
     """Per round (in order), the racers the AI recognised, first first."""
-    return [[r["name"] for r in sorted((r for r in state["racers"] if r["place"] is not None), key=lambda r: r["place"])]
-            for _, state in sorted(ended.items())]
+    return [
+        [r["name"] for r in sorted((r for r in state["racers"] if r["place"] is not None), key=lambda r: r["place"])]
+        for _, state in sorted(ended.items())
+    ]
 
 
 def summarize(code: str, bots: list[Bot], seconds: float, extra_errors: Iterable[str] = ()) -> GameResult:
@@ -360,10 +414,16 @@ def summarize(code: str, bots: list[Bot], seconds: float, extra_errors: Iterable
     scores = {p["name"]: p["score"] for p in final["players"]} if final else {}
     mode = bots[0].mode if bots else Mode.CLASSIC
     ended = _reveals(bots)
-    return GameResult(room=code, turns_played=len(ended),
-                      ai_guesses_received={b.name: b.ai_updates for b in bots}, scores=scores, errors=errors,
-                      seconds=round(seconds, 1), mode=mode.value,
-                      race_winners=race_winners(ended) if mode == Mode.RACE else None)
+    return GameResult(
+        room=code,
+        turns_played=len(ended),
+        ai_guesses_received={b.name: b.ai_updates for b in bots},
+        scores=scores,
+        errors=errors,
+        seconds=round(seconds, 1),
+        mode=mode.value,
+        race_winners=race_winners(ended) if mode == Mode.RACE else None,
+    )
 
 
 async def play(bots: list[Bot], timeout: float) -> None:
@@ -374,13 +434,23 @@ async def play(bots: list[Bot], timeout: float) -> None:
         await asyncio.gather(*(b.play() for b in bots))
 
 
-async def run_game(base_url: str, code: str, *, players: int = 3, rounds: int = 1, timeout: float = 120.0,
-                   drawings: DrawingLibrary | None = None, seed: int | None = None,
-                   addresses: LoopbackAddresses | None = None, mode: str = Mode.CLASSIC) -> GameResult:
+async def run_game(
+    base_url: str,
+    code: str,
+    *,
+    players: int = 3,
+    rounds: int = 1,
+    timeout: float = 120.0,
+    drawings: DrawingLibrary | None = None,
+    seed: int | None = None,
+    addresses: LoopbackAddresses | None = None,
+    mode: str = Mode.CLASSIC,
+) -> GameResult:
     """Seat `players` bots in room `code` (a room of `mode`; the first bot becomes host) and play to game over."""
     began = time.monotonic()
-    bots = make_bots(base_url, code, players, rounds=rounds, drawings=drawings, seed=seed, addresses=addresses,
-                     mode=mode)
+    bots = make_bots(
+        base_url, code, players, rounds=rounds, drawings=drawings, seed=seed, addresses=addresses, mode=mode
+    )
     extra: list[str] = []
     try:
         await play(bots, timeout)

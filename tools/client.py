@@ -102,9 +102,19 @@ class WebSocketTransport:
     `max_queue` is how many frames the library reads ahead of the caller (None: unbounded).
     """
 
-    def __init__(self, url: str, *, origin: str, local_address: str | None = None, open_timeout: float = 30.0,
-                 close_timeout: float = 5.0, max_queue: int | None = None, receive_buffer: int | None = None,
-                 max_size: int | None = None, ping_interval: float | None = 20.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        origin: str,
+        local_address: str | None = None,
+        open_timeout: float = 30.0,
+        close_timeout: float = 5.0,
+        max_queue: int | None = None,
+        receive_buffer: int | None = None,
+        max_size: int | None = None,
+        ping_interval: float | None = 20.0,
+    ):
         self.url, self.origin, self.local_address = url, origin, local_address
         self.open_timeout, self.close_timeout = open_timeout, close_timeout
         self.max_queue, self.receive_buffer, self.max_size = max_queue, receive_buffer, max_size
@@ -117,9 +127,17 @@ class WebSocketTransport:
             options["sock"] = await self._small_socket()
         elif self.local_address:
             options["local_addr"] = (self.local_address, 0)
-        self.ws = await connect(self.url, origin=Origin(self.origin), proxy=None, open_timeout=self.open_timeout,
-                                close_timeout=self.close_timeout, max_queue=self.max_queue, max_size=self.max_size,
-                                ping_interval=self.ping_interval, **options)
+        self.ws = await connect(
+            self.url,
+            origin=Origin(self.origin),
+            proxy=None,
+            open_timeout=self.open_timeout,
+            close_timeout=self.close_timeout,
+            max_queue=self.max_queue,
+            max_size=self.max_size,
+            ping_interval=self.ping_interval,
+            **options,
+        )
 
     async def _small_socket(self) -> socket.socket:
         from urllib.parse import urlsplit
@@ -240,8 +258,8 @@ class Canvas:
         else:
             start, chunk = message["start"], message["strokes"]
             self.strokes.extend({} for _ in range(start + len(chunk) - len(self.strokes)))
-            self.strokes[start:start + len(chunk)] = chunk
-            del self.strokes[message["total"]:]
+            self.strokes[start : start + len(chunk)] = chunk
+            del self.strokes[message["total"] :]
 
     @property
     def points(self) -> int:

@@ -68,12 +68,15 @@ def to_canvas_strokes(drawing: list[list[list[int]]]) -> list[list[Point]]:
     """A 0-255 simplified drawing centred on the logical canvas, as (x, y) strokes."""
     scale = (min(CANVAS_WIDTH, CANVAS_HEIGHT) - 100) / 255
     dx, dy = (CANVAS_WIDTH - 255 * scale) / 2, (CANVAS_HEIGHT - 255 * scale) / 2
-    return [[(round(dx + x * scale, 1), round(dy + y * scale, 1)) for x, y in zip(xs, ys, strict=False)]
-            for xs, ys, *_ in drawing]
+    return [
+        [(round(dx + x * scale, 1), round(dy + y * scale, 1)) for x, y in zip(xs, ys, strict=False)]
+        for xs, ys, *_ in drawing
+    ]
 
 
-def densify(stroke: list[Point], spacing: float = POINT_SPACING_PX,
-            limit: int = MAX_POINTS_PER_DRAWN_STROKE) -> list[Point]:
+def densify(
+    stroke: list[Point], spacing: float = POINT_SPACING_PX, limit: int = MAX_POINTS_PER_DRAWN_STROKE
+) -> list[Point]:
     """Points every `spacing` px along the stroke: simplified data has few, a pointer many."""
     if len(stroke) < 2:
         return list(stroke)
@@ -82,8 +85,9 @@ def densify(stroke: list[Point], spacing: float = POINT_SPACING_PX,
     out = [stroke[0]]
     for (x0, y0), (x1, y1) in zip(stroke, stroke[1:], strict=False):
         steps = max(1, int(math.dist((x0, y0), (x1, y1)) // spacing))
-        out.extend((round(x0 + (x1 - x0) * i / steps, 1), round(y0 + (y1 - y0) * i / steps, 1))
-                   for i in range(1, steps + 1))
+        out.extend(
+            (round(x0 + (x1 - x0) * i / steps, 1), round(y0 + (y1 - y0) * i / steps, 1)) for i in range(1, steps + 1)
+        )
     return out[:limit]
 
 
@@ -91,20 +95,27 @@ def batches(points: list, n: int) -> list[list]:
     """Split points into at most `n` consecutive, non-empty, similar-sized batches."""
     n = max(1, min(n, len(points)))
     size = math.ceil(len(points) / n)
-    return [points[i:i + size] for i in range(0, len(points), size)]
+    return [points[i : i + size] for i in range(0, len(points), size)]
 
 
 def widest_stroke(n: int, seed: int = 0) -> list[list]:
     """A legal stroke of `n` points, every point as long in JSON as the client may make it."""
-    return [[round(799.9 - (i + seed) % 7 / 10, 1), round(599.9 - (i + seed) % 5 / 10, 1), 999_999 - i]
-            for i in range(n)]
+    return [
+        [round(799.9 - (i + seed) % 7 / 10, 1), round(599.9 - (i + seed) % 5 / 10, 1), 999_999 - i] for i in range(n)
+    ]
 
 
 def circle_stroke(n: int, turn: float = 0.0) -> list[list]:
     """A legal stroke of `n` points that is long in JSON (~13 bytes a point) yet cheap to classify: a circle."""
     cx, cy, r = CANVAS_WIDTH / 2, CANVAS_HEIGHT / 2, min(CANVAS_WIDTH, CANVAS_HEIGHT) / 2 - 50
-    return [[round(cx + r * math.cos(2 * math.pi * i / n + turn), 1), round(cy + r * math.sin(2 * math.pi * i / n + turn), 1),
-             i] for i in range(n)]
+    return [
+        [
+            round(cx + r * math.cos(2 * math.pi * i / n + turn), 1),
+            round(cy + r * math.sin(2 * math.pi * i / n + turn), 1),
+            i,
+        ]
+        for i in range(n)
+    ]
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,15 @@ Send = Callable[[dict], Awaitable[None]]
 SentHook = Callable[[int, list, float], None]  # (stroke index, points, wall-clock time it was sent)
 
 
-async def replay(send: Send, strokes: list[list[Point]], *, pace: Pace = HUMAN,
-                 still_drawing: Callable[[], bool] = lambda: True, on_points: SentHook | None = None,
-                 on_stroke: SentHook | None = None) -> int:
+async def replay(
+    send: Send,
+    strokes: list[list[Point]],
+    *,
+    pace: Pace = HUMAN,
+    still_drawing: Callable[[], bool] = lambda: True,
+    on_points: SentHook | None = None,
+    on_stroke: SentHook | None = None,
+) -> int:
     """Draw `strokes` as a browser does; returns how many were finished before `still_drawing()` turned false.
 
     Each point carries its time in ms since the drawing began, spread over its batch's interval.

@@ -37,8 +37,9 @@ NORMAL_GAME_TIMEOUT_SECONDS = 180
 # The abusers' head start: all of them are at it before the normal game's room is made.
 ABUSE_HEAD_START_SECONDS = 3.0
 # Closes that are answers, not failures: the client's own, a room that is not there, the documented refusals.
-ANSWER_CLOSES = frozenset({1000, 1001, 4404, ABUSE_CLOSE_CODE, TOO_MANY_CLOSE_CODE, JOIN_TIMEOUT_CLOSE_CODE,
-                           REPLACED_CLOSE_CODE})
+ANSWER_CLOSES = frozenset(
+    {1000, 1001, 4404, ABUSE_CLOSE_CODE, TOO_MANY_CLOSE_CODE, JOIN_TIMEOUT_CLOSE_CODE, REPLACED_CLOSE_CODE}
+)
 SERVER_ERROR_CLOSE = 1011
 # A frame over the deployed limit never reaches the parser: Daphne fails that connection (drops it: 1006, or 1009).
 CLOSES_FOR_SIZE = frozenset({ABNORMAL_CLOSE, 1009})
@@ -64,10 +65,38 @@ VALID: list[dict[str, Any]] = [
 # Every client message has its example (tests/test_fuzz.py checks it against protocol.CLIENT_MESSAGES).
 
 WEIRD_VALUES: list[Any] = [
-    None, True, False, 0, -1, 1, 2**31, 2**63, -(2**63), 1e308, -1e308, 1e-308, 0.5, "", " ", "x" * 10_000,
-    "<img src=x onerror=alert(1)>", "\u0000", "\ud7ff", "💥" * 50, [], {}, [[]], [[1, 2]], [[1, 2, 3, 4]],
-    [[float("nan"), 1, 0]], [[float("inf"), 1, 0]], [[1e9, 1e9, 1e9]], [[-5, -5, -5]], {"type": "ping"},
-    [[0, 0, 0]] * 5000, list(range(200)),
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**31,
+    2**63,
+    -(2**63),
+    1e308,
+    -1e308,
+    1e-308,
+    0.5,
+    "",
+    " ",
+    "x" * 10_000,
+    "<img src=x onerror=alert(1)>",
+    "\u0000",
+    "\ud7ff",
+    "💥" * 50,
+    [],
+    {},
+    [[]],
+    [[1, 2]],
+    [[1, 2, 3, 4]],
+    [[float("nan"), 1, 0]],
+    [[float("inf"), 1, 0]],
+    [[1e9, 1e9, 1e9]],
+    [[-5, -5, -5]],
+    {"type": "ping"},
+    [[0, 0, 0]] * 5000,
+    list(range(200)),
 ]
 
 
@@ -130,16 +159,18 @@ def frame(rng: random.Random) -> str | bytes:
 # --- against a running server ---------------------------------------------------------------
 
 
-async def fuzz_socket(base: str, code: str, rng: random.Random, budget: list[int], junk: PatternStats,
-                      addresses: LoopbackAddresses) -> None:
+async def fuzz_socket(
+    base: str, code: str, rng: random.Random, budget: list[int], junk: PatternStats, addresses: LoopbackAddresses
+) -> None:
     """Send hostile frames until the budget is spent, reconnecting whenever closed.
 
     Every connection comes from a fresh address: this is about the parser, not the per-address
     limits (the abuse patterns test those), so the fuzzer is not stopped at the door.
     """
     while budget[0] > 0:
-        client = room_client(base, code, f"fz{rng.randrange(1000)}", local_address=addresses.take(),
-                             keep_inbox=False, close_timeout=1)
+        client = room_client(
+            base, code, f"fz{rng.randrange(1000)}", local_address=addresses.take(), keep_inbox=False, close_timeout=1
+        )
         try:
             await client.connect()
         except (OSError, WebSocketException) as exc:
@@ -173,15 +204,29 @@ async def fuzz_socket(base: str, code: str, rng: random.Random, budget: list[int
 
 def _junk_summary(junk: PatternStats, seconds: float) -> dict:
     """The fields `fuzz` has always reported, from the junk pattern's counts."""
-    unexpected = {code: n for code, n in junk.closes.items()
-                  if not (code.isdigit() and int(code) in ANSWER_CLOSES) and code != str(SERVER_ERROR_CLOSE)}
-    return {"frames_sent": junk.frames_sent, "server_errors": junk.closes.get(str(SERVER_ERROR_CLOSE), 0),
-            "unexpected_closes": sum(unexpected.values()), "abuse_closes": junk.closes.get(str(ABUSE_CLOSE_CODE), 0),
-            "close_codes": sorted(unexpected)}
+    unexpected = {
+        code: n
+        for code, n in junk.closes.items()
+        if not (code.isdigit() and int(code) in ANSWER_CLOSES) and code != str(SERVER_ERROR_CLOSE)
+    }
+    return {
+        "frames_sent": junk.frames_sent,
+        "server_errors": junk.closes.get(str(SERVER_ERROR_CLOSE), 0),
+        "unexpected_closes": sum(unexpected.values()),
+        "abuse_closes": junk.closes.get(str(ABUSE_CLOSE_CODE), 0),
+        "close_codes": sorted(unexpected),
+    }
 
 
-async def run_fuzz(base: str, *, frames: int, seed: int, drawings: DrawingLibrary, abuse: list[str] | None = None,
-                   addresses: LoopbackAddresses | None = None) -> dict:
+async def run_fuzz(
+    base: str,
+    *,
+    frames: int,
+    seed: int,
+    drawings: DrawingLibrary,
+    abuse: list[str] | None = None,
+    addresses: LoopbackAddresses | None = None,
+) -> dict:
     """Junk frames from SOCKETS sockets, then a normal 2-player game with the abuse patterns running beside it."""
     abuse = list(DEFAULT_ABUSE if abuse is None else abuse)
     addresses = addresses or LoopbackAddresses()
@@ -190,21 +235,30 @@ async def run_fuzz(base: str, *, frames: int, seed: int, drawings: DrawingLibrar
     rng = random.Random(seed)
     junk = PatternStats(extra={"over_frame_limit": 0, "closed_for_size": 0})
     budget = [frames]
-    await asyncio.gather(*(fuzz_socket(base, code, random.Random(rng.random()), budget, junk, addresses)
-                           for _ in range(SOCKETS)))
+    await asyncio.gather(
+        *(fuzz_socket(base, code, random.Random(rng.random()), budget, junk, addresses) for _ in range(SOCKETS))
+    )
     junk_seconds = time.monotonic() - began
 
     stop = asyncio.Event()
-    ctx = AbuseContext(base=base, address=addresses.abuser(), drawings=drawings, rng=random.Random(rng.random()),
-                       stop=stop)
+    ctx = AbuseContext(
+        base=base, address=addresses.abuser(), drawings=drawings, rng=random.Random(rng.random()), stop=stop
+    )
     patterns = make_patterns(abuse, ctx)
     abuse_began = time.monotonic()
     abusers = asyncio.ensure_future(run_patterns(patterns))
     if patterns:
         await asyncio.sleep(ABUSE_HEAD_START_SECONDS)
     normal_room = await asyncio.to_thread(create_room_over_http, base, source_address=addresses.take())
-    game = await run_game(base, normal_room, players=2, rounds=1, timeout=NORMAL_GAME_TIMEOUT_SECONDS, drawings=drawings,
-                          addresses=addresses)
+    game = await run_game(
+        base,
+        normal_room,
+        players=2,
+        rounds=1,
+        timeout=NORMAL_GAME_TIMEOUT_SECONDS,
+        drawings=drawings,
+        addresses=addresses,
+    )
     stop.set()
     await asyncio.wait_for(abusers, 30)
     abuse_seconds = time.monotonic() - abuse_began

@@ -94,8 +94,13 @@ class Window:
         return self.start <= t <= self.end
 
     def figures(self) -> dict:
-        return {"stroke_to_guess_ms": percentiles(self.stroke_to_guess_ms), "points_ms": percentiles(self.points_ms),
-                "strokes_measured": len(self.stroke_to_guess_ms), "lost": self.lost, "crossed_turn_end": self.crossed}
+        return {
+            "stroke_to_guess_ms": percentiles(self.stroke_to_guess_ms),
+            "points_ms": percentiles(self.points_ms),
+            "strokes_measured": len(self.stroke_to_guess_ms),
+            "lost": self.lost,
+            "crossed_turn_end": self.crossed,
+        }
 
 
 @dataclass
@@ -157,8 +162,9 @@ class LoadPlayer:
             state = m["state"]  # the reveal's deadline is the end plus the reveal's length (one clock: this machine's)
             self.turn_ends[state["turn_id"]] = (state["deadline_ms"] - state["phase_seconds"] * 1000) / 1000
         elif kind in ("points", "stroke"):
-            self.points_seen.setdefault(_points_key(kind, m["turn_id"], m["owner"], m["stroke"], m["points"]),
-                                        []).append(now)
+            self.points_seen.setdefault(
+                _points_key(kind, m["turn_id"], m["owner"], m["stroke"], m["points"]), []
+            ).append(now)
         elif kind == "error" and m.get("code") not in EXPECTED_ERRORS:
             self.run.errors.append(f"{self.name}: {m.get('code')}: {m.get('message')}")
 
@@ -172,17 +178,34 @@ class LoadPlayer:
 
     def heard_ai(self, turn: int, owner: int | None, sent: float) -> float | None:
         """When the AI's top-3 for `owner`'s canvas in `turn`, asked for at `sent` or later, arrived (None: never)."""
-        return next((at for t, who, version, at in self.ai
-                     if t == turn and who == owner and version >= sent * 1000 - 1 and at >= sent), None)
+        return next(
+            (
+                at
+                for t, who, version, at in self.ai
+                if t == turn and who == owner and version >= sent * 1000 - 1 and at >= sent
+            ),
+            None,
+        )
 
 
 class LoadRoom:
-    def __init__(self, bases: list[str], code: str, n: int, run: Run, drawings: DrawingLibrary,
-                 rng: random.Random, addresses: list[str | None], offset: int = 0, mode: str = Mode.CLASSIC):
+    def __init__(
+        self,
+        bases: list[str],
+        code: str,
+        n: int,
+        run: Run,
+        drawings: DrawingLibrary,
+        rng: random.Random,
+        addresses: list[str | None],
+        offset: int = 0,
+        mode: str = Mode.CLASSIC,
+    ):
         self.code, self.run, self.drawings, self.rng, self.mode = code, run, drawings, rng, Mode(mode)
         # With several web processes, a room's players are spread over them.
-        self.players = [LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", run, addresses[i])
-                        for i in range(n)]
+        self.players = [
+            LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", run, addresses[i]) for i in range(n)
+        ]
         # What others see live (key, sent wall time, sender: points batches, or in a race finished strokes) and
         # stroke ends (sent wall time, sender), in windows: the sender's player id names the canvas.
         self.sent_points: list[tuple[tuple, float, LoadPlayer, Window]] = []
@@ -246,12 +269,17 @@ class LoadRoom:
                 window.canvases.add((self.code, me.name))
                 self.sent_strokes.append((sent, me, window, turn))
                 if live == "stroke":
-                    self.sent_points.append((_points_key(live, turn, client.player_id, index, points), sent, me,
-                                             window))
+                    self.sent_points.append(
+                        (_points_key(live, turn, client.player_id, index, points), sent, me, window)
+                    )
 
-        drawn = await replay(me.send, self.drawings.strokes(s["word"] or "", self.rng),
-                             still_drawing=lambda: not stop.is_set() and client.turn_id == turn and client.can_draw(),
-                             on_points=points_sent, on_stroke=stroke_sent)
+        drawn = await replay(
+            me.send,
+            self.drawings.strokes(s["word"] or "", self.rng),
+            still_drawing=lambda: not stop.is_set() and client.turn_id == turn and client.can_draw(),
+            on_points=points_sent,
+            on_stroke=stroke_sent,
+        )
         me.drawn[turn] = drawn  # what the server holds now, without waiting for it to say so
 
     def crossed(self, turn: int, sent: float) -> bool:
@@ -263,13 +291,15 @@ class LoadRoom:
         """The last points batch and the AI's answer to the last stroke reached everyone (per socket, in order)."""
         if self.sent_points:
             key, sent, sender, _ = self.sent_points[-1]
-            if not self.crossed(key[1], sent) and any(not any(at >= sent for at in p.points_seen.get(key, ()))
-                                                      for p in self.players if p is not sender):
+            if not self.crossed(key[1], sent) and any(
+                not any(at >= sent for at in p.points_seen.get(key, ())) for p in self.players if p is not sender
+            ):
                 return False
         if self.sent_strokes:
             sent, sender, _, turn = self.sent_strokes[-1]
-            if not self.crossed(turn, sent) and any(p.heard_ai(turn, sender.client.player_id, sent) is None
-                                                    for p in self.players):
+            if not self.crossed(turn, sent) and any(
+                p.heard_ai(turn, sender.client.player_id, sent) is None for p in self.players
+            ):
                 return False
         return True
 
@@ -312,37 +342,75 @@ def _ratio(abused: float | None, quiet: float | None) -> float | None:
 
 def _baseline(quiet: Window, abused: Window) -> dict:
     q, a = quiet.figures(), abused.figures()
-    ratio = {"stroke_to_guess_p99": _ratio(a["stroke_to_guess_ms"]["p99"], q["stroke_to_guess_ms"]["p99"]),
-             "points_p99": _ratio(a["points_ms"]["p99"], q["points_ms"]["p99"])}
+    ratio = {
+        "stroke_to_guess_p99": _ratio(a["stroke_to_guess_ms"]["p99"], q["stroke_to_guess_ms"]["p99"]),
+        "points_p99": _ratio(a["points_ms"]["p99"], q["points_ms"]["p99"]),
+    }
     known = [r for r in ratio.values() if r is not None]
     return {"quiet": q, "abused": a, "ratio": ratio, "within_2x": bool(known) and max(known) <= 2.0}
 
 
-async def run_load(bases: list[str], *, rooms: int, players_per_room: int, duration: float, warmup: float = 5.0,
-                   drawings: DrawingLibrary, seed: int = 1, flooders: int = 0, flood_factor: float = 10.0,
-                   abuse: list[str] | None = None, baseline: bool = False, grace: float = GRACE_SECONDS,
-                   addresses: LoopbackAddresses | None = None, mode: str = Mode.CLASSIC) -> dict:
+async def run_load(
+    bases: list[str],
+    *,
+    rooms: int,
+    players_per_room: int,
+    duration: float,
+    warmup: float = 5.0,
+    drawings: DrawingLibrary,
+    seed: int = 1,
+    flooders: int = 0,
+    flood_factor: float = 10.0,
+    abuse: list[str] | None = None,
+    baseline: bool = False,
+    grace: float = GRACE_SECONDS,
+    addresses: LoopbackAddresses | None = None,
+    mode: str = Mode.CLASSIC,
+) -> dict:
     abuse = list(abuse or [])
     addresses = addresses or LoopbackAddresses()
     rng = random.Random(seed)
     # The abusers get a process of their own, ready before anything is timed.
     names = [*abuse, *(["flood"] if flooders and "flood" not in abuse else [])]
-    abusers = AbuseProcess(AbuseRun(
-        patterns=tuple(names), base=bases[0], address=addresses.abuser(), drawings=str(drawings.folder),
-        seed=rng.random(), flood_factor=flood_factor, flood_rooms=max(flooders, 1))) if names else None
+    abusers = (
+        AbuseProcess(
+            AbuseRun(
+                patterns=tuple(names),
+                base=bases[0],
+                address=addresses.abuser(),
+                drawings=str(drawings.folder),
+                seed=rng.random(),
+                flood_factor=flood_factor,
+                flood_rooms=max(flooders, 1),
+            )
+        )
+        if names
+        else None
+    )
     if abusers is not None:
         await abusers.ready()
     run = Run(started=time.time())
     seats = [[addresses.take() for _ in range(players_per_room)] for _ in range(rooms)]
     # Each room is created by its host, from the host's address.
-    codes = await asyncio.gather(*(asyncio.to_thread(create_room_over_http, bases[i % len(bases)],
-                                                     source_address=seats[i][0], mode=mode) for i in range(rooms)))
-    normal_rooms = [LoadRoom(bases, code, players_per_room, run, drawings, random.Random(rng.random()), seats[i],
-                             offset=i, mode=mode) for i, code in enumerate(codes)]
+    codes = await asyncio.gather(
+        *(
+            asyncio.to_thread(create_room_over_http, bases[i % len(bases)], source_address=seats[i][0], mode=mode)
+            for i in range(rooms)
+        )
+    )
+    normal_rooms = [
+        LoadRoom(
+            bases, code, players_per_room, run, drawings, random.Random(rng.random()), seats[i], offset=i, mode=mode
+        )
+        for i, code in enumerate(codes)
+    ]
     stop = asyncio.Event()
     first = time.time() + warmup
     if baseline:
-        run.windows = [Window("quiet", first, first + duration), Window("abused", first + duration, first + 2 * duration)]
+        run.windows = [
+            Window("quiet", first, first + duration),
+            Window("abused", first + duration, first + 2 * duration),
+        ]
     else:
         run.windows = [Window("measured", first, first + duration)]
     measured = run.windows[-1]
@@ -376,8 +444,11 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
         **measured.figures(),
         "errors": run.errors[:50],
         "error_count": len(run.errors),
-        "addresses": {"block": addresses.network, "players": rooms * players_per_room,
-                      "abusers": addresses.abuser() if names else None},
+        "addresses": {
+            "block": addresses.network,
+            "players": rooms * players_per_room,
+            "abusers": addresses.abuser() if names else None,
+        },
     }
     if "failed" in abused:
         result["errors"].append(f"abusers: {abused['failed']}")
@@ -385,9 +456,11 @@ async def run_load(bases: list[str], *, rooms: int, players_per_room: int, durat
     if flooders:
         result["flood"] = abused.get("flood")
     if abuse:
-        result["abuse"] = {"address": addresses.abuser(), "seconds": abused.get("seconds"),
-                           "patterns": {n: s for n, s in abused.get("patterns", {}).items() if n in abuse}}
+        result["abuse"] = {
+            "address": addresses.abuser(),
+            "seconds": abused.get("seconds"),
+            "patterns": {n: s for n, s in abused.get("patterns", {}).items() if n in abuse},
+        }
     if baseline:
         result["baseline"] = _baseline(run.windows[0], run.windows[1])
     return result
-

@@ -50,8 +50,10 @@ def loopback_problem(base_url: str) -> str | None:
     """Why a load tool must not run against `base_url` (None when it may): load stays on this machine."""
     if is_loopback(base_url):
         return None
-    return (f"{base_url}: load tools only run against this machine's loopback (127.0.0.0/8 or localhost), "
-            "where every simulated player can have an address of its own")
+    return (
+        f"{base_url}: load tools only run against this machine's loopback (127.0.0.0/8 or localhost), "
+        "where every simulated player can have an address of its own"
+    )
 
 
 def _connection(base_url: str, source_address: str | None, timeout: float) -> http.client.HTTPConnection:
@@ -61,8 +63,9 @@ def _connection(base_url: str, source_address: str | None, timeout: float) -> ht
     return cls(parts.hostname, parts.port, timeout=timeout, source_address=source)
 
 
-def create_room_over_http(base_url: str, timeout: float = 15.0, *, source_address: str | None = None,
-                          mode: str = "classic") -> str:
+def create_room_over_http(
+    base_url: str, timeout: float = 15.0, *, source_address: str | None = None, mode: str = "classic"
+) -> str:
     """Create a room as a browser does (CSRF cookie, token field, header, Referer); returns its code.
 
     `source_address`: the loopback address the request comes from (the server counts rooms per address).
@@ -83,9 +86,17 @@ def create_room_over_http(base_url: str, timeout: float = 15.0, *, source_addres
         if "csrftoken" not in cookies:
             raise RuntimeError(f"GET {home} set no csrftoken cookie")
         token = cookies["csrftoken"].value
-        conn.request("POST", path + "rooms/new", body=urlencode({"csrfmiddlewaretoken": token, "mode": mode}), headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-CSRFToken": token, "Referer": home,
-            "Cookie": "; ".join(f"{k}={m.value}" for k, m in cookies.items())})
+        conn.request(
+            "POST",
+            path + "rooms/new",
+            body=urlencode({"csrfmiddlewaretoken": token, "mode": mode}),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-CSRFToken": token,
+                "Referer": home,
+                "Cookie": "; ".join(f"{k}={m.value}" for k, m in cookies.items()),
+            },
+        )
         response = conn.getresponse()
         body = response.read()
     finally:
@@ -98,20 +109,41 @@ def create_room_over_http(base_url: str, timeout: float = 15.0, *, source_addres
     return location.rstrip("/").rsplit("/", 1)[-1]
 
 
-def room_client(base_url: str, code: str, name: str = "", *, local_address: str | None = None,
-                origin: str | None = None, keep_inbox: bool = True, record_sizes: bool = False,
-                **transport) -> ProtocolClient:
+def room_client(
+    base_url: str,
+    code: str,
+    name: str = "",
+    *,
+    local_address: str | None = None,
+    origin: str | None = None,
+    keep_inbox: bool = True,
+    record_sizes: bool = False,
+    **transport,
+) -> ProtocolClient:
     """A client for room `code` of the server at `base_url`, speaking from `local_address` (not connected yet).
 
     `origin`: the Origin header (the server's own by default, as the game's pages send it).
     """
-    return ProtocolClient(WebSocketTransport(ws_url_for(base_url, code), origin=origin or origin_for(base_url),
-                                             local_address=local_address, **transport),
-                          name, keep_inbox=keep_inbox, record_sizes=record_sizes)
+    return ProtocolClient(
+        WebSocketTransport(
+            ws_url_for(base_url, code), origin=origin or origin_for(base_url), local_address=local_address, **transport
+        ),
+        name,
+        keep_inbox=keep_inbox,
+        record_sizes=record_sizes,
+    )
 
 
-async def joined(base_url: str, code: str, name: str, *, token: str | None = None, local_address: str | None = None,
-                 timeout: float = 20.0, **options) -> tuple[ProtocolClient, dict]:
+async def joined(
+    base_url: str,
+    code: str,
+    name: str,
+    *,
+    token: str | None = None,
+    local_address: str | None = None,
+    timeout: float = 20.0,
+    **options,
+) -> tuple[ProtocolClient, dict]:
     """A client seated in room `code` (connected, joined) and its welcome; JoinRefused if refused."""
     client = room_client(base_url, code, name, local_address=local_address, **options)
     await client.connect()

@@ -45,8 +45,13 @@ def training_readiness() -> dict:
     workers = list(TrainingWorker.objects.all()[:5])
     newest = workers[0] if workers else None
     missing = newest.missing_packages if newest is not None else missing_training_packages()
-    return {"workers": workers, "newest": newest, "missing": missing, "install_command": INSTALL_COMMAND,
-            "ready": not missing}
+    return {
+        "workers": workers,
+        "newest": newest,
+        "missing": missing,
+        "install_command": INSTALL_COMMAND,
+        "ready": not missing,
+    }
 
 
 class TrainJobForm(forms.Form):
@@ -61,7 +66,10 @@ class TrainJobForm(forms.Form):
         help_text="Tick several to train on a mix.",
     )
     folder = forms.ChoiceField(
-        required=False, label="Local folder", choices=[], error_messages={"invalid_choice": NOT_A_DATA_FOLDER},
+        required=False,
+        label="Local folder",
+        choices=[],
+        error_messages={"invalid_choice": NOT_A_DATA_FOLDER},
         help_text="Used with the local folder source: one of the data folders configured on the server "
         "(TRAINING_DATA_DIRS).",
     )
@@ -72,12 +80,19 @@ class TrainJobForm(forms.Form):
         "All 345 from the Quick, Draw! download is tens of gigabytes.",
     )
     per_class = forms.IntegerField(
-        required=False, min_value=1, initial=2000, label="Drawings per category",
+        required=False,
+        min_value=1,
+        initial=2000,
+        label="Drawings per category",
         help_text="Training drawings per category; empty for all.",
     )
     epochs = forms.IntegerField(min_value=1, max_value=MAX_EPOCHS, initial=10)
-    augment = forms.BooleanField(required=False, initial=True, label="Augmentation",
-                                 help_text="Random stroke-level distortions and partial drawings.")
+    augment = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Augmentation",
+        help_text="Random stroke-level distortions and partial drawings.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -93,11 +108,16 @@ class TrainJobForm(forms.Form):
         if not readiness["ready"]:
             raise forms.ValidationError(
                 f"No training worker can train: {', '.join(readiness['missing'])} missing. "
-                f"Install them with `{INSTALL_COMMAND}` and restart the worker (`make worker`, or `make run`).")
+                f"Install them with `{INSTALL_COMMAND}` and restart the worker (`make worker`, or `make run`)."
+            )
         try:
             self.job_settings = clean_job_settings(
-                sources=data["sources"], folder=data.get("folder") or "", categories=data.get("categories") or "",
-                per_class=data.get("per_class"), epochs=data["epochs"], augment=data.get("augment", False),
+                sources=data["sources"],
+                folder=data.get("folder") or "",
+                categories=data.get("categories") or "",
+                per_class=data.get("per_class"),
+                epochs=data["epochs"],
+                augment=data.get("augment", False),
                 name=data.get("name") or "",
             )
         except JobSettingsError as exc:
@@ -155,8 +175,15 @@ def status_badge(status: str) -> str:
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ("job_column", "status_column", "progress_column", "data_column", "created_by", "created_column",
-                    "version_column")
+    list_display = (
+        "job_column",
+        "status_column",
+        "progress_column",
+        "data_column",
+        "created_by",
+        "created_column",
+        "version_column",
+    )
     list_display_links = ("job_column",)
     list_filter = ("status",)
     list_per_page = 50
@@ -182,7 +209,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def progress_column(self, job: TrainingJob) -> str:
         return format_html(
             '<div class="ax-mini-bar" title="{}"><span style="width:{}%"></span></div> {} {}',
-            job.message, round(job.fraction * 100, 1), f"{job.fraction:.0%}", job.get_phase_display(),
+            job.message,
+            round(job.fraction * 100, 1),
+            f"{job.fraction:.0%}",
+            job.get_phase_display(),
         )
 
     @admin.display(description="data")
@@ -191,8 +221,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
         if not s:
             return ""
         per = s.get("per_class") or "all"
-        return (f"{' + '.join(s.get('sources', []))} · {s.get('category_count', '?')} categories · "
-                f"{per} per category · {s.get('epochs')} epochs")
+        return (
+            f"{' + '.join(s.get('sources', []))} · {s.get('category_count', '?')} categories · "
+            f"{per} per category · {s.get('epochs')} epochs"
+        )
 
     @admin.display(description="model version")
     def version_column(self, job: TrainingJob) -> str:

@@ -43,8 +43,12 @@ def split_samples(source: DrawingSource, category: str, *, validation: bool, lim
         yield sample
 
 
-def render(drawing, rng: np.random.Generator | None = None, partial_rate: float = 0.0, channels: int = 1,
-           ) -> np.ndarray | None:
+def render(
+    drawing,
+    rng: np.random.Generator | None = None,
+    partial_rate: float = 0.0,
+    channels: int = 1,
+) -> np.ndarray | None:
     """The live path (preprocess + rasterize), with optional augmentation and stroke prefixes.
 
     A (28, 28, channels) uint8 image, or None for a drawing that cannot be read.
@@ -80,13 +84,16 @@ def training_stream(source: DrawingSource, spec: DataSpec, seed: int) -> Iterato
             live[j] = live[-1]
             live.pop()
             continue
-        image = render(sample.drawing, rng if spec.augment else None, spec.partial_rate if spec.augment else 0.0,
-                       spec.channels)
+        image = render(
+            sample.drawing, rng if spec.augment else None, spec.partial_rate if spec.augment else 0.0, spec.channels
+        )
         if image is not None:
             yield image, label
 
 
-def validation_arrays(source: DrawingSource, spec: DataSpec, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+def validation_arrays(
+    source: DrawingSource, spec: DataSpec, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray, list]:
     """Held-out drawings rendered plainly, their labels, and the drawings (for early-guess scoring)."""
     images, labels, drawings = [], [], []
     for i, c in enumerate(spec.categories):
@@ -100,8 +107,9 @@ def validation_arrays(source: DrawingSource, spec: DataSpec, limit: int | None =
     return x, np.asarray(labels, dtype=np.int64), drawings
 
 
-def distilled_stream(stream: Iterator[tuple[np.ndarray, int]], teachers: Teachers, weight: float, n_classes: int,
-                     chunk: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def distilled_stream(
+    stream: Iterator[tuple[np.ndarray, int]], teachers: Teachers, weight: float, n_classes: int, chunk: int = 256
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(image, soft target) pairs: the teachers answer for `chunk` images at a time (see training.distill)."""
     while True:
         items = list(itertools.islice(stream, chunk))
@@ -113,8 +121,15 @@ def distilled_stream(stream: Iterator[tuple[np.ndarray, int]], teachers: Teacher
         yield from zip(images, targets, strict=True)
 
 
-def tf_dataset(source: DrawingSource, spec: DataSpec, *, batch_size: int, epoch_seed: int,
-               teachers: Teachers | None = None, distill_weight: float = 0.0):
+def tf_dataset(
+    source: DrawingSource,
+    spec: DataSpec,
+    *,
+    batch_size: int,
+    epoch_seed: int,
+    teachers: Teachers | None = None,
+    distill_weight: float = 0.0,
+):
     """A tf.data pipeline over :func:`training_stream`; a new random order and augmentation every epoch.
 
     With `teachers`, targets are the distilled soft targets instead of one-hot labels.

@@ -15,5 +15,7 @@ def missing_training_packages() -> list[str]:
 
 
 def missing_message(missing: list[str]) -> str:
-    return (f"the training packages are not installed ({', '.join(missing)} missing); install them with "
-            f"`{INSTALL_COMMAND}` and restart the training worker")
+    return (
+        f"the training packages are not installed ({', '.join(missing)} missing); install them with "
+        f"`{INSTALL_COMMAND}` and restart the training worker"
+    )

@@ -68,7 +68,9 @@ class Teachers:
                 for start in range(0, n, self.batch):
                     chunk = view[start : start + self.batch, ..., :channels]
                     if len(chunk) < self.batch:  # the input shape is fixed: pad the last chunk
-                        chunk = np.concatenate([chunk, np.zeros((self.batch - len(chunk), *chunk.shape[1:]), np.float32)])
+                        chunk = np.concatenate(
+                            [chunk, np.zeros((self.batch - len(chunk), *chunk.shape[1:]), np.float32)]
+                        )
                     interpreter.set_tensor(inp, np.ascontiguousarray(chunk))
                     interpreter.invoke()
                     probs = interpreter.get_tensor(out)[: min(self.batch, n - start), order]

@@ -215,7 +215,8 @@ class _KeepAlive:
             while not self.stop.wait(KEEPALIVE_SECONDS):
                 try:
                     TrainingJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
-                        heartbeat_at=timezone.now())
+                        heartbeat_at=timezone.now()
+                    )
                 except DatabaseError:
                     log.exception("job %s: could not refresh its sign of life; trying again", self.job_id)
         finally:
@@ -256,9 +257,15 @@ class JobRun:
         job = TrainingJob.objects.get(pk=self.job_id)
         now = timezone.now()
         claimed = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED, cancel_requested=False).update(
-            status=JobStatus.RUNNING, phase=JobPhase.STARTING, message=JobPhase.STARTING.label, pid=os.getpid(),
-            hostname=socket.gethostname(), started_at=job.started_at or now, heartbeat_at=now,
-            attempt=job.attempt + 1, fraction=max(job.fraction, PHASE_START[JobPhase.STARTING]),
+            status=JobStatus.RUNNING,
+            phase=JobPhase.STARTING,
+            message=JobPhase.STARTING.label,
+            pid=os.getpid(),
+            hostname=socket.gethostname(),
+            started_at=job.started_at or now,
+            heartbeat_at=now,
+            attempt=job.attempt + 1,
+            fraction=max(job.fraction, PHASE_START[JobPhase.STARTING]),
             resumed_from_epoch=None,
         )
         if not claimed:  # cancelled before a worker took it, or taken already
@@ -284,8 +291,12 @@ class JobRun:
         except JobCancelled:
             self.say("cancelled")
             self._flush(force=True, check=False)
-            finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled by an admin",
-                       from_statuses=[JobStatus.RUNNING])  # its checkpoint stays: a retry goes on from it
+            finish_job(
+                job_id=job.pk,
+                status=JobStatus.CANCELLED,
+                message="cancelled by an admin",
+                from_statuses=[JobStatus.RUNNING],
+            )  # its checkpoint stays: a retry goes on from it
             return TrainingJob.objects.get(pk=job.pk).status
         except JobEnded:
             self.say("the job was ended elsewhere (its worker was taken for dead); stopping")
@@ -295,16 +306,23 @@ class JobRun:
             self.say(traceback.format_exc().rstrip())
             self.say(f"failed: {error}")
             self._flush(force=True, check=False)
-            finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="failed",
-                       from_statuses=[JobStatus.RUNNING])
+            finish_job(
+                job_id=job.pk, status=JobStatus.FAILED, error=error, message="failed", from_statuses=[JobStatus.RUNNING]
+            )
             return JobStatus.FAILED
         except BaseException as exc:  # the worker is being stopped (SIGTERM twice, Ctrl-C): say so, then let it
-            error = (f"the training worker was stopped ({type(exc).__name__}); "
-                     "Retry goes on from the last finished epoch")
+            error = (
+                f"the training worker was stopped ({type(exc).__name__}); Retry goes on from the last finished epoch"
+            )
             self.say(error)
             self._flush(force=True, check=False)
-            finish_job(job_id=job.pk, status=JobStatus.FAILED, error=error, message="its worker was stopped",
-                       from_statuses=[JobStatus.RUNNING])
+            finish_job(
+                job_id=job.pk,
+                status=JobStatus.FAILED,
+                error=error,
+                message="its worker was stopped",
+                from_statuses=[JobStatus.RUNNING],
+            )
             raise
         shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)
         return JobStatus.SUCCEEDED
@@ -322,25 +340,41 @@ class JobRun:
         source = source_for_settings(job_settings=job.settings)
         for part in download_sources(source):
             part.progress = False  # a byte-level bar would only fill the log
-        download_all(source, on_category=lambda category, index, total: self._progress(
-            "downloading", category=category, index=index, total=total))
+        download_all(
+            source,
+            on_category=lambda category, index, total: self._progress(
+                "downloading", category=category, index=index, total=total
+            ),
+        )
         report = run_training(
-            source, config_for_settings(job_settings=job.settings), out_dir,
-            progress=self._progress, checkpoint_dir=out_dir / CHECKPOINT_DIR,
+            source,
+            config_for_settings(job_settings=job.settings),
+            out_dir,
+            progress=self._progress,
+            checkpoint_dir=out_dir / CHECKPOINT_DIR,
             command=f"training job {job.pk}: {describe_settings(job.settings)}",
         )
         self._flush(force=True)
         with transaction.atomic():  # a job ended meanwhile registers nothing
             version = register_trained_model(
-                out_dir=out_dir, report=report, name=job.name or f"job {job.pk}",
+                out_dir=out_dir,
+                report=report,
+                name=job.name or f"job {job.pk}",
                 created_by=job.created_by.get_username() if job.created_by else "",
             )
             m = version.metrics
-            self.say(f"registered {version}: top1 {m.get('top1', 0):.3f} top3 {m.get('top3', 0):.3f} "
-                     f"map3 {m.get('map3', 0):.3f}")
+            self.say(
+                f"registered {version}: top1 {m.get('top1', 0):.3f} top3 {m.get('top3', 0):.3f} "
+                f"map3 {m.get('map3', 0):.3f}"
+            )
             self._flush(force=True, check=False)
-            if not finish_job(job_id=job.pk, status=JobStatus.SUCCEEDED, version=version,
-                              message=f"registered {version}", from_statuses=[JobStatus.RUNNING]):
+            if not finish_job(
+                job_id=job.pk,
+                status=JobStatus.SUCCEEDED,
+                version=version,
+                message=f"registered {version}",
+                from_statuses=[JobStatus.RUNNING],
+            ):
                 raise JobEnded()
         return version
 

@@ -148,8 +148,10 @@ def source_for_settings(*, job_settings: dict) -> DrawingSource:
 def describe_settings(job_settings: dict) -> str:
     """One line for lists and logs: sources, categories, drawings per category, epochs, augmentation."""
     cats = job_settings.get("categories")
-    cat_text = f"{len(cats)} categories ({', '.join(cats[:5])}{'...' if len(cats) > 5 else ''})" if cats else (
-        f"all {job_settings.get('category_count', '?')} categories"
+    cat_text = (
+        f"{len(cats)} categories ({', '.join(cats[:5])}{'...' if len(cats) > 5 else ''})"
+        if cats
+        else (f"all {job_settings.get('category_count', '?')} categories")
     )
     per = job_settings.get("per_class")
     return (
@@ -160,7 +162,7 @@ def describe_settings(job_settings: dict) -> str:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """"1 h 02 min", "3 min 05 s", "42 s"; "" for unknown."""
+    """ "1 h 02 min", "3 min 05 s", "42 s"; "" for unknown."""
     if seconds is None:
         return ""
     seconds = int(max(0, seconds))

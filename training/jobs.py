@@ -57,8 +57,13 @@ def _enqueue(job: TrainingJob) -> None:
 def start_training_job(*, job_settings: dict, user=None) -> TrainingJob:
     """Record a job with already-checked settings (see job_services.clean_job_settings) and queue it."""
     with transaction.atomic():
-        job = TrainingJob.objects.create(name=job_settings.get("name", ""), settings=job_settings, created_by=user,
-                                         epochs=job_settings.get("epochs", 0), message=JobPhase.QUEUED.label)
+        job = TrainingJob.objects.create(
+            name=job_settings.get("name", ""),
+            settings=job_settings,
+            created_by=user,
+            epochs=job_settings.get("epochs", 0),
+            message=JobPhase.QUEUED.label,
+        )
         out_dir = job_dir_for(job=job)
         job.out_dir, job.log_path = str(out_dir), str(out_dir / "job.log")
         job.save(update_fields=["out_dir", "log_path"])
@@ -70,8 +75,12 @@ def request_cancel(*, job: TrainingJob) -> TrainingJob:
     """Stop a job: a queued one is cancelled at once, a running one at its next progress write (within a second
     while it trains; a phase in native code, such as the export, finishes first)."""
     if job.status == JobStatus.QUEUED:
-        finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled before it ran",
-                   from_statuses=[JobStatus.QUEUED])
+        finish_job(
+            job_id=job.pk,
+            status=JobStatus.CANCELLED,
+            message="cancelled before it ran",
+            from_statuses=[JobStatus.QUEUED],
+        )
     TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
     job.refresh_from_db()
     return job
@@ -81,11 +90,18 @@ def retry_training_job(*, job: TrainingJob) -> TrainingJob:
     """Queue a failed or cancelled job again; its worker goes on from the last finished epoch's checkpoint."""
     with transaction.atomic():
         updated = TrainingJob.objects.filter(pk=job.pk, status__in=list(RETRYABLE_STATUSES)).update(
-            status=JobStatus.QUEUED, phase=JobPhase.QUEUED, message=JobPhase.QUEUED.label, error="",
-            cancel_requested=False, finished_at=None, eta_seconds=None,
+            status=JobStatus.QUEUED,
+            phase=JobPhase.QUEUED,
+            message=JobPhase.QUEUED.label,
+            error="",
+            cancel_requested=False,
+            finished_at=None,
+            eta_seconds=None,
         )
         if not updated:
-            raise TrainingJobError(f"training job #{job.pk} is {job.status}; only failed or cancelled jobs can be retried")
+            raise TrainingJobError(
+                f"training job #{job.pk} is {job.status}; only failed or cancelled jobs can be retried"
+            )
         job.refresh_from_db()
         _enqueue(job)
     return job
@@ -115,14 +131,22 @@ def fail_orphaned_jobs(*, now: datetime | None = None) -> list[int]:
         silent = (now - job.heartbeat_at).total_seconds()
         where = f"{job.hostname} pid {job.pid}" if job.pid else "its worker"
         if job.cancel_requested:
-            done = finish_job(job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled",
-                              from_statuses=[JobStatus.RUNNING])
+            done = finish_job(
+                job_id=job.pk, status=JobStatus.CANCELLED, message="cancelled", from_statuses=[JobStatus.RUNNING]
+            )
             reason = "cancelled; its worker had stopped"
         else:
-            reason = (f"the training worker ({where}) stopped without a word: nothing from it for {silent:.0f} s "
-                      "(killed, out of memory, or its host went down). Retry goes on from the last finished epoch.")
-            done = finish_job(job_id=job.pk, status=JobStatus.FAILED, error=reason, message="its worker died",
-                              from_statuses=[JobStatus.RUNNING])
+            reason = (
+                f"the training worker ({where}) stopped without a word: nothing from it for {silent:.0f} s "
+                "(killed, out of memory, or its host went down). Retry goes on from the last finished epoch."
+            )
+            done = finish_job(
+                job_id=job.pk,
+                status=JobStatus.FAILED,
+                error=reason,
+                message="its worker died",
+                from_statuses=[JobStatus.RUNNING],
+            )
         if done:
             _fail_task(job.task_id, reason, now)
             log.warning("training job %s: %s", job.pk, reason)
@@ -137,7 +161,10 @@ def _fail_task(task_id: str, reason: str, now: datetime) -> None:
 
     if task_id:
         DBTaskResult.objects.filter(id=task_id, status=TaskResultStatus.RUNNING).update(
-            status=TaskResultStatus.FAILED, finished_at=now, exception_class_path="training.jobs.WorkerLost", traceback=reason
+            status=TaskResultStatus.FAILED,
+            finished_at=now,
+            exception_class_path="training.jobs.WorkerLost",
+            traceback=reason,
         )
 
 

@@ -172,7 +172,9 @@ def _tflite_outputs(path: Path) -> int:
     return int(it.get_output_details()[0]["shape"][-1])
 
 
-def early_accuracy(probs_fn, drawings: list, labels: np.ndarray, channels: int = 1, progress: Progress = _noop) -> float:
+def early_accuracy(
+    probs_fn, drawings: list, labels: np.ndarray, channels: int = 1, progress: Progress = _noop
+) -> float:
     """Share of drawings already guessed right (top-1) from the first half of their strokes."""
     if not drawings:
         return 0.0
@@ -214,8 +216,13 @@ def run_training(
     log.info("training on %s", "GPU: " + ", ".join(g.name for g in gpus) if gpus else "CPU")
 
     categories = config.categories or source.categories()
-    spec = DataSpec(categories=categories, per_class=config.per_class, augment=config.augment, partial_rate=config.partial_rate,
-                    channels=config.channels)
+    spec = DataSpec(
+        categories=categories,
+        per_class=config.per_class,
+        augment=config.augment,
+        partial_rate=config.partial_rate,
+        channels=config.channels,
+    )
     progress("preparing", message=f"counting drawings in {len(categories)} categories")
     n_train = count_training(source, spec)
     if n_train == 0:
@@ -225,8 +232,14 @@ def run_training(
 
     steps = math.ceil(n_train / config.batch_size)
     teachers = Teachers(config.teachers, categories, mirror=config.teacher_mirror) if config.teachers else None
-    train_ds = tf_dataset(source, spec, batch_size=config.batch_size, epoch_seed=config.seed * 1000,
-                          teachers=teachers, distill_weight=config.distill_weight)
+    train_ds = tf_dataset(
+        source,
+        spec,
+        batch_size=config.batch_size,
+        epoch_seed=config.seed * 1000,
+        teachers=teachers,
+        distill_weight=config.distill_weight,
+    )
     val_ds = tf.data.Dataset.from_tensor_slices(
         (x_val.astype(np.float32) / 255.0, keras.utils.to_categorical(y_val, len(categories)))
     ).batch(512)
@@ -242,11 +255,16 @@ def run_training(
     if checkpoint_dir is not None:
         resumed = checkpoint_epoch(checkpoint_dir)
         if resumed:
-            progress("resuming", epoch=resumed, epochs=config.epochs,
-                     message=f"resuming after epoch {resumed} from the checkpoint in {checkpoint_dir}")
+            progress(
+                "resuming",
+                epoch=resumed,
+                epochs=config.epochs,
+                message=f"resuming after epoch {resumed} from the checkpoint in {checkpoint_dir}",
+            )
         # Two states kept: a worker killed while writing one resumes from the one before.
-        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), double_checkpoint=True,
-                                                          delete_checkpoint=False))
+        callbacks.append(
+            keras.callbacks.BackupAndRestore(str(checkpoint_dir), double_checkpoint=True, delete_checkpoint=False)
+        )
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"))
     if len(y_val):
         callbacks.append(
@@ -278,7 +296,8 @@ def run_training(
     progress("evaluating", message=f"scoring {len(y_val)} held-out drawings with the exported model")
     keras_probs = (
         model.predict(x_val.astype(np.float32) / 255.0, verbose=0, callbacks=[_predict_progress(progress)])
-        if len(y_val) else np.zeros((0, len(categories)))
+        if len(y_val)
+        else np.zeros((0, len(categories)))
     )
     lite_probs = predict_tflite(model_bytes, x_val, progress)
     agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
@@ -286,8 +305,9 @@ def run_training(
     metrics["keras_top1"] = metrics_from_probs(keras_probs, y_val)["top1"]
     metrics["tflite_keras_agreement"] = agreement
     progress("evaluating", message="scoring guesses from the first half of each drawing")
-    metrics["early"] = early_accuracy(lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val,
-                                      config.channels, progress)
+    metrics["early"] = early_accuracy(
+        lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val, config.channels, progress
+    )
     metrics["size_bytes"] = len(model_bytes)
     metrics["train_seconds"] = round(train_seconds, 1)
     metrics["train_cpu_seconds"] = round(train_cpu_seconds, 1)

@@ -103,8 +103,12 @@ class GameDrawingsSource:
 
 
 def make_source(
-    *, specs: list[str], categories: list[str] | None = None, per_class: int | None = None,
-    cache_dir: Path | None = None, base_url: str | None = None,
+    *,
+    specs: list[str],
+    categories: list[str] | None = None,
+    per_class: int | None = None,
+    cache_dir: Path | None = None,
+    base_url: str | None = None,
 ) -> DrawingSource:
     """`folder:PATH` (or a bare path), `quickdraw[:binary|simplified|raw]`, `games`; several make a mix.
 

@@ -41,7 +41,9 @@ def _tensor(interpreter, details: dict, index: int) -> np.ndarray:
     return ((value.astype(np.float32) - zeros.reshape(shape)) * scales.reshape(shape)).astype(np.float32)
 
 
-def read_tflite_layers(path: Path | str) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]:
+def read_tflite_layers(
+    path: Path | str,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]:
     """(kernel, bias) of every CONV_2D and every FULLY_CONNECTED op, in graph order, as the file stores them.
 
     An op whose weights an earlier op already used is the same layer run again (the mirror average runs the
@@ -65,8 +67,9 @@ def read_tflite_layers(path: Path | str) -> tuple[list[tuple[np.ndarray, np.ndar
     return convs, dense
 
 
-def warm_start_model(folder: Path | str, categories: list[str], images: np.ndarray, *, channels: int = 1,
-                     dropout: float = 0.3):
+def warm_start_model(
+    folder: Path | str, categories: list[str], images: np.ndarray, *, channels: int = 1, dropout: float = 0.3
+):
     """A compiled-ready Keras model with the weights of `folder`'s model.tflite (labels.txt maps its outputs).
 
     `images`: a few hundred training images, (n, 28, 28, channels) floats in 0-1, to measure the BatchNorm

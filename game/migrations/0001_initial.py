@@ -6,124 +6,176 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Player',
+            name="Player",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=20)),
-                ('token', models.CharField(db_index=True, default=game.models.new_token, max_length=64)),
-                ('is_ai', models.BooleanField(default=False)),
-                ('score', models.IntegerField(default=0)),
-                ('connections', models.PositiveSmallIntegerField(default=0)),
-                ('disconnected_at', models.DateTimeField(blank=True, null=True)),
-                ('left', models.BooleanField(default=False)),
-                ('joined_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=20)),
+                ("token", models.CharField(db_index=True, default=game.models.new_token, max_length=64)),
+                ("is_ai", models.BooleanField(default=False)),
+                ("score", models.IntegerField(default=0)),
+                ("connections", models.PositiveSmallIntegerField(default=0)),
+                ("disconnected_at", models.DateTimeField(blank=True, null=True)),
+                ("left", models.BooleanField(default=False)),
+                ("joined_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['joined_at', 'id'],
+                "ordering": ["joined_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(default=game.models.new_room_code, max_length=6, unique=True)),
-                ('is_public', models.BooleanField(default=False)),
-                ('rounds', models.PositiveSmallIntegerField(default=3)),
-                ('draw_seconds', models.PositiveSmallIntegerField(default=80)),
-                ('word_choices', models.PositiveSmallIntegerField(default=3)),
-                ('max_players', models.PositiveSmallIntegerField(default=8)),
-                ('phase', models.CharField(choices=[('lobby', 'Lobby'), ('choosing', 'Choosing'), ('drawing', 'Drawing'), ('turn_end', 'Turn End'), ('game_over', 'Game Over')], default='lobby', max_length=16)),
-                ('game_no', models.PositiveIntegerField(default=0)),
-                ('round_no', models.PositiveSmallIntegerField(default=0)),
-                ('round_order', models.JSONField(blank=True, default=list)),
-                ('drawn_this_round', models.JSONField(blank=True, default=list)),
-                ('deadline', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('hint_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('state_version', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('empty_since', models.DateTimeField(blank=True, null=True)),
-                ('host', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='game.player')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(default=game.models.new_room_code, max_length=6, unique=True)),
+                ("is_public", models.BooleanField(default=False)),
+                ("rounds", models.PositiveSmallIntegerField(default=3)),
+                ("draw_seconds", models.PositiveSmallIntegerField(default=80)),
+                ("word_choices", models.PositiveSmallIntegerField(default=3)),
+                ("max_players", models.PositiveSmallIntegerField(default=8)),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[
+                            ("lobby", "Lobby"),
+                            ("choosing", "Choosing"),
+                            ("drawing", "Drawing"),
+                            ("turn_end", "Turn End"),
+                            ("game_over", "Game Over"),
+                        ],
+                        default="lobby",
+                        max_length=16,
+                    ),
+                ),
+                ("game_no", models.PositiveIntegerField(default=0)),
+                ("round_no", models.PositiveSmallIntegerField(default=0)),
+                ("round_order", models.JSONField(blank=True, default=list)),
+                ("drawn_this_round", models.JSONField(blank=True, default=list)),
+                ("deadline", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("hint_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("state_version", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("empty_since", models.DateTimeField(blank=True, null=True)),
+                (
+                    "host",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="game.player",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='player',
-            name='room',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='players', to='game.room'),
+            model_name="player",
+            name="room",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="players", to="game.room"
+            ),
         ),
         migrations.CreateModel(
-            name='Turn',
+            name="Turn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('game_no', models.PositiveIntegerField(default=1)),
-                ('round_no', models.PositiveSmallIntegerField(default=1)),
-                ('drawer_name', models.CharField(blank=True, max_length=20)),
-                ('choices', models.JSONField(blank=True, default=list)),
-                ('word', models.CharField(blank=True, max_length=100)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('strokes', models.JSONField(blank=True, default=list)),
-                ('stroke_widths', models.JSONField(blank=True, default=list)),
-                ('canvas_width', models.PositiveIntegerField(default=0)),
-                ('canvas_height', models.PositiveIntegerField(default=0)),
-                ('revealed', models.JSONField(blank=True, default=list)),
-                ('ai_version', models.BigIntegerField(default=0)),
-                ('ai_latest', models.JSONField(blank=True, default=list)),
-                ('ai_timeline', models.JSONField(blank=True, default=list)),
-                ('ai_guessed_ms', models.IntegerField(blank=True, null=True)),
-                ('model_version_id', models.IntegerField(blank=True, null=True)),
-                ('excluded_from_training', models.BooleanField(default=False)),
-                ('drawer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='turns', to='game.player')),
-                ('room', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='turns', to='game.room')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("game_no", models.PositiveIntegerField(default=1)),
+                ("round_no", models.PositiveSmallIntegerField(default=1)),
+                ("drawer_name", models.CharField(blank=True, max_length=20)),
+                ("choices", models.JSONField(blank=True, default=list)),
+                ("word", models.CharField(blank=True, max_length=100)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("strokes", models.JSONField(blank=True, default=list)),
+                ("stroke_widths", models.JSONField(blank=True, default=list)),
+                ("canvas_width", models.PositiveIntegerField(default=0)),
+                ("canvas_height", models.PositiveIntegerField(default=0)),
+                ("revealed", models.JSONField(blank=True, default=list)),
+                ("ai_version", models.BigIntegerField(default=0)),
+                ("ai_latest", models.JSONField(blank=True, default=list)),
+                ("ai_timeline", models.JSONField(blank=True, default=list)),
+                ("ai_guessed_ms", models.IntegerField(blank=True, null=True)),
+                ("model_version_id", models.IntegerField(blank=True, null=True)),
+                ("excluded_from_training", models.BooleanField(default=False)),
+                (
+                    "drawer",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="turns", to="game.player"
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="turns", to="game.room"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='room',
-            name='current_turn',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='game.turn'),
+            model_name="room",
+            name="current_turn",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="game.turn"
+            ),
         ),
         migrations.CreateModel(
-            name='Guess',
+            name="Guess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField()),
-                ('ms', models.IntegerField()),
-                ('points', models.IntegerField()),
-                ('player', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='guesses', to='game.player')),
-                ('turn', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='guesses', to='game.turn')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order", models.PositiveSmallIntegerField()),
+                ("ms", models.IntegerField()),
+                ("points", models.IntegerField()),
+                (
+                    "player",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="guesses", to="game.player"
+                    ),
+                ),
+                (
+                    "turn",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="guesses", to="game.turn"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order'],
+                "ordering": ["order"],
             },
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.CheckConstraint(condition=models.Q(('rounds__gte', 1), ('rounds__lte', 10)), name='room_rounds_1_10'),
+            model_name="room",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("rounds__gte", 1), ("rounds__lte", 10)), name="room_rounds_1_10"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.CheckConstraint(condition=models.Q(('draw_seconds__gte', 30), ('draw_seconds__lte', 240)), name='room_draw_30_240'),
+            model_name="room",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("draw_seconds__gte", 30), ("draw_seconds__lte", 240)), name="room_draw_30_240"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.CheckConstraint(condition=models.Q(('word_choices__gte', 1), ('word_choices__lte', 5)), name='room_choices_1_5'),
+            model_name="room",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("word_choices__gte", 1), ("word_choices__lte", 5)), name="room_choices_1_5"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='room',
-            constraint=models.CheckConstraint(condition=models.Q(('max_players__gte', 2), ('max_players__lte', 16)), name='room_players_2_16'),
+            model_name="room",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_players__gte", 2), ("max_players__lte", 16)), name="room_players_2_16"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='guess',
-            constraint=models.UniqueConstraint(fields=('turn', 'player'), name='one_correct_guess_per_turn'),
+            model_name="guess",
+            constraint=models.UniqueConstraint(fields=("turn", "player"), name="one_correct_guess_per_turn"),
         ),
     ]

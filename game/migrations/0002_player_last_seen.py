@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('game', '0001_initial'),
+        ("game", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='player',
-            name='last_seen',
+            model_name="player",
+            name="last_seen",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('game', '0002_player_last_seen'),
+        ("game", "0002_player_last_seen"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='room',
-            name='kick_votes',
+            model_name="room",
+            name="kick_votes",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

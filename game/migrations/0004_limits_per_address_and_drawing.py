@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('game', '0003_room_kick_votes'),
+        ("game", "0003_room_kick_votes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='player',
-            name='address_key',
+            model_name="player",
+            name="address_key",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='player',
-            name='seat_epoch',
+            model_name="player",
+            name="seat_epoch",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='room',
-            name='bans',
+            model_name="room",
+            name="bans",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='turn',
-            name='points_count',
+            model_name="turn",
+            name="points_count",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

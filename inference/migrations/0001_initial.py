@@ -5,46 +5,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('file_path', models.CharField(max_length=500)),
-                ('labels', models.JSONField(help_text="Category names in the model's output order.")),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('training_settings', models.JSONField(blank=True, default=dict)),
-                ('training_data', models.JSONField(blank=True, default=dict, help_text='Sources, categories, drawings per category.')),
-                ('size_bytes', models.PositiveIntegerField(default=0)),
-                ('is_active', models.BooleanField(default=False)),
-                ('is_shipped_default', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.CharField(blank=True, max_length=150)),
-                ('activated_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("file_path", models.CharField(max_length=500)),
+                ("labels", models.JSONField(help_text="Category names in the model's output order.")),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("training_settings", models.JSONField(blank=True, default=dict)),
+                (
+                    "training_data",
+                    models.JSONField(blank=True, default=dict, help_text="Sources, categories, drawings per category."),
+                ),
+                ("size_bytes", models.PositiveIntegerField(default=0)),
+                ("is_active", models.BooleanField(default=False)),
+                ("is_shipped_default", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("created_by", models.CharField(blank=True, max_length=150)),
+                ("activated_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='one_active_model_version')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_active", True)), fields=("is_active",), name="one_active_model_version"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ModelActivation',
+            name="ModelActivation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('activated_by', models.CharField(blank=True, max_length=150)),
-                ('activated_at', models.DateTimeField(auto_now_add=True)),
-                ('previous', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inference.modelversion')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activations', to='inference.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("activated_by", models.CharField(blank=True, max_length=150)),
+                ("activated_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "previous",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inference.modelversion",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activations",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-activated_at', '-id'],
+                "ordering": ["-activated_at", "-id"],
             },
         ),
     ]

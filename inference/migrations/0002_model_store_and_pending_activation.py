@@ -41,24 +41,33 @@ def paths_relative_to_base_dir(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0001_initial'),
+        ("inference", "0001_initial"),
     ]
 
     operations = [
         migrations.RunPython(paths_relative_to_the_store, paths_relative_to_base_dir),
         migrations.CreateModel(
-            name='PendingActivation',
+            name="PendingActivation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested_by', models.CharField(blank=True, max_length=150)),
-                ('requested_at', models.DateTimeField(auto_now_add=True)),
-                ('waiting_for', models.JSONField(blank=True, default=list, help_text='Words in play it lacks, when last checked.')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pending_activations', to='inference.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("requested_by", models.CharField(blank=True, max_length=150)),
+                ("requested_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "waiting_for",
+                    models.JSONField(blank=True, default=list, help_text="Words in play it lacks, when last checked."),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pending_activations",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
+                "ordering": ["-requested_at", "-id"],
             },
         ),
     ]

@@ -6,49 +6,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('inference', '0001_initial'),
+        ("inference", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TrainingJob',
+            name="TrainingJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, help_text='Name of the model version it registers.', max_length=100)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=16)),
-                ('phase', models.CharField(choices=[('queued', 'waiting to start'), ('starting', 'starting (loading TensorFlow)'), ('downloading', 'downloading Quick, Draw! data'), ('preparing', 'preparing data'), ('training', 'training'), ('exporting', 'exporting the .tflite model'), ('evaluating', 'evaluating'), ('registering', 'registering the model version'), ('done', 'done')], default='queued', max_length=16)),
-                ('message', models.CharField(blank=True, help_text='What the current phase is doing.', max_length=300)),
-                ('fraction', models.FloatField(default=0.0)),
-                ('epoch', models.PositiveIntegerField(default=0)),
-                ('epochs', models.PositiveIntegerField(default=0)),
-                ('step', models.PositiveIntegerField(default=0)),
-                ('steps', models.PositiveIntegerField(default=0)),
-                ('loss', models.FloatField(blank=True, null=True)),
-                ('accuracy', models.FloatField(blank=True, null=True)),
-                ('val_accuracy', models.FloatField(blank=True, null=True)),
-                ('eta_seconds', models.PositiveIntegerField(blank=True, null=True)),
-                ('history', models.JSONField(blank=True, default=list, help_text='One entry per finished epoch.')),
-                ('settings', models.JSONField(default=dict, help_text='Data sources, categories, drawings per category, epochs...')),
-                ('out_dir', models.CharField(blank=True, max_length=500)),
-                ('log_path', models.CharField(blank=True, max_length=500)),
-                ('error', models.TextField(blank=True)),
-                ('pid', models.PositiveIntegerField(blank=True, null=True)),
-                ('hostname', models.CharField(blank=True, max_length=255)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='training_jobs', to=settings.AUTH_USER_MODEL)),
-                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='training_jobs', to='inference.modelversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(blank=True, help_text="Name of the model version it registers.", max_length=100),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[
+                            ("queued", "waiting to start"),
+                            ("starting", "starting (loading TensorFlow)"),
+                            ("downloading", "downloading Quick, Draw! data"),
+                            ("preparing", "preparing data"),
+                            ("training", "training"),
+                            ("exporting", "exporting the .tflite model"),
+                            ("evaluating", "evaluating"),
+                            ("registering", "registering the model version"),
+                            ("done", "done"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("message", models.CharField(blank=True, help_text="What the current phase is doing.", max_length=300)),
+                ("fraction", models.FloatField(default=0.0)),
+                ("epoch", models.PositiveIntegerField(default=0)),
+                ("epochs", models.PositiveIntegerField(default=0)),
+                ("step", models.PositiveIntegerField(default=0)),
+                ("steps", models.PositiveIntegerField(default=0)),
+                ("loss", models.FloatField(blank=True, null=True)),
+                ("accuracy", models.FloatField(blank=True, null=True)),
+                ("val_accuracy", models.FloatField(blank=True, null=True)),
+                ("eta_seconds", models.PositiveIntegerField(blank=True, null=True)),
+                ("history", models.JSONField(blank=True, default=list, help_text="One entry per finished epoch.")),
+                (
+                    "settings",
+                    models.JSONField(
+                        default=dict, help_text="Data sources, categories, drawings per category, epochs..."
+                    ),
+                ),
+                ("out_dir", models.CharField(blank=True, max_length=500)),
+                ("log_path", models.CharField(blank=True, max_length=500)),
+                ("error", models.TextField(blank=True)),
+                ("pid", models.PositiveIntegerField(blank=True, null=True)),
+                ("hostname", models.CharField(blank=True, max_length=255)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="training_jobs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="training_jobs",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

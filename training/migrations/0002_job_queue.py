@@ -4,54 +4,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('training', '0001_initial'),
+        ("training", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TrainingWorker',
+            name="TrainingWorker",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('worker_id', models.CharField(max_length=64, unique=True)),
-                ('hostname', models.CharField(max_length=255)),
-                ('pid', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('missing_packages', models.JSONField(blank=True, default=list, help_text='Training packages it could not find.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("worker_id", models.CharField(max_length=64, unique=True)),
+                ("hostname", models.CharField(max_length=255)),
+                ("pid", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "missing_packages",
+                    models.JSONField(blank=True, default=list, help_text="Training packages it could not find."),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='trainingjob',
-            name='attempt',
-            field=models.PositiveIntegerField(default=0, help_text='How many times a worker started it.'),
+            model_name="trainingjob",
+            name="attempt",
+            field=models.PositiveIntegerField(default=0, help_text="How many times a worker started it."),
         ),
         migrations.AddField(
-            model_name='trainingjob',
-            name='log_tail',
+            model_name="trainingjob",
+            name="log_tail",
             field=models.TextField(blank=True, help_text="The last lines of the job's log, written by its worker."),
         ),
         migrations.AddField(
-            model_name='trainingjob',
-            name='resumed_from_epoch',
-            field=models.PositiveIntegerField(blank=True, help_text='The last attempt went on from the checkpoint of this epoch.', null=True),
+            model_name="trainingjob",
+            name="resumed_from_epoch",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="The last attempt went on from the checkpoint of this epoch.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='trainingjob',
-            name='task_id',
+            model_name="trainingjob",
+            name="task_id",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AlterField(
-            model_name='trainingjob',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='When its worker last wrote progress.', null=True),
+            model_name="trainingjob",
+            name="heartbeat_at",
+            field=models.DateTimeField(blank=True, help_text="When its worker last wrote progress.", null=True),
         ),
         migrations.AlterField(
-            model_name='trainingjob',
-            name='phase',
-            field=models.CharField(choices=[('queued', 'waiting for a training worker'), ('starting', 'starting (loading TensorFlow)'), ('downloading', 'downloading Quick, Draw! data'), ('preparing', 'preparing data'), ('training', 'training'), ('exporting', 'exporting the .tflite model'), ('evaluating', 'evaluating'), ('registering', 'registering the model version'), ('done', 'done')], default='queued', max_length=16),
+            model_name="trainingjob",
+            name="phase",
+            field=models.CharField(
+                choices=[
+                    ("queued", "waiting for a training worker"),
+                    ("starting", "starting (loading TensorFlow)"),
+                    ("downloading", "downloading Quick, Draw! data"),
+                    ("preparing", "preparing data"),
+                    ("training", "training"),
+                    ("exporting", "exporting the .tflite model"),
+                    ("evaluating", "evaluating"),
+                    ("registering", "registering the model version"),
+                    ("done", "done"),
+                ],
+                default="queued",
+                max_length=16,
+            ),
         ),
     ]

@@ -32,8 +32,9 @@ class Command(BaseCommand):
             raise CommandError("--n must be at least 1")
         try:
             classifier = load_model_dir(opts["model"]) if opts["model"] else live_classifier()
-            result = run_benchmark(classifier, opts["data"] or settings.QUICKDRAW_SAMPLE_DIR, opts["n"],
-                                   report=self.stderr.write)
+            result = run_benchmark(
+                classifier, opts["data"] or settings.QUICKDRAW_SAMPLE_DIR, opts["n"], report=self.stderr.write
+            )
         except EvaluationError as exc:
             raise CommandError(str(exc)) from exc
         if not opts["json"]:

@@ -36,11 +36,17 @@ class Command(BaseCommand):
         parser.add_argument("--model", type=Path, default=None, help="folder with model.tflite + labels.txt")
         parser.add_argument("--limit", type=int, default=None, help="at most N drawings per category")
         parser.add_argument(
-            "--split", choices=SPLITS, default="all",
+            "--split",
+            choices=SPLITS,
+            default="all",
             help="validation: only drawings training held out (crc32(key_id) %% 10 == 0)",
         )
         parser.add_argument(
-            "--compare", type=Path, action="append", default=[], metavar="DIR",
+            "--compare",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="DIR",
             help="another model folder to score on the same drawings (repeatable)",
         )
 
@@ -67,8 +73,14 @@ class Command(BaseCommand):
         if tallies[0].n == 0:
             raise EvaluationError(f"--data {opts['data']} holds no readable drawings")
         result = evaluation_result(
-            tallies, formats, skipped, time.perf_counter() - started, data=opts["data"], limit=opts["limit"],
-            split=opts["split"], compared=bool(opts["compare"]),
+            tallies,
+            formats,
+            skipped,
+            time.perf_counter() - started,
+            data=opts["data"],
+            limit=opts["limit"],
+            split=opts["split"],
+            compared=bool(opts["compare"]),
         )
         if opts["model"] is None:
             result["model_version"] = live_model.version_id

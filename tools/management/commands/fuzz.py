@@ -29,9 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--url", required=True, help="ws://HOST:PORT or http://HOST:PORT (this machine)")
         parser.add_argument("--frames", type=int, default=5000)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--abuse", default=",".join(DEFAULT_ABUSE),
-                            help=f"abusive patterns running beside the normal game: comma-separated of "
-                                 f"{', '.join(PATTERNS)}, all, or none")
+        parser.add_argument(
+            "--abuse",
+            default=",".join(DEFAULT_ABUSE),
+            help=f"abusive patterns running beside the normal game: comma-separated of "
+            f"{', '.join(PATTERNS)}, all, or none",
+        )
         parser.add_argument("--data", default=str(settings.QUICKDRAW_SAMPLE_DIR))
         parser.add_argument("--json", action="store_true", help="(the last line is always JSON)")
 
@@ -45,9 +48,14 @@ class Command(BaseCommand):
         base = http_base(o["url"])
         if problem := loopback_problem(base):
             raise CommandError(problem)
-        result = asyncio.run(run_fuzz(base, frames=o["frames"], seed=o["seed"], abuse=abuse,
-                                      drawings=DrawingLibrary(o["data"])))
+        result = asyncio.run(
+            run_fuzz(base, frames=o["frames"], seed=o["seed"], abuse=abuse, drawings=DrawingLibrary(o["data"]))
+        )
         self.stdout.write(json.dumps(result))
-        if (result["server_errors"] or result["unexpected_closes"] or result["invalid_server_frames"]
-                or not result["normal_player_ok"]):
+        if (
+            result["server_errors"]
+            or result["unexpected_closes"]
+            or result["invalid_server_frames"]
+            or not result["normal_player_ok"]
+        ):
             raise CommandError("the server misbehaved under fuzzing (see the JSON above)")

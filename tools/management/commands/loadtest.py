@@ -19,29 +19,51 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []  # it only talks to another server
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", required=True, action="append",
-                            help="ws://HOST:PORT or http://HOST:PORT of a running server on this machine; repeat for "
-                                 "several web processes (each room's players are spread over them)")
-        parser.add_argument("--mode", choices=LOAD_MODES, default=LOAD_MODES[0],
-                            help="classic: one drawer per room, the others chat; race: every player draws the same "
-                                 "word on its own canvas and the AI judges each")
+        parser.add_argument(
+            "--url",
+            required=True,
+            action="append",
+            help="ws://HOST:PORT or http://HOST:PORT of a running server on this machine; repeat for "
+            "several web processes (each room's players are spread over them)",
+        )
+        parser.add_argument(
+            "--mode",
+            choices=LOAD_MODES,
+            default=LOAD_MODES[0],
+            help="classic: one drawer per room, the others chat; race: every player draws the same "
+            "word on its own canvas and the AI judges each",
+        )
         parser.add_argument("--rooms", type=int, default=50)
         parser.add_argument("--players-per-room", type=int, default=4)
         parser.add_argument("--duration", type=float, default=60.0, help="seconds measured (after a warm-up)")
         parser.add_argument("--warmup", type=float, default=8.0)
         parser.add_argument("--data", default=str(settings.QUICKDRAW_SAMPLE_DIR))
-        parser.add_argument("--flooders", type=int, default=0,
-                            help="extra rooms whose drawer floods at --flood-factor x human pace, reconnecting "
-                                 "whenever closed; the normal rooms are measured as usual (reported as `flood`)")
+        parser.add_argument(
+            "--flooders",
+            type=int,
+            default=0,
+            help="extra rooms whose drawer floods at --flood-factor x human pace, reconnecting "
+            "whenever closed; the normal rooms are measured as usual (reported as `flood`)",
+        )
         parser.add_argument("--flood-factor", type=float, default=10.0)
-        parser.add_argument("--abuse", default="",
-                            help=f"abusive patterns beside the normal rooms, from one shared address: comma-separated "
-                                 f"of {', '.join(PATTERNS)}, or all (reported per pattern as `abuse`)")
-        parser.add_argument("--baseline", action="store_true",
-                            help="measure the normal rooms quietly for --duration first, then with the abusers for "
-                                 "another --duration; `baseline` reports both p99s and their ratio")
-        parser.add_argument("--grace", type=float, default=GRACE_SECONDS,
-                            help="seconds after the measuring for what was sent to arrive before it counts as lost")
+        parser.add_argument(
+            "--abuse",
+            default="",
+            help=f"abusive patterns beside the normal rooms, from one shared address: comma-separated "
+            f"of {', '.join(PATTERNS)}, or all (reported per pattern as `abuse`)",
+        )
+        parser.add_argument(
+            "--baseline",
+            action="store_true",
+            help="measure the normal rooms quietly for --duration first, then with the abusers for "
+            "another --duration; `baseline` reports both p99s and their ratio",
+        )
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=GRACE_SECONDS,
+            help="seconds after the measuring for what was sent to arrive before it counts as lost",
+        )
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--json", action="store_true", help="(the last line is always JSON)")
 
@@ -63,9 +85,20 @@ class Command(BaseCommand):
             if problem := loopback_problem(base):
                 raise CommandError(problem)
         result = asyncio.run(
-            run_load(bases, rooms=o["rooms"], players_per_room=o["players_per_room"], duration=o["duration"],
-                     warmup=o["warmup"], drawings=DrawingLibrary(o["data"]), seed=o["seed"], flooders=o["flooders"],
-                     flood_factor=o["flood_factor"], abuse=abuse, baseline=o["baseline"],
-                     grace=o["grace"], mode=o["mode"])
+            run_load(
+                bases,
+                rooms=o["rooms"],
+                players_per_room=o["players_per_room"],
+                duration=o["duration"],
+                warmup=o["warmup"],
+                drawings=DrawingLibrary(o["data"]),
+                seed=o["seed"],
+                flooders=o["flooders"],
+                flood_factor=o["flood_factor"],
+                abuse=abuse,
+                baseline=o["baseline"],
+                grace=o["grace"],
+                mode=o["mode"],
+            )
         )
         self.stdout.write(json.dumps(result))

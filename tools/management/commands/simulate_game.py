@@ -29,17 +29,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
-        parser.add_argument("--mode", choices=MODES, default=Mode.CLASSIC.value,
-                            help="classic (one draws, the others and the AI guess), solo (one bot draws for the AI) "
-                                 "or race (every bot draws the same word on its own canvas, the AI judges)")
-        parser.add_argument("--players", type=int, default=None,
-                            help="bot players (classic, race: 2-16, default 3; solo: 1)")
+        parser.add_argument(
+            "--mode",
+            choices=MODES,
+            default=Mode.CLASSIC.value,
+            help="classic (one draws, the others and the AI guess), solo (one bot draws for the AI) "
+            "or race (every bot draws the same word on its own canvas, the AI judges)",
+        )
+        parser.add_argument(
+            "--players", type=int, default=None, help="bot players (classic, race: 2-16, default 3; solo: 1)"
+        )
         parser.add_argument("--rounds", type=int, default=1, help="rounds (1-10; solo: words, 1-12)")
         parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
         parser.add_argument("--seed", type=int, default=None, help="make the bots' choices repeatable")
 
-    def handle(self, *args, url: str, mode: str, players: int | None, rounds: int, timeout: float, seed: int | None,
-               **options) -> None:
+    def handle(
+        self, *args, url: str, mode: str, players: int | None, rounds: int, timeout: float, seed: int | None, **options
+    ) -> None:
         if mode == Mode.SOLO:
             players = 1 if players is None else players
             if players != 1:
@@ -57,13 +63,27 @@ class Command(BaseCommand):
         except Exception as exc:  # any failure to reach the server is the answer, not a traceback
             problem = f"could not create a room at {url}: {exc}"
             # Still end with the JSON line: callers parse it whatever happened.
-            self.stdout.write(GameResult(room="", turns_played=0, ai_guesses_received={}, scores={},
-                                         errors=[problem], seconds=0.0, mode=mode,
-                                         race_winners=[] if mode == Mode.RACE else None).to_json())
+            self.stdout.write(
+                GameResult(
+                    room="",
+                    turns_played=0,
+                    ai_guesses_received={},
+                    scores={},
+                    errors=[problem],
+                    seconds=0.0,
+                    mode=mode,
+                    race_winners=[] if mode == Mode.RACE else None,
+                ).to_json()
+            )
             raise CommandError(problem) from exc
-        self.stdout.write(f"room {code} ({mode}): {players} bot(s), {rounds} {'word' if mode == Mode.SOLO else 'round'}(s)")
-        result: GameResult = asyncio.run(run_game(url, code, players=players, rounds=rounds, timeout=timeout,
-                                                  seed=seed, addresses=addresses, mode=mode))
+        self.stdout.write(
+            f"room {code} ({mode}): {players} bot(s), {rounds} {'word' if mode == Mode.SOLO else 'round'}(s)"
+        )
+        result: GameResult = asyncio.run(
+            run_game(
+                url, code, players=players, rounds=rounds, timeout=timeout, seed=seed, addresses=addresses, mode=mode
+            )
+        )
         self.stdout.write(result.to_json())
         problems = result.problems()
         if problems:

@@ -20,10 +20,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("version", nargs="?", help="id or name of the version to activate")
-        parser.add_argument("--rollback", action="store_true", help="re-activate the version live before the current one")
+        parser.add_argument(
+            "--rollback", action="store_true", help="re-activate the version live before the current one"
+        )
         parser.add_argument("--list", action="store_true", help="list the versions")
-        parser.add_argument("--cancel-pending", action="store_true",
-                            help="drop the activation waiting for turns in play to end")
+        parser.add_argument(
+            "--cancel-pending", action="store_true", help="drop the activation waiting for turns in play to end"
+        )
         parser.add_argument("--by", default="", help="who to record as activating it (default: command line)")
 
     def handle(self, *args, **opts):
@@ -31,8 +34,9 @@ class Command(BaseCommand):
 
         if opts["cancel_pending"]:
             cancelled = cancel_pending_activation()
-            self.stdout.write(f"cancelled the pending activation of {cancelled.version}" if cancelled
-                              else "no activation was pending")
+            self.stdout.write(
+                f"cancelled the pending activation of {cancelled.version}" if cancelled else "no activation was pending"
+            )
             return
         if opts["list"]:
             for v in ModelVersion.objects.order_by("-created_at", "-id"):
@@ -58,5 +62,7 @@ class Command(BaseCommand):
         if result.live:
             self.stdout.write(f"{version} is live ({len(version.labels)} categories)")
         else:
-            self.stdout.write(f"{version} is pending: it goes live when the turns in play using "
-                              f"{', '.join(result.waiting_for[:10])} end (--cancel-pending to drop it)")
+            self.stdout.write(
+                f"{version} is pending: it goes live when the turns in play using "
+                f"{', '.join(result.waiting_for[:10])} end (--cancel-pending to drop it)"
+            )

@@ -32,8 +32,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--categories", default="all", help="all, a,b,c, or @file")
         parser.add_argument("--per-class", type=int, default=None, help="training drawings per category")
-        parser.add_argument("--epochs", type=int, default=20,
-                            help="0 with --init-from: export that model as it is (e.g. with --mirror-average)")
+        parser.add_argument(
+            "--epochs",
+            type=int,
+            default=20,
+            help="0 with --init-from: export that model as it is (e.g. with --mirror-average)",
+        )
         parser.add_argument("--batch-size", type=int, default=128)
         parser.add_argument("--width", type=int, default=32, help="network width (filters in the first layer)")
         parser.add_argument("--learning-rate", type=float, default=3e-3)
@@ -42,23 +46,46 @@ class Command(BaseCommand):
         parser.add_argument("--patience", type=int, default=6)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--label-smoothing", type=float, default=0.1)
-        parser.add_argument("--channels", type=int, choices=[1, 3], default=1,
-                            help="input image channels: 1 ink, 3 ink + stroke order + recency")
-        parser.add_argument("--init-from", default=None, metavar="DIR",
-                            help="start from this model folder's weights (model.tflite + labels.txt)")
-        parser.add_argument("--teacher", action="append", default=[], metavar="DIR",
-                            help="distil from this model folder (repeatable: the teachers' mean)")
+        parser.add_argument(
+            "--channels",
+            type=int,
+            choices=[1, 3],
+            default=1,
+            help="input image channels: 1 ink, 3 ink + stroke order + recency",
+        )
+        parser.add_argument(
+            "--init-from",
+            default=None,
+            metavar="DIR",
+            help="start from this model folder's weights (model.tflite + labels.txt)",
+        )
+        parser.add_argument(
+            "--teacher",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="distil from this model folder (repeatable: the teachers' mean)",
+        )
         parser.add_argument("--distill-weight", type=float, default=0.7, help="share of the teachers in the targets")
-        parser.add_argument("--teacher-mirror", action="store_true",
-                            help="teachers also answer for the mirrored image (twice their cost)")
-        parser.add_argument("--mirror-average", action="store_true",
-                            help="export the mean of the answers for the image and its mirror")
-        parser.add_argument("--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)")
+        parser.add_argument(
+            "--teacher-mirror",
+            action="store_true",
+            help="teachers also answer for the mirrored image (twice their cost)",
+        )
+        parser.add_argument(
+            "--mirror-average", action="store_true", help="export the mean of the answers for the image and its mirror"
+        )
+        parser.add_argument(
+            "--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)"
+        )
         parser.add_argument("--name", default=None)
         parser.add_argument("--no-register", action="store_true", help="only write the files")
         parser.add_argument("--activate", action="store_true", help="make the new model live")
-        parser.add_argument("--download-only", action="store_true",
-                            help="fetch the Quick, Draw! files of --source quickdraw into the cache, then stop")
+        parser.add_argument(
+            "--download-only",
+            action="store_true",
+            help="fetch the Quick, Draw! files of --source quickdraw into the cache, then stop",
+        )
 
     def handle(self, *args, **opts):
         from training.download import DownloadError
@@ -136,8 +163,13 @@ class Command(BaseCommand):
             self.stdout.write(f"model written to {out_dir}")
         else:
             version, report = train_and_register(
-                source=source, config=config, out_dir=out_dir, progress=progress, command=command,
-                activate=opts["activate"], name=opts["name"],
+                source=source,
+                config=config,
+                out_dir=out_dir,
+                progress=progress,
+                command=command,
+                activate=opts["activate"],
+                name=opts["name"],
             )
             self.stdout.write(f"registered {version}{' and activated it' if opts['activate'] else ''}")
         m = report["metrics"]
@@ -157,7 +189,12 @@ class Command(BaseCommand):
                 if bar is None or info.get("step") == 0:
                     if bar is not None:
                         bar.close()
-                    state["bar"] = tqdm(total=info["steps"], desc=f"epoch {info['epoch']}/{info['epochs']}", file=sys.stderr, leave=False)
+                    state["bar"] = tqdm(
+                        total=info["steps"],
+                        desc=f"epoch {info['epoch']}/{info['epochs']}",
+                        file=sys.stderr,
+                        leave=False,
+                    )
                 else:
                     if "loss" in info:  # losses come every 50 steps; steps every step
                         bar.set_postfix(loss=f"{info['loss']:.3f}", acc=f"{info.get('accuracy', 0):.3f}", refresh=False)

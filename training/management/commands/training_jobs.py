@@ -24,9 +24,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         start = sub.add_parser("start", help="queue a training job for a training worker")
-        start.add_argument("--source", action="append", choices=SOURCE_KINDS, default=[],
-                           help="quickdraw (download), folder, games; repeat to mix (default: folder)")
-        start.add_argument("--folder", default="", help="for --source folder: one of TRAINING_DATA_DIRS (default: the first)")
+        start.add_argument(
+            "--source",
+            action="append",
+            choices=SOURCE_KINDS,
+            default=[],
+            help="quickdraw (download), folder, games; repeat to mix (default: folder)",
+        )
+        start.add_argument(
+            "--folder", default="", help="for --source folder: one of TRAINING_DATA_DIRS (default: the first)"
+        )
         start.add_argument("--categories", default="all", help="all, or a,b,c")
         start.add_argument("--per-class", type=int, default=None)
         start.add_argument("--epochs", type=int, default=10)
@@ -50,8 +57,12 @@ class Command(BaseCommand):
         if action == "start":
             try:
                 job_settings = clean_job_settings(
-                    sources=opts["source"] or ["folder"], folder=opts["folder"], categories=opts["categories"],
-                    per_class=opts["per_class"], epochs=opts["epochs"], augment=not opts["no_augment"],
+                    sources=opts["source"] or ["folder"],
+                    folder=opts["folder"],
+                    categories=opts["categories"],
+                    per_class=opts["per_class"],
+                    epochs=opts["epochs"],
+                    augment=not opts["no_augment"],
                     name=opts["name"],
                 )
             except JobSettingsError as exc:

@@ -16,8 +16,12 @@ class Command(BaseCommand):
     help = "Run training jobs from the queue (db_worker on the training queue), after checking the training packages."
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=1.0,
-                            help="seconds between two looks at the queue when it is empty (default 1)")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=1.0,
+            help="seconds between two looks at the queue when it is empty (default 1)",
+        )
         parser.add_argument("--max-tasks", type=int, default=None, help="exit after running this many jobs")
         parser.add_argument("--worker-id", default="", help="a name unique among the workers (default: random)")
 
@@ -30,9 +34,18 @@ class Command(BaseCommand):
         worker = register_worker(worker_id=worker_id, missing_packages=missing)
         if missing:
             raise CommandError(f"this training worker cannot train: {missing_message(missing)}")
-        self.stdout.write(f"training worker {worker.worker_id} ({worker.hostname}, pid {worker.pid}) "
-                          f"takes jobs from the {TRAINING_QUEUE!r} queue")
+        self.stdout.write(
+            f"training worker {worker.worker_id} ({worker.hostname}, pid {worker.pid}) "
+            f"takes jobs from the {TRAINING_QUEUE!r} queue"
+        )
         call_command(
-            "db_worker", queue_name=TRAINING_QUEUE, interval=opts["interval"], max_tasks=opts["max_tasks"],
-            worker_id=worker_id, reload=False, startup_delay=False, stdout=self.stdout, stderr=self.stderr,
+            "db_worker",
+            queue_name=TRAINING_QUEUE,
+            interval=opts["interval"],
+            max_tasks=opts["max_tasks"],
+            worker_id=worker_id,
+            reload=False,
+            startup_delay=False,
+            stdout=self.stdout,
+            stderr=self.stderr,
         )
