@@ -111,6 +111,20 @@ def server_env(db_path: Path, extra: dict[str, str] | None = None, *, deployed_l
     return env
 
 
+def manage_shell(env: dict[str, str], code: str, *, timeout: float = 60) -> str:
+    """Run `code` with `manage.py shell -c` on the server's database (`env`); its stdout, or the test fails."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def _migrate(env: dict[str, str], log_path: Path) -> None:
     with open(log_path, "ab") as log:
         done = subprocess.run(

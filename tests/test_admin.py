@@ -15,8 +15,6 @@ import json
 import re
 import shutil
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,7 +33,7 @@ from game.models import Drawing, Room, Turn
 from game.state import to_json
 from inference.models import ModelActivation, ModelVersion, PendingActivation
 from inference.services import register_model_version
-from tests.live_server import REPO, live_server, server_env
+from tests.live_server import live_server, manage_shell, server_env
 from training.models import JobPhase, JobStatus, TrainingJob
 
 SHIPPED = Path(settings.SHIPPED_MODEL_DIR)
@@ -52,15 +50,7 @@ def create_user_in(env: dict[str, str], username: str, *, staff: bool = True, su
         f"u = U.objects.create_user({username!r}, password={PASSWORD!r}); "
         f"u.is_staff = {staff!r}; u.is_superuser = {superuser!r}; u.save()"
     )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    manage_shell(env, code)
 
 
 def http_login(base_url: str, username: str) -> requests.Session:
@@ -98,16 +88,8 @@ def session_for(env: dict[str, str], username: str, *, staff: bool) -> requests.
         "s[SESSION_KEY] = str(u.pk); s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'; "
         "s[HASH_SESSION_KEY] = u.get_session_auth_hash(); s.create(); print('KEY=' + s.session_key)"
     )
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    key = next(line[4:] for line in done.stdout.splitlines() if line.startswith("KEY="))
+    out = manage_shell(env, code)
+    key = next(line[4:] for line in out.splitlines() if line.startswith("KEY="))
     http = requests.Session()
     http.trust_env = False
     http.cookies.set("sessionid", key)

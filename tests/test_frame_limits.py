@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
 from game import protocol
-from tests.live_server import REPO, WEBSOCKET_LIMIT_BYTES, live_server, server_env
+from tests.live_server import WEBSOCKET_LIMIT_BYTES, live_server, manage_shell, server_env
 from tools.addresses import LoopbackAddresses
 from tools.client import ProtocolClient
 from tools.doodles import widest_stroke
@@ -147,16 +145,8 @@ print(json.dumps(out))
 def test_the_largest_legal_game_is_shown_in_bounded_frames_and_its_gallery_over_http():
     with live_server(extra_env={"GAME_CLOCK_IN_WEB": "0"}, keep_files=True) as server:
         db = server.log_path.parent / "db.sqlite3"
-        seeded = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", SEED],
-            cwd=REPO,
-            env=server_env(db),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert seeded.returncode == 0, seeded.stderr[-3000:]
-        rooms = json.loads(seeded.stdout.strip().splitlines()[-1])
+        out = manage_shell(server_env(db), SEED, timeout=300)
+        rooms = json.loads(out.strip().splitlines()[-1])
 
         async def main():
             for phase, room in rooms.items():

@@ -15,8 +15,6 @@ import asyncio
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import pytest
 from django.conf import settings
 
 from inference.model_store import read_labels, write_labels
-from tests.live_server import REPO, live_server, server_env
+from tests.live_server import live_server, manage_shell, server_env
 from tests.test_admin import create_user_in, http_login
 from tests.test_multiprocess import join
 from tools.client import ProtocolClient
@@ -104,16 +102,8 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
             "from pathlib import Path; from inference.services import register_model_version; "
             f"print('ID=%d' % register_model_version(name='v2', model_dir=Path({str(tmp_path / 'store' / 'v2')!r})).pk)"
         )
-        done = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", register],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        version_id = int(done.stdout.split("ID=")[1].split()[0])
+        out = manage_shell(env, register)
+        version_id = int(out.split("ID=")[1].split()[0])
 
         def live_version() -> str:
             with sqlite3.connect(
