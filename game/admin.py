@@ -79,17 +79,7 @@ class DrawingAdmin(admin.ModelAdmin):
         "timeline",
         "excluded_from_training",
     )
-    readonly_fields = (
-        "drawing",
-        "word",
-        "owner_name",
-        "turn",
-        "ended_at",
-        "ai_guesses",
-        "ai_right",
-        "recognised_ms",
-        "timeline",
-    )
+    readonly_fields = fields[:-1]  # all but the last, excluded_from_training, which staff edit
 
     class Media:
         css = {"all": ["admin-extra/admin-extra.css"]}

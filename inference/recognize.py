@@ -30,23 +30,23 @@ def recognize_many(
     A drawing that cannot be read gets None (and a log line); the others are answered all the same.
     An empty drawing gets [] (nothing to guess yet).
     """
+    results: list[list[Guess] | None] = [[] for _ in drawings]
     images: list[np.ndarray] = []
-    slots: list[int | None | str] = []  # index into images, None for unreadable, "" for empty
-    for drawing, simplifier in drawings:
+    classified: list[int] = []  # which drawing each image is
+    for index, (drawing, simplifier) in enumerate(drawings):
         try:
             strokes = simplifier(drawing)
         except StrokeError as exc:
             log.warning("unreadable drawing: %s", exc)
-            slots.append(None)
+            results[index] = None
             continue
         except Exception:  # one bad drawing must not stop the others
             log.exception("preprocessing failed for a drawing")
-            slots.append(None)
+            results[index] = None
             continue
-        if not strokes:
-            slots.append("")
-            continue
-        slots.append(len(images))
-        images.append(rasterize(strokes, classifier.channels))
-    probs = classifier.probabilities_many(images)
-    return [None if slot is None else [] if slot == "" else classifier.guesses(probs[slot], k) for slot in slots]
+        if strokes:
+            classified.append(index)
+            images.append(rasterize(strokes, classifier.channels))
+    for index, probs in zip(classified, classifier.probabilities_many(images), strict=True):
+        results[index] = classifier.guesses(probs, k)
+    return results

@@ -196,6 +196,16 @@ function clearChatError() {
   $('#chat-error').textContent = '';
 }
 
+
+/** The join was refused for its name: ask for another (saying why) and join with it. */
+function askNameAndJoin(why) {
+  setBanner(null);
+  askName(why).then((name) => {
+    S.name = name;
+    const token = store.get(tokenKey(CODE));
+    if (!conn.send({ type: 'join', name, ...(token ? { token } : {}) })) conn.retryNow();
+  });
+}
 function handleError(msg) {
   if (msg.code === 'gives_word_away' || (S.sentLine && Date.now() - S.sentLine.at < CHAT_ANSWER_MS
       && ['rate_limited', 'empty', 'invalid_message'].includes(msg.code) && S.joined)) {
@@ -216,12 +226,7 @@ function handleError(msg) {
       break;
     case 'bad_name':
       if (!S.joined && conn.isOpen) {
-        setBanner(null);
-        askName(msg.message).then((name) => {
-          S.name = name;
-          const token = store.get(tokenKey(CODE));
-          if (!conn.send({ type: 'join', name, ...(token ? { token } : {}) })) conn.retryNow();
-        });
+        askNameAndJoin(msg.message);
       }
       break;
     case 'kicked':
@@ -242,12 +247,7 @@ function handleError(msg) {
     case 'invalid_message':
       if (!S.joined && conn.isOpen) {
         // The join itself was refused (a name the server does not accept): ask again.
-        setBanner(null);
-        askName(msg.message).then((name) => {
-          S.name = name;
-          const token = store.get(tokenKey(CODE));
-          if (!conn.send({ type: 'join', name, ...(token ? { token } : {}) })) conn.retryNow();
-        });
+        askNameAndJoin(msg.message);
         break;
       }
       toast(msg.message || 'Something went wrong.', 'error');
