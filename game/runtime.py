@@ -9,7 +9,7 @@ keyed by loop) means a new loop (a test, a restarted server) starts clean.
   (waiting in the database thread for each send would hold every other player's work);
 * `open_seats`: the seats this process holds sockets for (one presence write per beat for all);
 * `reading`: the room reads in flight, shared by the room's sockets here;
-* `ai_writing` / `ai_waiting`: the AI's answers being written, one per canvas at a time;
+* `ai_writes`: the AI's answers being kept, one write per canvas at a time (game.ai);
 * `sockets_by_address`: open game sockets per address (the per-address limit).
 """
 
@@ -18,10 +18,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
+
+# Canvases whose last kept AI answer is remembered (a few per room in play).
+KEPT_REMEMBERED = 10_000
+
+
+@dataclass
+class AIWrites:
+    """The AI's answers on their way to the database, per canvas key (see game.ai)."""
+
+    waiting: dict = field(default_factory=dict)  # the newest answer not yet written
+    writing: dict = field(default_factory=dict)  # the task writing (or waiting to write) it
+    resting: set = field(default_factory=set)  # keys whose writer waits for the time to keep a nudge
+    kept: OrderedDict = field(default_factory=OrderedDict)  # key -> (the word the last one kept was sure of, when)
+
+    def keep(self, key: str, sure_of: str | None, when: float) -> None:
+        self.kept[key] = (sure_of, when)
+        self.kept.move_to_end(key)
+        while len(self.kept) > KEPT_REMEMBERED:
+            self.kept.popitem(last=False)
 
 
 @dataclass
@@ -31,8 +50,7 @@ class Runtime:
     open_seats: Counter = field(default_factory=Counter)
     beat: asyncio.Task | None = None
     reading: dict = field(default_factory=dict)
-    ai_writing: dict = field(default_factory=dict)
-    ai_waiting: dict = field(default_factory=dict)
+    ai_writes: AIWrites = field(default_factory=AIWrites)
     sockets_by_address: Counter = field(default_factory=Counter)
 
     @property
