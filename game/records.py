@@ -15,6 +15,9 @@ from game.state import GameState
 
 # Chat lines kept per room (a reload shows the last ones its player may see).
 CHAT_KEPT = 80
+# Older lines are deleted when a new line's id is a multiple of this: about every that many lines of a
+# room, not on every guess (the reads take the newest CHAT_KEPT whatever is left over).
+CHAT_PRUNE_EVERY = 16
 
 
 def _when(ms: int | None) -> dt.datetime | None:
@@ -45,7 +48,8 @@ def keep(*, room_id: int, after: GameState, events: Iterable[ev.Event], model_ve
             Player.objects.filter(pk=event.player_id).update(left=True)
     if chat:
         ChatLine.objects.bulk_create(chat)
-        _prune_chat(room_id)
+        if any(line.pk is None or line.pk % CHAT_PRUNE_EVERY == 0 for line in chat):
+            _prune_chat(room_id)
 
 
 def _chat_line(room_id: int, state: GameState, line: ev.ChatLine) -> ChatLine:

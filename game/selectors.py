@@ -14,6 +14,7 @@ from django.utils import timezone
 from game import player_views, protocol, rules, store
 from game.domain_events import Audience, AudienceKind
 from game.models import ChatLine, Drawing, Room
+from game.records import CHAT_KEPT
 from game.rules import Mode, Phase
 from game.state import GameState
 
@@ -227,9 +228,9 @@ def ended_drawing(*, code: str, drawing_id: int) -> Drawing | None:
 
 def chat_history(*, room_id: int, state: GameState, player_id: int) -> list[protocol.Chat]:
     """The room's recent chat lines that `player_id` may see now, oldest first."""
-    lines = ChatLine.objects.filter(room_id=room_id).order_by("id")
+    newest = list(ChatLine.objects.filter(room_id=room_id).order_by("-id")[:CHAT_KEPT])
     shown = []
-    for line in lines:
+    for line in reversed(newest):
         audience = Audience(AudienceKind(line.audience), player_id=line.audience_player, turn_no=line.audience_turn)
         if player_views.chat_visible_to(audience, player_id, state):
             shown.append(
