@@ -215,6 +215,11 @@ def to_json(state: GameState) -> dict[str, Any]:
     return _adapter.dump_python(state, mode="json")
 
 
+def as_json_text(state: GameState) -> str:
+    """`to_json` as compact JSON text, in one step (pydantic's encoder: a state is saved on every move)."""
+    return _adapter.dump_json(state).decode()
+
+
 def from_json(data: dict[str, Any]) -> GameState:
     """The state `to_json` gave; the types are checked, so a damaged document fails loudly here."""
     return _adapter.validate_python(data)

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from game.errors import GameError
 from game.machine import next_wakeup
 from game.models import Room
-from game.state import GameState, from_json, to_json
+from game.state import GameState, as_json_text, from_json, to_json
 
 ROOM = Room._meta.db_table
 _PARSED_MAX = 2_000
@@ -92,7 +92,7 @@ def _remember(room_id: int, code: str, revision: int, state: GameState) -> None:
 
 def save(room_id: int, code: str, revision: int, state: GameState, *, now: dt.datetime) -> int:
     """Write the state (locked at `revision`) and what queries filter on; returns the new revision."""
-    text = json.dumps(to_json(state), separators=(",", ":"))
+    text = as_json_text(state)
     empty = not state.connected_humans
     json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     sql = (

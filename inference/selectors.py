@@ -28,17 +28,18 @@ def words_for_new_turns() -> list[str]:
     after a swap a process may serve the old one for up to half a second (inference.live), and its next
     turns must already offer the new words. Should the two models share no word at all, the incoming
     model's words: the live model cannot judge them, but the swap is then never held up and the game goes on."""
-    active = active_model_version()
-    if active is not None:
-        labels = active.labels
-    else:  # no version registered yet: the shipped default this process serves
+    # Every action between turns asks this: read the two label lists only (a version's metrics are large).
+    try:
+        labels = ModelVersion.objects.filter(is_active=True).values_list("labels", flat=True).first()
+    except DatabaseError:
+        labels = None
+    if labels is None:  # no version registered yet: the shipped default this process serves
         from inference.live import live_model
 
         labels = live_model.classifier().labels
-    pending = pending_activation()
-    if pending is None:
+    incoming = PendingActivation.objects.values_list("version__labels", flat=True).first()
+    if incoming is None:
         return labels
-    incoming = pending.version.labels
     known = set(incoming)
     return [word for word in labels if word in known] or list(incoming)
 
