@@ -51,6 +51,7 @@ def test_loadtest_spreads_players_over_addresses_and_loses_nothing(server_url):
     # 22 sockets in 11 rooms: more than one address may hold (16), and more rooms than it may create (10).
     code, result, err = run_command(
         "loadtest",
+        "--check-frames",
         "--url",
         server_url.replace("http", "ws"),
         "--rooms",
@@ -66,6 +67,7 @@ def test_loadtest_spreads_players_over_addresses_and_loses_nothing(server_url):
     )
     assert code == 0, err
     assert result["players_connected"] == 22 and result["addresses"]["players"] == 22
+    assert result["frames_checked"] is True, "every frame these players got was held to the protocol"
     assert result["addresses"]["block"].startswith("127.") and result["addresses"]["abusers"] is None
     assert result["strokes_per_s"] > 1 and result["messages_in_per_s"] > 10 and result["messages_out_per_s"] > 10
     for key in ("stroke_to_guess_ms", "points_ms"):
@@ -77,6 +79,7 @@ def test_loadtest_spreads_players_over_addresses_and_loses_nothing(server_url):
 def test_a_race_room_draws_on_every_canvas_and_hears_the_ai_for_each(server_url):
     code, result, err = run_command(
         "loadtest",
+        "--check-frames",
         "--mode",
         "race",
         "--url",
@@ -130,6 +133,7 @@ def test_fuzz_finds_no_server_error_and_a_normal_game_plays_beside_the_abusers(s
 def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(server_url):
     code, result, err = run_command(
         "loadtest",
+        "--check-frames",
         "--url",
         server_url.replace("http", "ws"),
         "--rooms",
@@ -163,6 +167,7 @@ def test_a_flooding_drawer_is_refused_and_closed_while_other_rooms_lose_nothing(
 def test_every_abuse_pattern_is_answered_and_measured_against_a_quiet_baseline(server_url):
     code, result, err = run_command(
         "loadtest",
+        "--check-frames",
         "--url",
         server_url,
         "--rooms",

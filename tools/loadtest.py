@@ -122,9 +122,9 @@ def _points_key(kind: str, turn_id: int, owner: int | None, stroke: int, points:
 
 
 class LoadPlayer:
-    def __init__(self, base: str, code: str, name: str, run: Run, address: str | None):
+    def __init__(self, base: str, code: str, name: str, run: Run, address: str | None, check_frames: bool = False):
         self.run, self.address = run, address
-        self.client = room_client(base, code, name, local_address=address, keep_inbox=False)
+        self.client = room_client(base, code, name, local_address=address, keep_inbox=False, check_frames=check_frames)
         self.client.listeners.append(self._arrived)
         # Arrival times (wall clock) of AI updates: (turn, canvas owner, version, arrived).
         self.ai: list[tuple[int, int, int, float]] = []
@@ -200,11 +200,13 @@ class LoadRoom:
         addresses: list[str | None],
         offset: int = 0,
         mode: str = Mode.CLASSIC,
+        check_frames: bool = False,
     ):
         self.code, self.run, self.drawings, self.rng, self.mode = code, run, drawings, rng, Mode(mode)
         # With several web processes, a room's players are spread over them.
         self.players = [
-            LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", run, addresses[i]) for i in range(n)
+            LoadPlayer(bases[(offset + i) % len(bases)], code, f"{code[:3]}{i}", run, addresses[i], check_frames)
+            for i in range(n)
         ]
         # What others see live (key, sent wall time, sender: points batches, or in a race finished strokes) and
         # stroke ends (sent wall time, sender), in windows: the sender's player id names the canvas.
@@ -366,6 +368,7 @@ async def run_load(
     grace: float = GRACE_SECONDS,
     addresses: LoopbackAddresses | None = None,
     mode: str = Mode.CLASSIC,
+    check_frames: bool = False,
 ) -> dict:
     abuse = list(abuse or [])
     addresses = addresses or LoopbackAddresses()
@@ -400,7 +403,16 @@ async def run_load(
     )
     normal_rooms = [
         LoadRoom(
-            bases, code, players_per_room, run, drawings, random.Random(rng.random()), seats[i], offset=i, mode=mode
+            bases,
+            code,
+            players_per_room,
+            run,
+            drawings,
+            random.Random(rng.random()),
+            seats[i],
+            offset=i,
+            mode=mode,
+            check_frames=check_frames,
         )
         for i, code in enumerate(codes)
     ]
@@ -434,6 +446,8 @@ async def run_load(
         "players_per_room": players_per_room,
         "duration_s": duration,
         "players_connected": run.connected,
+        # Whether every frame the players received was held to its schema (--check-frames).
+        "frames_checked": check_frames,
         # Seconds from the start until every player was seated: the measuring starts `warmup` seconds in.
         "all_joined_s": round(run.last_join - run.started, 2),
         "strokes_per_s": round(measured.strokes / duration, 2),

@@ -118,6 +118,7 @@ def room_client(
     origin: str | None = None,
     keep_inbox: bool = True,
     record_sizes: bool = False,
+    check_frames: bool = True,
     **transport,
 ) -> ProtocolClient:
     """A client for room `code` of the server at `base_url`, speaking from `local_address` (not connected yet).
@@ -131,6 +132,7 @@ def room_client(
         name,
         keep_inbox=keep_inbox,
         record_sizes=record_sizes,
+        check_frames=check_frames,
     )
 
 
