@@ -29,7 +29,7 @@ from channels.db import database_sync_to_async
 from game import actions, publish, rules, runtime, store
 from game.domain_events import AIGuessesUpdated
 
-# How often the newest answer of a canvas is kept when only its probabilities moved.
+# How often the newest answer of a canvas is kept when it cannot change the game.
 KEEP_EVERY_SECONDS = 2.0
 
 _answer = database_sync_to_async(actions.do_ai_answer)
