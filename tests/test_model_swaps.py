@@ -159,11 +159,12 @@ def test_a_swap_waits_for_the_turn_using_a_missing_word_then_every_room_gets_the
             await drawer_b.send(json.dumps({"type": "choose_word", "word": choosing_b["choices"][0]}))
             await until(watcher_b, lambda m: phase(m, "drawing"), 60)
             # Each process follows the active version within about half a second (inference.live): a stroke a
-            # second until the room's AI answers with the new labels.
+            # second until the room's AI answers with the new labels (to the drawer, who reads them plain: a
+            # guesser would see the word masked, should the AI name it).
             swapped_at, new_guess = time.monotonic(), None
             for index in range(30):
                 await drawer_b.send(json.dumps({"type": "stroke", "stroke": index, "points": STROKE, "width": 10}))
-                ai = await until(watcher_b, lambda m: m["type"] == "ai" and m["guesses"], 60)
+                ai = await until(drawer_b, lambda m: m["type"] == "ai" and m["guesses"], 60)
                 if all(g["label"].endswith(SUFFIX) for g in ai["guesses"]):
                     new_guess = ai
                     break
