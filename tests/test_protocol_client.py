@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from game import actions, consumers
 from tests.wsclient import ws_app
 from tools.addresses import LoopbackAddresses, is_loopback_host
-from tools.client import Closed, CommunicatorTransport, JoinRefused, ProtocolClient
+from tools.client import BadFrame, Closed, CommunicatorTransport, JoinRefused, ProtocolClient
 from tools.server import create_room_over_http, joined, room_client
 
 STROKE = [[100, 100, 0], [200, 150, 16], [300, 120.5, 32]]
@@ -114,3 +114,30 @@ def test_the_websocket_transport_speaks_from_its_own_address(live_server_url):
         assert all(c.close_code is None for c in (host, tab, newcomer)), "closing from this side is not the server's"
 
     asyncio.run(main())
+
+
+class _Frames:
+    """A transport that hands out the given frames, then nothing (the client's checks are what is tested)."""
+
+    def __init__(self, *frames: str):
+        self.frames = list(frames)
+
+    async def open(self) -> None: ...
+
+    async def send(self, frame) -> None: ...
+
+    async def receive(self, timeout):
+        return self.frames.pop(0) if self.frames else None
+
+    async def close(self, code: int = 1000) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+async def test_every_frame_is_held_to_the_protocol_unless_the_load_generator_leaves_that_to_the_tests():
+    outside = '{"type": "no_such_message", "x": 1}'
+    with pytest.raises(BadFrame):
+        await ProtocolClient(_Frames(outside)).wait_for(lambda m: True, 5)
+    unchecked = ProtocolClient(_Frames(outside), check_frames=False)
+    assert await unchecked.wait_for(lambda m: True, 5) == {"type": "no_such_message", "x": 1}
+    assert unchecked.frames_received == 1 and unchecked.max_frame_bytes == len(outside)
