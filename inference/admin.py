@@ -129,22 +129,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         ("Plots", {"fields": ["plots_column"]}),
         ("Activations", {"fields": ["activations_table"]}),
     ]
-    readonly_fields = [
-        "name",
-        "live_column",
-        "created_by",
-        "created_at",
-        "activated_at",
-        "size_column",
-        "file_column",
-        "job_column",
-        "metrics_table",
-        "training_data_table",
-        "labels_column",
-        "training_settings_table",
-        "plots_column",
-        "activations_table",
-    ]
+    # Every field the page shows is read-only: a version changes only through its actions.
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     class Media:
         css = {"all": ["admin-extra/admin-extra.css"]}
