@@ -44,13 +44,6 @@ def canvas_context(room_id: int, turn_no: int, owner: int) -> dict:
     return {"room_id": room_id, "turn_no": turn_no, "owner": owner}
 
 
-def claim(guesses, n_labels: int | None) -> str | None:
-    """The word the AI is sure of (its first guess over the threshold): the only thing that can score."""
-    if not guesses or float(guesses[0][1]) < rules.ai_threshold(n_labels):
-        return None
-    return str(guesses[0][0])
-
-
 async def on_ai_guess(
     *, key: str, context: dict, version: int, guesses: list[tuple[str, float]], n_labels: int | None = None
 ) -> None:
@@ -74,7 +67,8 @@ def _due_in(writes: runtime.AIWrites, key: str, answer: dict) -> float:
     if not answer["shown"]:
         return 0.0  # nobody has seen it yet: the database path shows it
     kept = writes.kept.get(key)
-    sure_of = claim(answer["guesses"], answer["n_labels"])
+    # What the AI is sure of is the only thing in an answer that can score.
+    sure_of = rules.ai_sure_of(answer["guesses"], answer["n_labels"])
     if kept is None or (sure_of is not None and sure_of != kept[0]):
         return 0.0
     return kept[1] + KEEP_EVERY_SECONDS - time.monotonic()
@@ -95,7 +89,7 @@ async def _write(writes: runtime.AIWrites, key: str) -> None:
                 continue  # a newer answer may have come meanwhile
             del writes.waiting[key]
             await _answer(**answer)
-            writes.keep(key, claim(answer["guesses"], answer["n_labels"]), time.monotonic())
+            writes.keep(key, rules.ai_sure_of(answer["guesses"], answer["n_labels"]), time.monotonic())
     finally:
         if writes.writing.get(key) is me:
             del writes.writing[key]
@@ -113,7 +107,7 @@ async def _show_now(context: dict, version: int, guesses, n_labels: int | None) 
         owner=context["owner"],
         version=version,
         guesses=top,
-        confident=bool(top) and top[0][1] >= rules.ai_threshold(n_labels),
+        confident=rules.ai_sure_of(top, n_labels) is not None,
     )
     if not publish.ai_visible(state, event):
         return True  # the AI takes no part in this room: nothing to show, nothing to send later

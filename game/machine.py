@@ -826,7 +826,7 @@ def _ai_answer(run: _Run, c: cmd.AIAnswer) -> None:
             owner=canvas.owner_id,
             version=c.version,
             guesses=top,
-            confident=bool(top) and top[0][1] >= rules.ai_threshold(c.n_labels),
+            confident=rules.ai_sure_of(top, c.n_labels) is not None,
         )
     )
     if not named or canvas.recognised_ms is not None:

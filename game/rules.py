@@ -401,9 +401,17 @@ def gives_word_away(text: str, word: str) -> bool:
 AI_MASK_CHAR = "▮"
 
 
+def ai_sure_of(guesses: Sequence[tuple[str, float]], n_labels: int | None = None) -> str | None:
+    """The label the AI is sure of: its top-1, if confident enough to count (else None)."""
+    if not guesses or float(guesses[0][1]) < ai_threshold(n_labels):
+        return None
+    return str(guesses[0][0])
+
+
 def ai_names_word(guesses: Sequence[tuple[str, float]], word: str, n_labels: int | None = None) -> bool:
     """The AI's top-1 is the word, confidently enough to count."""
-    return bool(guesses) and guesses[0][1] >= ai_threshold(n_labels) and is_correct(guesses[0][0], word)
+    sure_of = ai_sure_of(guesses, n_labels)
+    return sure_of is not None and is_correct(sure_of, word)
 
 
 def mask_word_in(label: str, word: str) -> str:
