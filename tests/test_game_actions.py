@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from game import actions, events, protocol, rules, selectors, store
+from game import actions, events, protocol, records, rules, selectors, store
 from game.errors import GameError
 from game.models import ChatLine, Drawing, Player, Room, Turn
 
@@ -171,6 +171,19 @@ def test_chat_lines_reach_their_audiences_and_are_kept_for_reloads(sent):
     history_a = [line.text for line in selectors.chat_history(room_id=room.pk, state=state, player_id=a.pk)]
     assert "easy one" in history_a and "easy one" not in history_b and word not in history_b
     assert ChatLine.objects.filter(room=room).count() <= 80
+
+
+def test_a_reload_shows_the_newest_chat_lines_and_old_ones_are_pruned_now_and_then():
+    room, players = started(2)
+    choose(room)
+    drawer = state_of(room).turn.drawer_id
+    guesser = next(p for p in players if p.pk != drawer)
+    for i in range(3 * records.CHAT_KEPT):
+        actions.do_guess(player_id=guesser.pk, text=f"zzz {i}")
+    history = [line.text for line in selectors.chat_history(room_id=room.pk, state=state_of(room), player_id=drawer)]
+    assert history == [f"zzz {i}" for i in range(2 * records.CHAT_KEPT, 3 * records.CHAT_KEPT)], "the newest, in order"
+    kept = ChatLine.objects.filter(room=room).count()
+    assert records.CHAT_KEPT <= kept < records.CHAT_KEPT + records.CHAT_PRUNE_EVERY, kept
 
 
 def test_the_ai_answer_is_kept_shown_masked_and_scores(sent):
