@@ -231,53 +231,74 @@ def do_guess(*, player_id: int, text: str, room_id: int | None = None) -> None:
 def do_stroke(
     *, player_id: int, points: list[list[float]], width: int, color: str = protocol.INK, room_id: int | None = None
 ) -> None:
-    """A finished stroke on the player's canvas: stored in the Quick, Draw! raw format and shown to everyone."""
-    room_id = room_id or _room_of(player_id)
+    """A finished stroke on the player's canvas: stored in the Quick, Draw! raw format and shown to everyone.
+
+    The busiest action of all takes no room lock: one statement stores the stroke on the player's open
+    canvas (game.drawings). Only a refused stroke asks the machine why."""
     stroke = [[round(p[0], 1) for p in points], [round(p[1], 1) for p in points], [int(p[2]) for p in points]]
 
-    def store_it(code: str, before: GameState, after: GameState, events: list) -> None:
-        accepted = next(e for e in events if isinstance(e, ev.StrokeAccepted))
-        if not drawings.append_stroke(
-            canvas=(room_id, accepted.turn_no, accepted.owner),
+    def store() -> drawings.Placed | None:
+        return drawings.append_stroke(
+            owner=player_id,
             stroke=stroke,
             width=width,
             color=color,
             size=(protocol.CANVAS_WIDTH, protocol.CANVAS_HEIGHT),
+            max_strokes=protocol.MAX_STROKES_PER_DRAWING,
             max_points=protocol.MAX_POINTS_PER_DRAWING,
-        ):
-            raise GameError("This drawing is full: undo or clear to keep drawing", code="drawing_full")
-        broadcast.to_room(
-            code,
-            protocol.StrokeOut(
-                turn_id=accepted.turn_no,
-                owner=accepted.owner,
-                stroke=accepted.index,
-                points=protocol.compact_points(points),
-                width=width,
-                color=color,
-            ),
         )
 
-    _apply(room_id, cmd.Stroke(player_id=player_id), then=store_it)
-
-
-def _canvas_change(command: cmd.Command, change: Callable[..., None], *, player_id: int, room_id: int | None) -> None:
-    room_id = room_id or _room_of(player_id)
-
-    def store_it(code: str, before: GameState, after: GameState, events: list) -> None:
-        for event in events:
-            if isinstance(event, ev.StrokeUndone | ev.CanvasCleared):
-                change(canvas=(room_id, event.turn_no, event.owner))
-
-    _apply(room_id, command, then=store_it)
+    placed = store() or _why_not_drawn(cmd.Stroke(player_id=player_id), store, player_id=player_id, room_id=room_id)
+    broadcast.to_room(
+        placed.code,
+        protocol.StrokeOut(
+            turn_id=placed.turn_no,
+            owner=player_id,
+            stroke=placed.strokes - 1,
+            points=protocol.compact_points(points),
+            width=width,
+            color=color,
+        ),
+    )
 
 
 def do_undo(*, player_id: int, room_id: int | None = None) -> None:
-    _canvas_change(cmd.Undo(player_id=player_id), drawings.undo_stroke, player_id=player_id, room_id=room_id)
+    """The last stroke of the player's canvas goes (for everyone)."""
+    _canvas_change(cmd.Undo(player_id=player_id), lambda: drawings.undo_stroke(owner=player_id), player_id, room_id)
 
 
 def do_clear(*, player_id: int, room_id: int | None = None) -> None:
-    _canvas_change(cmd.Clear(player_id=player_id), drawings.clear, player_id=player_id, room_id=room_id)
+    """The player's canvas is emptied (for everyone)."""
+    _canvas_change(cmd.Clear(player_id=player_id), lambda: drawings.clear(owner=player_id), player_id, room_id)
+
+
+def _canvas_change(
+    command: cmd.Command, change: Callable[[], drawings.Placed | None], player_id: int, room_id: int | None
+) -> None:
+    placed = change() or _why_not_drawn(command, change, player_id=player_id, room_id=room_id)
+    broadcast.to_room(
+        placed.code,
+        protocol.CanvasOut(
+            turn_id=placed.turn_no, owner=player_id, start=placed.strokes, total=placed.strokes, strokes=[]
+        ),
+    )
+
+
+def _why_not_drawn(
+    command: cmd.Command, change: Callable[[], drawings.Placed | None], *, player_id: int, room_id: int | None
+) -> drawings.Placed:
+    """A canvas change found no open canvas, or one at its limits: the machine's refusal (not drawing now,
+    not your turn), else the limit's. A canvas that opened meanwhile takes the change after all."""
+    _apply(room_id or _room_of(player_id), command)  # raises GameError when the rules refuse
+    placed = change()
+    if placed is not None:
+        return placed
+    fill = drawings.open_canvas_fill(owner=player_id)
+    if fill is None:  # the machine lets them draw, yet no canvas is open: say what a player can act on
+        raise GameError(machine.NOT_DRAWING, code="not_drawer")
+    if fill[0] >= protocol.MAX_STROKES_PER_DRAWING:
+        raise GameError("This drawing has reached its stroke limit", code="too_many_strokes")
+    raise GameError("This drawing is full: undo or clear to keep drawing", code="drawing_full")
 
 
 # --- the AI ----------------------------------------------------------------------------------------------------

@@ -110,28 +110,6 @@ class DrawingStarted:
 
 
 @dataclass(frozen=True)
-class StrokeAccepted:
-    """Stroke number `index` (from 0) of `owner`'s canvas may be stored and shown."""
-
-    turn_no: int
-    owner: int
-    index: int
-
-
-@dataclass(frozen=True)
-class StrokeUndone:
-    turn_no: int
-    owner: int
-    remaining: int
-
-
-@dataclass(frozen=True)
-class CanvasCleared:
-    turn_no: int
-    owner: int
-
-
-@dataclass(frozen=True)
 class AIGuessesUpdated:
     """The AI's newest top-3 for a canvas, unmasked: send each viewer ai_guesses_for(...) of it."""
 
@@ -191,9 +169,6 @@ Event = (
     | GameStarted
     | TurnStarted
     | DrawingStarted
-    | StrokeAccepted
-    | StrokeUndone
-    | CanvasCleared
     | AIGuessesUpdated
     | AIGotIt
     | TurnEnded

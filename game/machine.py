@@ -8,8 +8,9 @@ game.errors.GameError with a sentence for the player and changes nothing.
 Every apply first lets time catch up (whatever fell due by `now`: see `next_wakeup`), then runs
 the command's handler. Handlers are small functions of a `_Run`, a scratchpad local to one
 apply that holds the state so far and the events produced. The version is bumped once, at the
-end, whenever anything some player's view shows has changed (strokes and the AI's live top-3
-travel as events and do not bump it).
+end, whenever anything some player's view shows has changed (the AI's live top-3 travels as an
+event and does not bump it). Strokes, undo and clear are only allowed or refused here: the
+drawing itself, and its limits, are stored beside the room (game.drawings).
 
 Randomness comes from `random.Random(f"{seed}:{game_no}:{turn_no}:{purpose}")`: replaying a
 room's commands replays its words and hints.
@@ -29,7 +30,6 @@ from game.domain_events import (
     AIGotIt,
     AIGuessesUpdated,
     Audience,
-    CanvasCleared,
     ChatLine,
     DrawingStarted,
     Event,
@@ -38,8 +38,6 @@ from game.domain_events import (
     PhaseChanged,
     PlayerJoined,
     PlayerRemoved,
-    StrokeAccepted,
-    StrokeUndone,
     TurnEnded,
     TurnStarted,
     TurnSummary,
@@ -48,7 +46,6 @@ from game.domain_events import (
     to_player,
 )
 from game.errors import GameError
-from game.protocol import MAX_STROKES_PER_DRAWING
 from game.rules import AI_NAME, AI_PLAYER_ID, AIMode, Mode, Phase
 from game.state import (
     Ban,
@@ -193,11 +190,11 @@ def _finished(before: GameState, run: _Run) -> tuple[GameState, list[Event]]:
     return after, run.events
 
 
-# What no view shows, and what travels as events instead (strokes, the AI's live top-3): a change to
+# What no view shows, and what travels as events instead (the AI's live top-3): a change to
 # anything else bumps the version. Compared field by field, skipping what the command left untouched:
-# a stroke, the busiest command, costs no copies.
+# an AI answer, the busiest command after strokes, costs no copies.
 _UNSHOWN_STATE = frozenset({"version", "vocabulary", "bans"})
-_LIVE_CANVAS = frozenset({"strokes", "ai_version", "ai_latest", "ai_n_labels"})
+_LIVE_CANVAS = frozenset({"ai_version", "ai_latest", "ai_n_labels"})
 _STATE_FIELDS = tuple(f.name for f in fields(GameState) if f.name not in _UNSHOWN_STATE)
 _TURN_FIELDS = tuple(f.name for f in fields(TurnState))
 _CANVAS_FIELDS = tuple(f.name for f in fields(CanvasState) if f.name not in _LIVE_CANVAS)
@@ -778,25 +775,12 @@ def _own_canvas(state: GameState, player_id: int) -> CanvasState:
     return canvas
 
 
-def _stroke(run: _Run, c: cmd.Stroke) -> None:
-    canvas = _own_canvas(run.state, c.player_id)
-    if canvas.strokes >= MAX_STROKES_PER_DRAWING:
-        raise GameError("This drawing has reached its stroke limit", code="too_many_strokes")
-    run.set_canvas(replace(canvas, strokes=canvas.strokes + 1))
-    run.emit(StrokeAccepted(turn_no=run.state.turn.turn_no, owner=canvas.owner_id, index=canvas.strokes))
+def _may_draw(run: _Run, c: cmd.Stroke | cmd.Undo | cmd.Clear) -> None:
+    """Strokes, undo and clear on one's own canvas, while it is drawn: allowed, or refused here.
 
-
-def _undo(run: _Run, c: cmd.Undo) -> None:
-    canvas = _own_canvas(run.state, c.player_id)
-    remaining = max(0, canvas.strokes - 1)
-    run.set_canvas(replace(canvas, strokes=remaining))
-    run.emit(StrokeUndone(turn_no=run.state.turn.turn_no, owner=canvas.owner_id, remaining=remaining))
-
-
-def _clear(run: _Run, c: cmd.Clear) -> None:
-    canvas = _own_canvas(run.state, c.player_id)
-    run.set_canvas(replace(canvas, strokes=0))
-    run.emit(CanvasCleared(turn_no=run.state.turn.turn_no, owner=canvas.owner_id))
+    What the canvas holds, and its limits, are the stored drawing's (game.drawings): the busiest
+    commands change nothing in the room's state."""
+    _own_canvas(run.state, c.player_id)
 
 
 # --- the AI -------------------------------------------------------------------------------------------------------
@@ -892,9 +876,9 @@ _HANDLERS: dict[type, Callable] = {
     cmd.PlayAgain: _play_again,
     cmd.ChooseWord: _choose_word,
     cmd.Guess: _guess,
-    cmd.Stroke: _stroke,
-    cmd.Undo: _undo,
-    cmd.Clear: _clear,
+    cmd.Stroke: _may_draw,
+    cmd.Undo: _may_draw,
+    cmd.Clear: _may_draw,
     cmd.AIAnswer: _ai_answer,
     cmd.Tick: _tick,
     cmd.SetVocabulary: _set_vocabulary,

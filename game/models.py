@@ -115,6 +115,10 @@ class Drawing(models.Model):
     stroke_widths = models.JSONField(default=list, blank=True)
     stroke_colors = models.JSONField(default=list, blank=True)
     points_count = models.PositiveIntegerField(default=0)  # points in `strokes`, held to a limit per drawing
+    stroke_count = models.PositiveIntegerField(default=0)  # len(strokes), held to a limit per drawing
+    # Its owner may draw on it now: from the start of the drawing until the turn ends or the owner
+    # leaves the room (game.records). A stroke is stored against this flag, without the room's lock.
+    accepting = models.BooleanField(default=False)
     canvas_width = models.PositiveIntegerField(default=0)
     canvas_height = models.PositiveIntegerField(default=0)
     ai_latest = models.JSONField(default=list, blank=True)  # [[label, p], ...] when the turn ended
@@ -124,7 +128,10 @@ class Drawing(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["turn", "owner"], name="one_drawing_per_canvas")]
+        constraints = [
+            models.UniqueConstraint(fields=["turn", "owner"], name="one_drawing_per_canvas"),
+            models.UniqueConstraint(fields=["owner"], condition=models.Q(accepting=True), name="one_open_canvas"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.word or '?'} by {self.owner_name}"

@@ -40,7 +40,6 @@ class RacerView:
 
     player_id: int
     name: str
-    strokes: int
     ai_top: tuple[str, float] | None  # the AI's current top-1 for this canvas
     place: int | None  # 1 = recognised first; None = not recognised yet
 
@@ -242,7 +241,6 @@ def _racers(state: GameState) -> tuple[RacerView, ...]:
         RacerView(
             player_id=c.owner_id,
             name=names.get(c.owner_id, ""),
-            strokes=c.strokes,
             ai_top=c.ai_latest[0] if c.ai_latest else None,
             place=places.get(c.owner_id),
         )

@@ -67,7 +67,9 @@ def _example_game():
 def _snapshot(state, viewer: int, code: str = "E4DAXK") -> protocol.Snapshot:
     from game.selectors import RoomRead, view_of
 
-    snapshot = view_of(RoomRead(room_id=1, code=code, state=state, timeline=[]), player_id=viewer)
+    # In the race, Ana has drawn 3 strokes and Bo, whose drawing the AI recognised, 5.
+    counts = {1: 3, 2: 5} if state.mode == "race" else {}
+    snapshot = view_of(RoomRead(room_id=1, code=code, state=state, timeline=[], stroke_counts=counts), player_id=viewer)
     return snapshot.model_copy(update={"server_ms": _T0 + 9500})
 
 

@@ -33,17 +33,6 @@ def on_commit(*, code: str, state: GameState, events_: Iterable[ev.Event], ai_sh
         elif isinstance(event, ev.AIGuessesUpdated) and not ai_shown:
             message = ai_message(state, event)
             events.after_commit(lambda message=message: events.send_room_message(code, message))
-        elif isinstance(event, ev.StrokeUndone):
-            events.to_room(
-                code,
-                protocol.CanvasOut(
-                    turn_id=event.turn_no, owner=event.owner, start=event.remaining, total=event.remaining, strokes=[]
-                ),
-            )
-        elif isinstance(event, ev.CanvasCleared):
-            events.to_room(
-                code, protocol.CanvasOut(turn_id=event.turn_no, owner=event.owner, start=0, total=0, strokes=[])
-            )
         elif isinstance(event, ev.PlayerRemoved) and event.reason in ("kicked", "voted_out"):
             events.kick(event.player_id)
 

@@ -1,7 +1,8 @@
 """What games leave behind, written from the machine's events in the action's transaction.
 
 Turns and their drawings (labelled drawings for training, the gallery, the admin), the recent
-chat (so a reload shows what that player was allowed to see), and seats that are gone.
+chat (so a reload shows what that player was allowed to see), and seats that are gone. A
+drawing accepts strokes (game.drawings) from its start until its turn ends or its owner leaves.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def keep(*, room_id: int, after: GameState, events: Iterable[ev.Event], model_ve
             _turn_ended(room_id, event.summary)
         elif isinstance(event, ev.PlayerRemoved):
             Player.objects.filter(pk=event.player_id).update(left=True)
+            Drawing.objects.filter(owner_id=event.player_id, accepting=True).update(accepting=False)
     if chat:
         ChatLine.objects.bulk_create(chat)
         if any(line.pk is None or line.pk % CHAT_PRUNE_EVERY == 0 for line in chat):
@@ -80,8 +82,11 @@ def _drawing_started(room_id: int, state: GameState, event: ev.DrawingStarted, m
     turn.word, turn.started_at, turn.model_version_id = event.word, _when(event.started_at), model_version_id
     turn.save(update_fields=["word", "started_at", "model_version_id"])
     names = {p.id: p.name for p in state.players}
+    # One open canvas per player (a constraint): should an older one still be open, it closes now.
+    Drawing.objects.filter(owner_id__in=event.owners, accepting=True).update(accepting=False)
     Drawing.objects.bulk_create(
-        Drawing(turn=turn, owner_id=owner, owner_name=names.get(owner, ""), word=event.word) for owner in event.owners
+        Drawing(turn=turn, owner_id=owner, owner_name=names.get(owner, ""), word=event.word, accepting=True)
+        for owner in event.owners
     )
 
 
@@ -102,6 +107,7 @@ def _turn_ended(room_id: int, summary: ev.TurnSummary) -> None:
         for g in summary.guesses
     ]
     turn.save(update_fields=["ended_at", "end_reason", "ai_guessed_ms", "guesses"])
+    Drawing.objects.filter(turn=turn, accepting=True).update(accepting=False)
     for canvas in summary.canvases:
         Drawing.objects.filter(turn=turn, owner_id=canvas.owner_id).update(
             ai_latest=[[label, p] for label, p in canvas.ai_latest], recognised_ms=canvas.recognised_ms

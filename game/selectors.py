@@ -31,6 +31,7 @@ class RoomRead:
     code: str
     state: GameState
     timeline: list  # at the end of a classic or solo turn: the AI's changes of mind on its canvas
+    stroke_counts: dict[int, int]  # in a race round: each racer's strokes (owner id -> count)
 
     @property
     def version(self) -> int:
@@ -48,7 +49,14 @@ def read_room(*, room_id: int) -> RoomRead:
             .values_list("ai_timeline", flat=True)
             .first()
         ) or []
-    return RoomRead(room_id=room.pk, code=room.code, state=state, timeline=timeline)
+    stroke_counts: dict[int, int] = {}
+    if state.mode == Mode.RACE and turn is not None and turn.canvases:
+        stroke_counts = dict(
+            Drawing.objects.filter(turn__room_id=room_id, turn__turn_no=turn.turn_no).values_list(
+                "owner_id", "stroke_count"
+            )
+        )
+    return RoomRead(room_id=room.pk, code=room.code, state=state, timeline=timeline, stroke_counts=stroke_counts)
 
 
 def snapshot(*, room_id: int, player_id: int | None) -> protocol.Snapshot:
@@ -130,7 +138,7 @@ def view_of(read: RoomRead, *, player_id: int | None) -> protocol.Snapshot:
             protocol.Racer(
                 player_id=r.player_id,
                 name=r.name,
-                strokes=r.strokes,
+                strokes=read.stroke_counts.get(r.player_id, 0),
                 place=r.place,
                 ai_top=protocol.AIGuess(label=r.ai_top[0], p=r.ai_top[1]) if r.ai_top else None,
             )

@@ -79,14 +79,13 @@ class Ban:
 
 @dataclass(frozen=True)
 class CanvasState:
-    """One canvas of the current turn: how many strokes it holds and what the AI last said of it.
+    """One canvas of the current turn: what the AI last said of it (its strokes are the stored drawing's).
 
     `ai_latest` is the AI's top-3 as ((label, p), ...) for drawing version `ai_version`;
     `recognised_ms` is when (ms into the turn) the AI confidently named the word on it.
     """
 
     owner_id: int
-    strokes: int = 0
     ai_version: int = 0
     ai_latest: tuple[tuple[str, float], ...] = ()
     ai_n_labels: int | None = None

@@ -140,9 +140,68 @@ def test_a_drawing_holds_at_most_its_points_and_a_refused_stroke_changes_nothing
     with pytest.raises(GameError) as full:
         actions.do_stroke(player_id=drawer, points=[[i, i, 0] for i in range(3)], width=4)
     assert full.value.code == "drawing_full"
-    assert state_of(room).canvas(drawer).strokes == 1, "the state was rolled back with the drawing"
+    drawing = Drawing.objects.get(turn__room=room)
+    assert (drawing.stroke_count, drawing.points_count) == (1, 3), "the refused stroke changed nothing"
     actions.do_stroke(player_id=drawer, points=[[i, i, 0] for i in range(2)], width=4)
-    assert Drawing.objects.get(turn__room=room).points_count == 5
+    drawing.refresh_from_db()
+    assert (drawing.stroke_count, drawing.points_count, len(drawing.strokes)) == (2, 5, 2)
+
+
+def test_a_drawing_holds_at_most_its_strokes(monkeypatch, sent):
+    monkeypatch.setattr(protocol, "MAX_STROKES_PER_DRAWING", 2)
+    room, _ = started(2)
+    choose(room)
+    drawer = state_of(room).turn.drawer_id
+    stroke = {"points": [[0, 0, 0], [5, 5, 9]], "width": 4}
+    actions.do_stroke(player_id=drawer, **stroke)
+    actions.do_stroke(player_id=drawer, **stroke)
+    with pytest.raises(GameError) as refused:
+        actions.do_stroke(player_id=drawer, **stroke)
+    assert refused.value.code == "too_many_strokes"
+    actions.do_undo(player_id=drawer)
+    actions.do_stroke(player_id=drawer, **stroke)
+    drawing = Drawing.objects.get(turn__room=room)
+    assert (drawing.stroke_count, len(drawing.strokes)) == (2, 2)
+    frames = [m["text"] for _, m in sent if m.get("text", {}).get("type") in ("stroke", "canvas")]
+    assert [(f["type"], f.get("stroke", f.get("total"))) for f in frames] == [
+        ("stroke", 0),
+        ("stroke", 1),
+        ("canvas", 1),
+        ("stroke", 1),
+    ]
+
+
+def test_a_drawing_takes_strokes_only_while_its_turn_is_drawn():
+    room, players = started(2)
+    choose(room)
+    drawer = state_of(room).turn.drawer_id
+    stroke = {"points": [[0, 0, 0], [5, 5, 9]], "width": 4}
+    actions.do_stroke(player_id=drawer, **stroke)
+    assert Drawing.objects.get(turn__room=room).accepting
+    actions.do_tick(room_id=room.pk, now=state_of(room).deadline)
+    assert state_of(room).phase == "turn_end"
+    for change in (actions.do_stroke, actions.do_undo, actions.do_clear):
+        with pytest.raises(GameError) as refused:
+            change(player_id=drawer, **(stroke if change is actions.do_stroke else {}))
+        assert refused.value.code == "not_drawer"
+    drawing = Drawing.objects.get(turn__room=room)
+    assert (drawing.accepting, drawing.stroke_count, len(drawing.strokes)) == (False, 1, 1)
+
+
+def test_a_racer_who_leaves_draws_no_more_and_the_others_race_on():
+    room, players = started(3, mode="race")
+    stroke = {"points": [[0, 0, 0], [5, 5, 9]], "width": 4}
+    for p in players:
+        actions.do_stroke(player_id=p.pk, **stroke)
+    actions.do_leave(player_id=players[0].pk)
+    with pytest.raises(GameError):
+        actions.do_stroke(player_id=players[0].pk, **stroke)
+    actions.do_stroke(player_id=players[1].pk, **stroke)
+    counts = dict(Drawing.objects.filter(turn__room=room).values_list("owner_id", "stroke_count"))
+    assert counts == {players[0].pk: 1, players[1].pk: 2, players[2].pk: 1}
+    view = selectors.snapshot(room_id=room.pk, player_id=players[2].pk)
+    assert {r.player_id: r.strokes for r in view.racers}[players[1].pk] == 2
+    assert Drawing.objects.get(owner=players[0]).accepting is False
 
 
 def test_chat_lines_reach_their_audiences_and_are_kept_for_reloads(sent):

@@ -147,8 +147,8 @@ def viewers(state: GameState) -> list[int | None]:
 
 
 def without_live_parts(view: PlayerView) -> PlayerView:
-    """A view less what travels as events (the AI's top-3, stroke counts) and does not bump the version."""
-    racers = tuple(replace(r, strokes=0, ai_top=None) for r in view.racers)
+    """A view less what travels as events (the AI's top-3) and does not bump the version."""
+    racers = tuple(replace(r, ai_top=None) for r in view.racers)
     return replace(view, ai=(), ai_threshold=0.0, racers=racers)
 
 
