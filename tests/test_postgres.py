@@ -1,8 +1,8 @@
 """The game's actions on a real PostgreSQL, the database of the scaled-out topology.
 
-The drawing statements and the state's store are SQL written per database (game.drawings, game.store); the rest
-of the suite runs on SQLite, so the actions' tests run here once more on
-PostgreSQL, in a process of their own (pytest-django creates its test
+The drawing statements, the state's store and the data migrations are SQL written per database
+(game.drawings, game.store, game/migrations); the rest of the suite runs on SQLite, so the actions' and the
+migrations' tests run here once more on PostgreSQL, in a process of their own (pytest-django creates its test
 database there).
 """
 
@@ -22,7 +22,15 @@ pytestmark = pytest.mark.postgres
 
 def test_game_actions_pass_on_postgres(postgres_url):  # noqa: F811
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_game_actions.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_game_actions.py",
+            "tests/test_migrations.py",
+        ],
         cwd=REPO,
         env={**os.environ, "DATABASE_URL": postgres_url},
         capture_output=True,
