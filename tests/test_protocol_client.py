@@ -141,3 +141,16 @@ async def test_every_frame_is_held_to_the_protocol_unless_the_load_generator_lea
     unchecked = ProtocolClient(_Frames(outside), check_frames=False)
     assert await unchecked.wait_for(lambda m: True, 5) == {"type": "no_such_message", "x": 1}
     assert unchecked.frames_received == 1 and unchecked.max_frame_bytes == len(outside)
+
+
+def test_the_load_generator_collects_seldom_while_it_runs_and_as_before_after():
+    import gc
+
+    from tools.loadtest import LOAD_GC_THRESHOLD, _collecting_seldom
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    kept = [[i] for i in range(1000)]  # set up before the load: frozen out of the collector's way
+    with _collecting_seldom():
+        assert gc.get_threshold()[0] == LOAD_GC_THRESHOLD and gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    assert gc.get_threshold() == before

@@ -36,8 +36,11 @@ under ``flood``, as always), and any of the patterns in ``abuse`` (under
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from websockets.exceptions import WebSocketException
@@ -352,6 +355,27 @@ def _baseline(quiet: Window, abused: Window) -> dict:
     return {"quiet": q, "abused": a, "ratio": ratio, "within_2x": bool(known) and max(known) <= 2.0}
 
 
+# Young-object collections while the load runs: about one per this many allocations (Python's default: 700).
+LOAD_GC_THRESHOLD = 100_000
+
+
+@contextlib.contextmanager
+def _collecting_seldom() -> Iterator[None]:
+    """The generator's own pauses are timed as the server's latency: while the load runs, what was set up
+    is frozen out of the cyclic collector (for good: it lives as long as the run) and young objects are
+    collected seldom (cycles still are).
+
+    Collecting at the default pace cost the generator about 6 s of CPU in a 200-player minute (44 s
+    against 38 s), sharing the machine with the server it measures, and it drew 12 % fewer strokes."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(LOAD_GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
 async def run_load(
     bases: list[str],
     *,
@@ -426,16 +450,16 @@ async def run_load(
     else:
         run.windows = [Window("measured", first, first + duration)]
     measured = run.windows[-1]
-    tasks = [asyncio.ensure_future(r.play(stop)) for r in normal_rooms]
-
-    if abusers is not None:  # they arrive with everyone, or, with a baseline, after the quiet window
-        abusers.between(measured.start if baseline else time.time(), measured.end)
-    await asyncio.sleep(max(0.0, measured.end - time.time()))
-    settle_by = time.monotonic() + grace
-    while time.monotonic() < settle_by and not all(r.settled() for r in normal_rooms):
-        await asyncio.sleep(0.25)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    with _collecting_seldom():
+        tasks = [asyncio.ensure_future(r.play(stop)) for r in normal_rooms]
+        if abusers is not None:  # they arrive with everyone, or, with a baseline, after the quiet window
+            abusers.between(measured.start if baseline else time.time(), measured.end)
+        await asyncio.sleep(max(0.0, measured.end - time.time()))
+        settle_by = time.monotonic() + grace
+        while time.monotonic() < settle_by and not all(r.settled() for r in normal_rooms):
+            await asyncio.sleep(0.25)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
     abused = await abusers.figures() if abusers is not None else {}
     for r in normal_rooms:
         r.score()
