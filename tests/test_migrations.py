@@ -8,7 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 BEFORE = [("game", "0006_state_machine")]
-AFTER = [("game", "0007_drawing_counts")]
+AFTER = [("game", "0008_one_open_canvas")]
 
 
 def _migrate(targets):

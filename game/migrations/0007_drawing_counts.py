@@ -39,10 +39,4 @@ class Migration(migrations.Migration):
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.RunPython(count_and_open, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name="drawing",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("accepting", True)), fields=("owner",), name="one_open_canvas"
-            ),
-        ),
     ]
