@@ -340,9 +340,10 @@ def test_solo_three_words_then_the_end_screen(browser, live_server_url):  # noqa
 # --- race ------------------------------------------------------------------------------------------------
 
 
-# A first stroke that is no drawing of anything (or a dot, for the few words it would be a drawing of).
+# A first stroke that is no drawing of the word: a scribble, or a small octagon for the few words a scribble
+# would be a drawing of. (It was a dot: too little ink for a thumbnail, so those seven words always failed.)
 SCRIBBLE = [[0, 12, 24, 36, 48, 60], [0, 14, 0, 14, 0, 14]]
-DOT = [[5], [5]]
+RING = [[50, 44, 30, 16, 10, 16, 30, 44, 50], [30, 44, 50, 44, 30, 16, 10, 16, 30]]
 SCRIBBLE_WORDS = {"zigzag", "squiggle", "line", "lightning", "mountain", "tent", "crown"}
 
 THUMB_INK_JS = """(el) => { const c = el.querySelector('canvas'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -398,7 +399,7 @@ def test_race_round_with_three_players(browser, live_server_url):  # noqa: F811
             for page, drawing in racers[:2]:
                 if k < len(drawing):
                     draw_stroke(page, drawing[k], boxes[id(page)])
-        draw_stroke(cy, SCRIBBLE if word not in SCRIBBLE_WORDS else DOT, boxes[id(cy)])
+        draw_stroke(cy, SCRIBBLE if word not in SCRIBBLE_WORDS else RING, boxes[id(cy)])
 
         # Each racer sees the other two's canvases live, with the AI's current top-1 under each.
         for page, _ in racers:
