@@ -350,16 +350,16 @@ class GameConsumer(DirectDispatchMixin, AsyncWebsocketConsumer):
         if not points:
             return
         if self.mode == Mode.CLASSIC:  # live points for the guessers (racers see each other's finished strokes)
-            payload = protocol.PointsOut(
+            frame = protocol.points_frame(
                 turn_id=self.canvas_turn,
                 owner=self.player_id,
                 stroke=message.stroke,
-                points=protocol.compact_points(points),
+                points=points,
                 width=message.width,
                 color=message.color,
             )
             await self.channel_layer.group_send(
-                events.room_group(self.code), events.room_event(payload, sender=self.channel_name)
+                events.room_group(self.code), events.room_event(frame, sender=self.channel_name)
             )
         self.live_stroke.extend(points)
         now = time.monotonic()

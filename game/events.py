@@ -74,14 +74,17 @@ def room_changed(code: str, *, version: int) -> None:
     after_commit(lambda: _group_send(room_group(code), message))
 
 
-def encode(payload: dict | BaseModel) -> str:
-    """A frame's JSON text: protocol models as their schema says, plain dicts compactly."""
+def encode(payload: dict | BaseModel | str) -> str:
+    """A frame's JSON text: protocol models as their schema says, plain dicts compactly, text as it is (made
+    by an encoder of game.protocol)."""
+    if isinstance(payload, str):
+        return payload
     if isinstance(payload, BaseModel):
         return payload.model_dump_json()
     return json.dumps(payload, separators=(",", ":"))
 
 
-def room_event(payload: dict | BaseModel, *, sender: str = "") -> dict:
+def room_event(payload: dict | BaseModel | str, *, sender: str = "") -> dict:
     """A layer message that every receiving socket forwards as is: the JSON is encoded once, by the sender,
     not once per player (a points batch reaches every guesser in the room)."""
     message = {"type": "room.event", "text": encode(payload)}

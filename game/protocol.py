@@ -17,6 +17,7 @@ through a deployed server.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -412,6 +413,28 @@ class PointsOut(Message):
     points: list[CompactPoint]
     width: int
     color: str = INK
+
+
+def points_frame(*, turn_id: int, owner: int, stroke: int, points, width: int, color: str) -> str:
+    """A :class:`PointsOut` frame's JSON text, made without validating again what the server itself built.
+
+    The busiest frame of all (every 50 ms per drawer, to their whole room): building and validating the
+    model cost more than the rest of relaying a batch. The same text as `PointsOut(...).model_dump_json()`;
+    a test holds the two equal.
+    """
+    return json.dumps(
+        {
+            "type": "points",
+            "turn_id": turn_id,
+            "owner": owner,
+            "stroke": stroke,
+            "points": compact_points(points),
+            "width": width,
+            "color": color,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 class StrokeOut(Message):

@@ -5,6 +5,7 @@ Services call these with plain values; tests call them directly.
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -414,6 +415,9 @@ def ai_names_word(guesses: Sequence[tuple[str, float]], word: str, n_labels: int
     return sure_of is not None and is_correct(sure_of, word)
 
 
+# Every AI answer masks its three labels for the guessers (twice a second per canvas), and the labels and
+# words are the model's few hundred: remembered, a mask costs a lookup.
+@functools.lru_cache(maxsize=4096)
 def mask_word_in(label: str, word: str) -> str:
     """`label` with every whole-word occurrence of `word` masked: "school bus" -> "▮▮▮▮▮▮ ▮▮▮" for the
     word itself, "hot ▮▮▮" for the word "dog"; a label without the word comes back as it is."""

@@ -13,6 +13,8 @@ import json
 import urllib.request
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from game import protocol
 from tests.live_server import WEBSOCKET_LIMIT_BYTES, live_server, manage_shell, server_env
@@ -183,3 +185,28 @@ def test_canvas_chunks_stay_under_their_budget_for_any_legal_drawing(strokes):
     assert sum(len(f.strokes) for f in frames) == strokes and frames[0].start == 0
     assert all(f.total == strokes for f in frames)
     assert max(len(f.model_dump_json()) for f in frames) <= protocol.OUT_CHUNK_BYTES + 200 < LIMIT
+
+
+coordinate = st.floats(min_value=-1.0, max_value=protocol.CANVAS_WIDTH + 1.0, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    points=st.lists(
+        st.tuples(coordinate, coordinate, st.integers(0, 10**7)).map(list),
+        min_size=1,
+        max_size=protocol.MAX_POINTS_PER_BATCH,
+    ),
+    width=st.integers(1, 40),
+    color=st.sampled_from(protocol.PALETTE),
+    stroke=st.integers(0, protocol.MAX_STROKES_PER_DRAWING),
+)
+def test_a_points_frame_is_the_points_models_text_and_fits_a_frame(points, width, color, stroke):
+    """The relay's own encoder of the busiest frame says exactly what the protocol's model says."""
+    text = protocol.points_frame(turn_id=12, owner=345, stroke=stroke, points=points, width=width, color=color)
+    model = protocol.PointsOut(
+        turn_id=12, owner=345, stroke=stroke, points=protocol.compact_points(points), width=width, color=color
+    )
+    assert text == model.model_dump_json()
+    assert protocol.PointsOut.model_validate_json(text) == model
+    assert len(text.encode()) < LIMIT
