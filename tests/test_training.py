@@ -16,7 +16,16 @@ from inference.recognize import recognize
 from inference.strokes import simplify
 from tests.conftest import SHARED_QUICKDRAW, read_drawings
 from training.augment import augment
-from training.data import DataSpec, distilled_stream, render, training_stream, validation_arrays
+from training.data import (
+    DataSpec,
+    answered_stream,
+    distilled_stream,
+    keyed_training_stream,
+    render,
+    teacher_answers,
+    training_stream,
+    validation_arrays,
+)
 from training.distill import TeacherError, Teachers, soft_targets
 from training.pipeline import TrainConfig, run_training
 from training.sources import LocalFolderSource, is_validation
@@ -171,6 +180,38 @@ def test_the_distilled_stream_pairs_each_image_with_the_teachers_soft_target(tin
     assert len(pairs) == len(images)
     assert all(np.array_equal(image, im) for (image, _), im in zip(pairs, images, strict=True))
     assert np.allclose(np.stack([target for _, target in pairs]), want, atol=1e-6)
+
+
+@pytest.mark.training
+def test_teachers_asked_once_answer_for_each_whole_drawing_and_every_view_of_it_learns_that(
+    tiny_model, shared_quickdraw
+):
+    src = LocalFolderSource(shared_quickdraw)
+    spec = DataSpec(categories=CATS, per_class=6, partial_rate=1.0)
+    teachers = Teachers([tiny_model], CATS)
+    answers = teacher_answers(src, spec, teachers, chunk=4)  # chunks of 4: the last one is partial
+    samples = [
+        (label, sample)
+        for label, category in enumerate(CATS)
+        for sample in list(s for s in src.iter_category(category) if not is_validation(s.key))[:6]
+    ]
+    assert sorted(answers) == sorted((label, sample.key) for label, sample in samples)
+    plain = np.stack([render(sample.drawing) for _, sample in samples])
+    want = teachers.probabilities(plain)
+    got = np.stack([answers[label, sample.key] for label, sample in samples])
+    assert got.dtype == np.float16 and np.allclose(got, want, atol=2e-3), "the whole drawing, plainly rendered"
+
+    keyed = list(keyed_training_stream(src, spec, seed=5))
+    pairs = list(answered_stream(iter(keyed), answers, 0.7))
+    assert len(pairs) == len(keyed) == 18
+    for (image, label, key), (same_image, target) in zip(keyed, pairs, strict=True):
+        assert np.array_equal(image, same_image)
+        assert np.allclose(target, soft_targets(np.array([label]), answers[label, key][None, :], 0.7)[0])
+    assert any(not np.array_equal(image, plain[k]) for k, (image, _, _) in enumerate(keyed)), "views, not the plain"
+
+    unknown = next(iter(keyed))
+    [(_, target)] = answered_stream(iter([(unknown[0], 2, "never-answered")]), answers, 0.7)
+    assert target.tolist() == [0.0, 0.0, 1.0], "a drawing the teachers could not read learns its label alone"
 
 
 @pytest.mark.training

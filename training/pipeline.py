@@ -27,7 +27,15 @@ import numpy as np
 from inference.evaluation import metrics_from_probs
 from inference.model_store import LABELS_FILE, MODEL_FILE, write_labels
 from inference.strokes import first_half
-from training.data import DataSpec, count_training, render, tf_dataset, training_stream, validation_arrays
+from training.data import (
+    DataSpec,
+    count_training,
+    render,
+    teacher_answers,
+    tf_dataset,
+    training_stream,
+    validation_arrays,
+)
 from training.distill import Teachers
 from training.model import with_mirror_average
 from training.report import confused_pairs, per_category_accuracy, write_json, write_plots
@@ -61,6 +69,9 @@ class TrainConfig:
     teachers: list[str] = field(default_factory=list)
     distill_weight: float = 0.7
     teacher_mirror: bool = False  # teachers also answer for the mirrored image (twice their cost)
+    # Teachers answer once per drawing, for the whole plain drawing, before training (an epoch then costs
+    # what one without teachers does), instead of for every augmented view and prefix.
+    teacher_once: bool = False
     mirror_average: bool = False
 
 
@@ -232,6 +243,11 @@ def run_training(
 
     steps = math.ceil(n_train / config.batch_size)
     teachers = Teachers(config.teachers, categories, mirror=config.teacher_mirror) if config.teachers else None
+    answers = None
+    if teachers is not None and config.teacher_once:
+        progress("preparing", message=f"{len(teachers)} teachers answering for {n_train} drawings")
+        answers = teacher_answers(source, spec, teachers)
+        teachers = None
     train_ds = tf_dataset(
         source,
         spec,
@@ -239,6 +255,7 @@ def run_training(
         epoch_seed=config.seed * 1000,
         teachers=teachers,
         distill_weight=config.distill_weight,
+        answers=answers,
     )
     val_ds = tf.data.Dataset.from_tensor_slices(
         (x_val.astype(np.float32) / 255.0, keras.utils.to_categorical(y_val, len(categories)))

@@ -73,6 +73,12 @@ class Command(BaseCommand):
             help="teachers also answer for the mirrored image (twice their cost)",
         )
         parser.add_argument(
+            "--teacher-once",
+            action="store_true",
+            help="teachers answer once per drawing (whole, plain) before training, not for every view: "
+            "an epoch costs what one without teachers does",
+        )
+        parser.add_argument(
             "--mirror-average", action="store_true", help="export the mean of the answers for the image and its mirror"
         )
         parser.add_argument(
@@ -151,6 +157,7 @@ class Command(BaseCommand):
             teachers=opts["teacher"],
             distill_weight=opts["distill_weight"],
             teacher_mirror=opts["teacher_mirror"],
+            teacher_once=opts["teacher_once"],
             mirror_average=opts["mirror_average"],
         )
         out_dir = Path(opts["export_dir"]) if opts["export_dir"] else new_model_dir()
