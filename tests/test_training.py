@@ -27,7 +27,7 @@ from training.data import (
     validation_arrays,
 )
 from training.distill import TeacherError, Teachers, soft_targets
-from training.pipeline import TrainConfig, run_training
+from training.pipeline import TrainConfig, checkpoint_epoch, run_training
 from training.sources import LocalFolderSource, is_validation
 from training.warmstart import WarmStartError, read_tflite_layers, warm_start_model
 
@@ -82,8 +82,11 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
         str(tmp_path / "m"),
         "--name",
         "tiny",
+        "--checkpoint-dir",
+        str(tmp_path / "checkpoint"),
         stdout=out,
     )
+    assert checkpoint_epoch(tmp_path / "checkpoint") == 1, "the state after each epoch, to go on from"
     folder = tmp_path / "m"
     for name in (
         "model.tflite",

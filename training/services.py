@@ -39,12 +39,22 @@ def train_and_register(
     created_by: str = "",
     activate: bool = False,
     name: str | None = None,
+    checkpoint_dir: Path | None = None,
 ):
-    """Train, register, and with `activate` ask for it to go live (at once, or when the turns in play end)."""
+    """Train, register, and with `activate` ask for it to go live (at once, or when the turns in play end).
+
+    With `checkpoint_dir`, training keeps its state there after every epoch and goes on from it when run again."""
     from inference.services import activate_model_version
 
     out_dir = out_dir or new_model_dir()
-    report = run_training(source, config, out_dir, progress=progress or (lambda *a, **k: None), command=command)
+    report = run_training(
+        source,
+        config,
+        out_dir,
+        progress=progress or (lambda *a, **k: None),
+        command=command,
+        checkpoint_dir=checkpoint_dir,
+    )
     version = register_trained_model(out_dir=out_dir, report=report, created_by=created_by, name=name)
     if activate:
         activate_model_version(version=version, by=created_by)

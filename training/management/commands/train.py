@@ -84,6 +84,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)"
         )
+        parser.add_argument(
+            "--checkpoint-dir",
+            default=None,
+            metavar="DIR",
+            help="keep the state after every epoch here; run again with the same folder to go on from there",
+        )
         parser.add_argument("--name", default=None)
         parser.add_argument("--no-register", action="store_true", help="only write the files")
         parser.add_argument("--activate", action="store_true", help="make the new model live")
@@ -165,8 +171,11 @@ class Command(BaseCommand):
         if not command.startswith("python manage.py train"):
             command = "python manage.py train " + shlex.join(sys.argv[2:])
         progress = self._progress_printer()
+        checkpoint_dir = Path(opts["checkpoint_dir"]) if opts["checkpoint_dir"] else None
         if opts["no_register"]:
-            report = run_training(source, config, out_dir, progress=progress, command=command)
+            report = run_training(
+                source, config, out_dir, progress=progress, command=command, checkpoint_dir=checkpoint_dir
+            )
             self.stdout.write(f"model written to {out_dir}")
         else:
             version, report = train_and_register(
@@ -177,6 +186,7 @@ class Command(BaseCommand):
                 command=command,
                 activate=opts["activate"],
                 name=opts["name"],
+                checkpoint_dir=checkpoint_dir,
             )
             self.stdout.write(f"registered {version}{' and activated it' if opts['activate'] else ''}")
         m = report["metrics"]
