@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from inference.classifier import Classifier
 from inference.models import ModelVersion
@@ -249,3 +249,9 @@ def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, 
     assert sorted(g.label for g in recognize(drawing, clf)) == sorted(CATS)
     with pytest.raises(ValueError):
         clf.probabilities(rasterize(simplify(drawing)))  # ink alone is not what it reads
+
+
+def test_the_teachers_options_need_a_teacher(shared_quickdraw):
+    for flag in ("--teacher-once", "--teacher-mirror"):
+        with pytest.raises(CommandError, match="need at least one --teacher"):
+            call_command("train", "--source", str(shared_quickdraw), "--categories", "cat", "--epochs", "0", flag)

@@ -132,7 +132,7 @@ def teacher_answers(
 ) -> dict[tuple[int, str], np.ndarray]:
     """The teachers' mean probabilities for every training drawing, whole and plainly rendered, by (label, key).
 
-    Asked once before training (a few seconds per thousand drawings), so an epoch costs what one without
+    Asked once before training (about 10 s per thousand drawings on these 2 cores), so an epoch costs what one without
     teachers does; every augmented view and stroke prefix of a drawing then learns from the teachers'
     answer for the whole drawing, which also teaches the early guess what the drawing will become.
     Kept as float16: 62,000 drawings of 345 categories take about 43 MB.

@@ -103,6 +103,8 @@ class Command(BaseCommand):
         from training.download import DownloadError
         from training.sources import make_source
 
+        if (opts["teacher_once"] or opts["teacher_mirror"]) and not opts["teacher"]:
+            raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
         try:
