@@ -205,7 +205,7 @@ def test_teachers_asked_once_answer_for_each_whole_drawing_and_every_view_of_it_
     assert got.dtype == np.float16 and np.allclose(got, want, atol=2e-3), "the whole drawing, plainly rendered"
 
     keyed = list(keyed_training_stream(src, spec, seed=5))
-    pairs = list(answered_stream(iter(keyed), answers, 0.7))
+    pairs = list(answered_stream(iter(keyed), answers, 0.7, len(CATS)))
     assert len(pairs) == len(keyed) == 18
     for (image, label, key), (same_image, target) in zip(keyed, pairs, strict=True):
         assert np.array_equal(image, same_image)
@@ -213,7 +213,7 @@ def test_teachers_asked_once_answer_for_each_whole_drawing_and_every_view_of_it_
     assert any(not np.array_equal(image, plain[k]) for k, (image, _, _) in enumerate(keyed)), "views, not the plain"
 
     unknown = next(iter(keyed))
-    [(_, target)] = answered_stream(iter([(unknown[0], 2, "never-answered")]), answers, 0.7)
+    [(_, target)] = answered_stream(iter([(unknown[0], 2, "never-answered")]), {}, 0.7, len(CATS))
     assert target.tolist() == [0.0, 0.0, 1.0], "a drawing the teachers could not read learns its label alone"
 
 

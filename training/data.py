@@ -158,10 +158,12 @@ def teacher_answers(
 
 
 def answered_stream(
-    stream: Iterator[tuple[np.ndarray, int, str]], answers: dict[tuple[int, str], np.ndarray], weight: float
+    stream: Iterator[tuple[np.ndarray, int, str]],
+    answers: dict[tuple[int, str], np.ndarray],
+    weight: float,
+    n_classes: int,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(image, soft target) pairs from answers cached per drawing (see :func:`teacher_answers`)."""
-    n_classes = len(next(iter(answers.values()))) if answers else 0
     for image, label, key in stream:
         answer = answers.get((label, key))
         if answer is None:  # the whole drawing could not be read, only this view of it: its label alone
@@ -197,7 +199,7 @@ def tf_dataset(
         counter["epoch"] += 1
         if answers is not None:
             yield from answered_stream(
-                keyed_training_stream(source, spec, seed=counter["epoch"]), answers, distill_weight
+                keyed_training_stream(source, spec, seed=counter["epoch"]), answers, distill_weight, n_classes
             )
             return
         stream = training_stream(source, spec, seed=counter["epoch"])
