@@ -15,13 +15,17 @@ from inference.raster import CHANNELS, rasterize
 from inference.recognize import recognize
 from inference.strokes import simplify
 from tests.conftest import SHARED_QUICKDRAW, read_drawings
+from training import pipeline
 from training.augment import augment
 from training.data import (
     DataSpec,
     answered_stream,
+    answers_identity,
     distilled_stream,
     keyed_training_stream,
+    load_teacher_answers,
     render,
+    save_teacher_answers,
     teacher_answers,
     training_stream,
     validation_arrays,
@@ -215,6 +219,41 @@ def test_teachers_asked_once_answer_for_each_whole_drawing_and_every_view_of_it_
     unknown = next(iter(keyed))
     [(_, target)] = answered_stream(iter([(unknown[0], 2, "never-answered")]), {}, 0.7, len(CATS))
     assert target.tolist() == [0.0, 0.0, 1.0], "a drawing the teachers could not read learns its label alone"
+
+
+@pytest.mark.training
+def test_a_resumed_run_reads_the_teachers_answers_kept_beside_its_checkpoint_and_only_for_the_same_teachers(
+    tiny_model, shared_quickdraw, tmp_path, monkeypatch
+):
+    src = LocalFolderSource(shared_quickdraw)
+    spec = DataSpec(categories=CATS, per_class=4)
+    teachers = Teachers([tiny_model], CATS)
+    said = []
+    answers = pipeline._teacher_answers(src, spec, teachers, tmp_path, lambda *a, **k: said.append(k["message"]), 12)
+    kept = tmp_path / pipeline.TEACHER_ANSWERS
+    assert kept.exists() and len(answers) == 12 and "answering" in said[-1]
+
+    def ask_again(*args, **kwargs):
+        raise AssertionError("the teachers were asked again")
+
+    monkeypatch.setattr(pipeline, "teacher_answers", ask_again)
+    again = pipeline._teacher_answers(src, spec, teachers, tmp_path, lambda *a, **k: said.append(k["message"]), 12)
+    assert "from" in said[-1] and again.keys() == answers.keys()
+    assert all(again[k].dtype == np.float16 and np.array_equal(again[k], answers[k]) for k in answers)
+
+    identity = answers_identity(spec, teachers)
+    assert load_teacher_answers(kept, identity) is not None
+    for other in (
+        answers_identity(DataSpec(categories=CATS, per_class=5), teachers),  # other drawings
+        answers_identity(DataSpec(categories=CATS, per_class=4, channels=3), teachers),  # drawn otherwise
+        answers_identity(spec, Teachers([tiny_model], CATS, mirror=True)),  # other views asked
+    ):
+        assert load_teacher_answers(kept, other) is None
+    kept.write_bytes(b"cut short")
+    assert load_teacher_answers(kept, identity) is None, "an unreadable file is asked again, not trusted"
+    assert load_teacher_answers(tmp_path / "none.npz", identity) is None
+    save_teacher_answers(kept, {}, identity)
+    assert load_teacher_answers(kept, identity) == {}
 
 
 @pytest.mark.training

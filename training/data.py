@@ -8,8 +8,11 @@ like two hundred.
 from __future__ import annotations
 
 import itertools
+import json
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -155,6 +158,43 @@ def teacher_answers(
     if pending:
         flush()
     return answers
+
+
+def answers_identity(spec: DataSpec, teachers: Teachers) -> str:
+    """What a set of :func:`teacher_answers` depends on, as text: the teachers and the data and rendering asked."""
+    data = {k: v for k, v in asdict(spec).items() if k in ("categories", "per_class", "channels")}
+    return json.dumps({"teachers": teachers.identity(), "data": data}, sort_keys=True)
+
+
+def save_teacher_answers(path: Path, answers: dict[tuple[int, str], np.ndarray], identity: str) -> None:
+    """Keep answers beside a checkpoint, so a resumed run does not ask the teachers again (minutes per run)."""
+    keys = list(answers)
+    n_classes = len(next(iter(answers.values()))) if answers else 0
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as out:  # an open file: np.savez would add ".npz" to a name
+        np.savez(
+            out,
+            identity=np.array(identity),
+            labels=np.array([label for label, _ in keys], np.int32),
+            keys=np.array([key for _, key in keys], dtype=str),
+            probabilities=np.stack(list(answers.values())) if answers else np.zeros((0, n_classes), np.float16),
+        )
+    os.replace(partial, path)  # whole or absent: a run killed while writing leaves the last good file
+
+
+def load_teacher_answers(path: Path, identity: str) -> dict[tuple[int, str], np.ndarray] | None:
+    """Answers kept by :func:`save_teacher_answers` for the same teachers and data; None when there are none."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            if str(kept["identity"]) != identity:
+                return None
+            probs = kept["probabilities"]
+            return {
+                (int(label), str(key)): probs[i]
+                for i, (label, key) in enumerate(zip(kept["labels"], kept["keys"], strict=True))
+            }
+    except (OSError, KeyError, ValueError):  # none yet, or not readable: the teachers answer again
+        return None
 
 
 def answered_stream(

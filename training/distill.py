@@ -17,6 +17,7 @@ more per step, and mirrored views twice that.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ class Teachers:
         self.mirror = mirror
         self.batch = batch
         self._models = []
+        self._files: list[str] = []  # each teacher's model, by content
         for folder in map(Path, folders):
             try:
                 found = read_model_dir(folder)
@@ -45,6 +47,7 @@ class Teachers:
             missing = sorted(set(categories) - set(labels))
             if missing:
                 raise TeacherError(f"teacher {folder} does not know {', '.join(missing[:5])}")
+            self._files.append(hashlib.sha256(found.model_file.read_bytes()).hexdigest())
             interpreter = Interpreter(model_path=str(found.model_file), num_threads=1)
             inp = interpreter.get_input_details()[0]
             channels = int(inp["shape"][-1])
@@ -56,6 +59,10 @@ class Teachers:
 
     def __len__(self) -> int:
         return len(self._models)
+
+    def identity(self) -> dict:
+        """What decides these teachers' answers: their models (by content) and whether mirrors are asked too."""
+        return {"models": self._files, "mirror": self.mirror}
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """The teachers' mean probabilities for (n, 28, 28, channels) uint8 images, in the run's category order."""

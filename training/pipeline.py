@@ -29,8 +29,11 @@ from inference.model_store import LABELS_FILE, MODEL_FILE, write_labels
 from inference.strokes import first_half
 from training.data import (
     DataSpec,
+    answers_identity,
     count_training,
+    load_teacher_answers,
     render,
+    save_teacher_answers,
     teacher_answers,
     tf_dataset,
     training_stream,
@@ -77,6 +80,8 @@ class TrainConfig:
 
 # Keras' BackupAndRestore writes this beside the weights after every epoch.
 CHECKPOINT_STATE = "training_metadata.json"
+# The teachers' answers (--teacher-once), kept beside the checkpoint for a resumed run.
+TEACHER_ANSWERS = "teacher_answers.npz"
 HISTORY_FILE = "history.csv"
 
 
@@ -206,6 +211,24 @@ def export_tflite(model) -> bytes:
     return converter.convert()
 
 
+def _teacher_answers(
+    source: DrawingSource, spec: DataSpec, teachers: Teachers, checkpoint_dir: Path | None, progress: Progress, n: int
+) -> dict:
+    """The teachers' answers for every training drawing: asked, or read back from the checkpoint of this run."""
+    identity = answers_identity(spec, teachers)
+    kept = checkpoint_dir / TEACHER_ANSWERS if checkpoint_dir is not None else None
+    answers = load_teacher_answers(kept, identity) if kept is not None else None
+    if answers is not None:
+        progress("preparing", message=f"the teachers' answers for {len(answers)} drawings, from {kept}")
+        return answers
+    progress("preparing", message=f"{len(teachers)} teachers answering for {n} drawings")
+    answers = teacher_answers(source, spec, teachers)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        save_teacher_answers(kept, answers, identity)
+    return answers
+
+
 def run_training(
     source: DrawingSource,
     config: TrainConfig,
@@ -245,8 +268,7 @@ def run_training(
     teachers = Teachers(config.teachers, categories, mirror=config.teacher_mirror) if config.teachers else None
     answers = None
     if teachers is not None and config.teacher_once:
-        progress("preparing", message=f"{len(teachers)} teachers answering for {n_train} drawings")
-        answers = teacher_answers(source, spec, teachers)
+        answers = _teacher_answers(source, spec, teachers, checkpoint_dir, progress, n_train)
         teachers = None
     train_ds = tf_dataset(
         source,
