@@ -249,8 +249,10 @@ def test_a_resumed_run_reads_the_teachers_answers_kept_beside_its_checkpoint_and
         answers_identity(spec, Teachers([tiny_model], CATS, mirror=True)),  # other views asked
     ):
         assert load_teacher_answers(kept, other) is None
-    kept.write_bytes(b"cut short")
-    assert load_teacher_answers(kept, identity) is None, "an unreadable file is asked again, not trusted"
+    whole = kept.read_bytes()
+    for cut in (whole[: len(whole) // 2], whole[:100], b"not an archive"):
+        kept.write_bytes(cut)
+        assert load_teacher_answers(kept, identity) is None, "an unreadable file is asked again, not trusted"
     assert load_teacher_answers(tmp_path / "none.npz", identity) is None
     save_teacher_answers(kept, {}, identity)
     assert load_teacher_answers(kept, identity) == {}

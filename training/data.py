@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -193,7 +194,7 @@ def load_teacher_answers(path: Path, identity: str) -> dict[tuple[int, str], np.
                 (int(label), str(key)): probs[i]
                 for i, (label, key) in enumerate(zip(kept["labels"], kept["keys"], strict=True))
             }
-    except (OSError, KeyError, ValueError):  # none yet, or not readable: the teachers answer again
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # none yet, or cut short: ask again
         return None
 
 
