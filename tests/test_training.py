@@ -259,6 +259,31 @@ def test_a_resumed_run_reads_the_teachers_answers_kept_beside_its_checkpoint_and
 
 
 @pytest.mark.training
+def test_a_resumed_run_draws_the_next_epochs_order_and_augmentations_not_the_first_ones_again(
+    shared_quickdraw, tmp_path, monkeypatch
+):
+    seeds = []
+
+    class Stop(Exception):
+        pass
+
+    def dataset(*args, epoch_seed, **kwargs):
+        seeds.append(epoch_seed)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "tf_dataset", dataset)
+    config = TrainConfig(categories=CATS, per_class=5, epochs=4, seed=3)
+    checkpoint = tmp_path / "checkpoint"
+    for done in (0, 2):
+        if done:
+            checkpoint.mkdir()
+            (checkpoint / pipeline.CHECKPOINT_STATE).write_text(json.dumps({"epoch": done, "batch": 0}))
+        with pytest.raises(Stop):
+            run_training(LocalFolderSource(shared_quickdraw), config, tmp_path / "out", checkpoint_dir=checkpoint)
+    assert seeds == [3000, 3002], "the stream's seed counts on from the epochs already done"
+
+
+@pytest.mark.training
 def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, tmp_path):
     """Warm start from a one-channel model into stroke-order channels, the mirror average in the file.
 

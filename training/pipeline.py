@@ -274,7 +274,8 @@ def run_training(
         source,
         spec,
         batch_size=config.batch_size,
-        epoch_seed=config.seed * 1000,
+        # A resumed run goes on with the next epoch's order and augmentations, not the first epoch's again.
+        epoch_seed=config.seed * 1000 + checkpoint_epoch(checkpoint_dir),
         teachers=teachers,
         distill_weight=config.distill_weight,
         answers=answers,
