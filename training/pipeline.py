@@ -265,6 +265,7 @@ def run_training(
     progress("preparing", message=f"{n_train} training drawings, {len(y_val)} validation drawings")
 
     steps = math.ceil(n_train / config.batch_size)
+    resumed = checkpoint_epoch(checkpoint_dir)  # epochs a checkpoint already holds (0: none)
     teachers = Teachers(config.teachers, categories, mirror=config.teacher_mirror) if config.teachers else None
     answers = None
     if teachers is not None and config.teacher_once:
@@ -275,7 +276,7 @@ def run_training(
         spec,
         batch_size=config.batch_size,
         # A resumed run goes on with the next epoch's order and augmentations, not the first epoch's again.
-        epoch_seed=config.seed * 1000 + checkpoint_epoch(checkpoint_dir),
+        epoch_seed=config.seed * 1000 + resumed,
         teachers=teachers,
         distill_weight=config.distill_weight,
         answers=answers,
@@ -293,7 +294,6 @@ def run_training(
         _progress_callback(progress, config.epochs, steps),
     ]
     if checkpoint_dir is not None:
-        resumed = checkpoint_epoch(checkpoint_dir)
         if resumed:
             progress(
                 "resuming",
