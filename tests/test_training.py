@@ -31,6 +31,7 @@ from training.data import (
     validation_arrays,
 )
 from training.distill import TeacherError, Teachers, soft_targets
+from training.early_stopping import STATE_FILE, resumable_early_stopping
 from training.pipeline import TrainConfig, checkpoint_epoch, run_training
 from training.sources import LocalFolderSource, is_validation
 from training.warmstart import WarmStartError, read_tflite_layers, warm_start_model
@@ -91,6 +92,7 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
         stdout=out,
     )
     assert checkpoint_epoch(tmp_path / "checkpoint") == 1, "the state after each epoch, to go on from"
+    assert (tmp_path / "checkpoint" / STATE_FILE).is_file(), "early stopping's best epoch, kept for a resume"
     folder = tmp_path / "m"
     for name in (
         "model.tflite",
@@ -256,6 +258,45 @@ def test_a_resumed_run_reads_the_teachers_answers_kept_beside_its_checkpoint_and
     assert load_teacher_answers(tmp_path / "none.npz", identity) is None
     save_teacher_answers(kept, {}, identity)
     assert load_teacher_answers(kept, identity) == {}
+
+
+def test_a_resumed_run_ends_with_the_best_epochs_weights_even_when_that_epoch_came_before_the_resume(tmp_path):
+    """Keras' EarlyStopping counts from the resumed epoch; kept beside the checkpoint, it counts on."""
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    def weights(value: float) -> list[np.ndarray]:
+        model.set_weights([np.full(w.shape, value, np.float32) for w in model.get_weights()])
+        return model.get_weights()
+
+    def early_stopping(resumed: bool):
+        callback = resumable_early_stopping(
+            tmp_path, resumed=resumed, monitor="val_accuracy", patience=3, restore_best_weights=True, mode="max"
+        )
+        callback.set_model(model)
+        callback.on_train_begin()
+        return callback
+
+    first = early_stopping(resumed=False)
+    for epoch, (value, score) in enumerate([(1.0, 0.5), (2.0, 0.7), (3.0, 0.6)]):
+        weights(value)
+        first.on_epoch_end(epoch, {"val_accuracy": score})
+    # The worker dies here; the run goes on from the checkpoint of epoch 3, worse than epoch 2.
+    resumed = early_stopping(resumed=True)
+    weights(4.0)
+    resumed.on_epoch_end(3, {"val_accuracy": 0.65})
+    resumed.on_train_end()
+    assert all(np.all(w == 2.0) for w in model.get_weights()), "the best epoch's weights, from before the resume"
+    assert (resumed.best_epoch, resumed.wait) == (1, 2), "patience counts on too"
+    weights(5.0)
+    resumed.on_epoch_end(4, {"val_accuracy": 0.55})
+    assert model.stop_training, "three epochs without a better score stop the run, two of them before the resume"
+
+    assert early_stopping(resumed=False).best is None, "a run that starts over does not read an earlier run's state"
+    kept = tmp_path / STATE_FILE
+    kept.write_bytes(kept.read_bytes()[:100])
+    assert early_stopping(resumed=True).best is None, "a state cut short counts afresh, not a crash"
 
 
 @pytest.mark.training

@@ -40,6 +40,7 @@ from training.data import (
     validation_arrays,
 )
 from training.distill import Teachers
+from training.early_stopping import resumable_early_stopping
 from training.model import with_mirror_average
 from training.report import confused_pairs, per_category_accuracy, write_json, write_plots
 from training.sources import DrawingSource
@@ -293,6 +294,18 @@ def run_training(
         keras.callbacks.CSVLogger(str(history_file), append=checkpoint_dir is not None),
         _progress_callback(progress, config.epochs, steps),
     ]
+    if len(y_val):
+        # Before the checkpoint's own callback: its state for an epoch is kept before the epoch counts as done.
+        callbacks.append(
+            resumable_early_stopping(
+                checkpoint_dir,
+                resumed=bool(resumed),
+                monitor="val_accuracy",
+                patience=config.patience,
+                restore_best_weights=True,
+                mode="max",
+            )
+        )
     if checkpoint_dir is not None:
         if resumed:
             progress(
@@ -306,12 +319,6 @@ def run_training(
             keras.callbacks.BackupAndRestore(str(checkpoint_dir), double_checkpoint=True, delete_checkpoint=False)
         )
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"))
-    if len(y_val):
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", patience=config.patience, restore_best_weights=True, mode="max"
-            )
-        )
     t0, cpu0 = time.time(), time.process_time()
     if config.epochs:  # 0 epochs: export (and evaluate) the --init-from model as it is
         model.fit(

@@ -88,8 +88,8 @@ class Command(BaseCommand):
             "--checkpoint-dir",
             default=None,
             metavar="DIR",
-            help="keep the state after every epoch (and the --teacher-once answers) here; "
-            "run again with the same folder to go on from there",
+            help="keep the state after every epoch here (early stopping's best epoch and the --teacher-once "
+            "answers too); run again with the same folder to go on from there",
         )
         parser.add_argument("--name", default=None)
         parser.add_argument("--no-register", action="store_true", help="only write the files")
