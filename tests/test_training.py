@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 
 import numpy as np
 import pytest
@@ -18,7 +19,9 @@ from tests.conftest import SHARED_QUICKDRAW, read_drawings
 from training import pipeline
 from training.augment import augment
 from training.data import (
+    RENDER_CHUNK,
     DataSpec,
+    RenderWorkers,
     answered_stream,
     answers_identity,
     distilled_stream,
@@ -69,6 +72,39 @@ def test_augmentation_changes_strokes_but_keeps_the_drawing_recognisable():
     assert aug.shape == base.shape and (aug > 0).sum() > 20 and not np.array_equal(aug, base)
 
 
+def test_worker_processes_render_the_same_epoch_as_one_process_and_stop_with_training(shared_quickdraw):
+    src = LocalFolderSource(shared_quickdraw)
+    spec = DataSpec(categories=CATS, per_class=None, partial_rate=0.5)
+    inline = list(keyed_training_stream(src, spec, seed=7))
+    assert len(inline) > 2 * RENDER_CHUNK, "several chunks, so that the workers share the epoch"
+    before = set(multiprocessing.active_children())
+    with RenderWorkers(2) as workers:
+        stream = keyed_training_stream(src, spec, seed=7, workers=workers)
+        first = next(stream)
+        assert len(set(multiprocessing.active_children()) - before) == 2, "rendered in two other processes"
+        parallel = [first, *stream]
+    assert not set(multiprocessing.active_children()) - before, "none left running once training ends"
+    assert [(label, key) for _, label, key in parallel] == [(label, key) for _, label, key in inline]
+    assert all(np.array_equal(a, b) for (a, _, _), (b, _, _) in zip(parallel, inline, strict=True)), (
+        "the same augmentations and prefixes, whatever the number of workers"
+    )
+
+
+def test_render_workers_keep_two_chunks_per_worker_in_flight_not_the_whole_dataset():
+    taken = []
+
+    def items():
+        for i in range(1000):
+            taken.append(i)
+            yield -i
+
+    with RenderWorkers(2) as workers:
+        results = workers.map(abs, items())
+        assert next(results) == 0
+        assert len(taken) <= 4, "memory stays flat: the stream is read as the workers go"
+        assert list(results) == list(range(1, 1000))
+
+
 @pytest.mark.training
 @pytest.mark.django_db
 def test_train_command_exports_a_quantized_model_that_loads_classifies_and_registers(shared_quickdraw, tmp_path):
@@ -89,6 +125,8 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
         "tiny",
         "--checkpoint-dir",
         str(tmp_path / "checkpoint"),
+        "--data-workers",
+        "2",
         stdout=out,
     )
     assert checkpoint_epoch(tmp_path / "checkpoint") == 1, "the state after each epoch, to go on from"

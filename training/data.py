@@ -7,6 +7,7 @@ like two hundred.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import os
@@ -75,17 +76,41 @@ def count_training(source: DrawingSource, spec: DataSpec) -> int:
     )
 
 
-def training_stream(source: DrawingSource, spec: DataSpec, seed: int) -> Iterator[tuple[np.ndarray, int]]:
+def training_stream(
+    source: DrawingSource, spec: DataSpec, seed: int, workers: RenderWorkers | None = None
+) -> Iterator[tuple[np.ndarray, int]]:
     """One epoch of (image, label) pairs, categories interleaved at random."""
-    for image, label, _key in keyed_training_stream(source, spec, seed):
+    for image, label, _key in keyed_training_stream(source, spec, seed, workers):
         yield image, label
 
 
-def keyed_training_stream(source: DrawingSource, spec: DataSpec, seed: int) -> Iterator[tuple[np.ndarray, int, str]]:
-    """:func:`training_stream` with each drawing's key (for answers cached per drawing)."""
-    rng = np.random.default_rng(seed)
+# Drawings rendered together, by one worker, from one random generator seeded by the epoch and the chunk's
+# place in it. Fixed, so that an epoch's images are the same whatever the number of workers that render them.
+RENDER_CHUNK = 256
+
+
+def keyed_training_stream(
+    source: DrawingSource, spec: DataSpec, seed: int, workers: RenderWorkers | None = None
+) -> Iterator[tuple[np.ndarray, int, str]]:
+    """:func:`training_stream` with each drawing's key (for answers cached per drawing).
+
+    With `workers`, the drawings are rendered in those processes (the order and images are the same)."""
+    chunks = (
+        _RenderChunk(seed=(seed, i), spec=spec, labels=labels, keys=keys, drawings=drawings)
+        for i, (labels, keys, drawings) in enumerate(_interleaved_chunks(source, spec, np.random.default_rng(seed)))
+    )
+    rendered = workers.map(_render_chunk, chunks) if workers is not None else map(_render_chunk, chunks)
+    for items in rendered:
+        yield from items
+
+
+def _interleaved_chunks(
+    source: DrawingSource, spec: DataSpec, rng: np.random.Generator
+) -> Iterator[tuple[list[int], list[str], list]]:
+    """The epoch's training drawings, categories interleaved at random, RENDER_CHUNK at a time."""
     iters = {i: split_samples(source, c, validation=False, limit=spec.per_class) for i, c in enumerate(spec.categories)}
     live = list(iters)
+    chunk: tuple[list[int], list[str], list] = ([], [], [])
     while live:
         j = int(rng.integers(len(live)))
         label = live[j]
@@ -94,11 +119,85 @@ def keyed_training_stream(source: DrawingSource, spec: DataSpec, seed: int) -> I
             live[j] = live[-1]
             live.pop()
             continue
-        image = render(
-            sample.drawing, rng if spec.augment else None, spec.partial_rate if spec.augment else 0.0, spec.channels
-        )
+        for part, value in zip(chunk, (label, sample.key, sample.drawing), strict=True):
+            part.append(value)
+        if len(chunk[0]) == RENDER_CHUNK:
+            yield chunk
+            chunk = ([], [], [])
+    if chunk[0]:
+        yield chunk
+
+
+@dataclass(frozen=True)
+class _RenderChunk:
+    seed: tuple[int, int]
+    spec: DataSpec
+    labels: list[int]
+    keys: list[str]
+    drawings: list
+
+
+def _render_chunk(chunk: _RenderChunk) -> list[tuple[np.ndarray, int, str]]:
+    spec = chunk.spec
+    rng = np.random.default_rng(chunk.seed) if spec.augment else None
+    rendered = []
+    for drawing, label, key in zip(chunk.drawings, chunk.labels, chunk.keys, strict=True):
+        image = render(drawing, rng, spec.partial_rate if spec.augment else 0.0, spec.channels)
         if image is not None:
-            yield image, label, sample.key
+            rendered.append((image, label, key))
+    return rendered
+
+
+class RenderWorkers:
+    """Processes that rasterize training drawings beside the training loop (`train --data-workers`).
+
+    One Python thread renders about a thousand drawings a second, which a GPU trains on in a fraction of the
+    time: there, the input pipeline is the limit. Chunks go out in order with a bounded number in flight, so
+    memory stays flat whatever the dataset's size. The processes are spawned, not forked: the parent holds
+    TensorFlow's threads.
+    """
+
+    def __init__(self, count: int):
+        self.count = count
+        self._pool = None  # started on first use, so that nothing is left running if training never starts
+        self._closed = False
+
+    def map(self, fn, items: Iterator) -> Iterator:
+        """fn over items in the workers, results in order, at most two chunks per worker in flight."""
+        if self._closed:  # a dataset's prefetch may still ask after training ended: start nothing again
+            return
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn"))
+        pending: collections.deque = collections.deque()
+        for item in items:
+            if self._closed:
+                return
+            pending.append(self._pool.submit(fn, item))
+            if len(pending) >= 2 * self.count:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> RenderWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def default_data_workers() -> int:
+    """Render workers for this machine: none on two cores (they would only take the training's), else half."""
+    cores = len(os.sched_getaffinity(0))
+    return 0 if cores <= 2 else min(8, cores // 2)
 
 
 def validation_arrays(
@@ -224,11 +323,12 @@ def tf_dataset(
     teachers: Teachers | None = None,
     distill_weight: float = 0.0,
     answers: dict[tuple[int, str], np.ndarray] | None = None,
+    workers: RenderWorkers | None = None,
 ):
     """A tf.data pipeline over :func:`training_stream`; a new random order and augmentation every epoch.
 
     With `teachers` (asked for every view) or their `answers` cached per drawing, targets are the
-    distilled soft targets instead of one-hot labels.
+    distilled soft targets instead of one-hot labels. With `workers`, drawings are rendered in them.
     """
     import tensorflow as tf
 
@@ -240,10 +340,13 @@ def tf_dataset(
         counter["epoch"] += 1
         if answers is not None:
             yield from answered_stream(
-                keyed_training_stream(source, spec, seed=counter["epoch"]), answers, distill_weight, n_classes
+                keyed_training_stream(source, spec, seed=counter["epoch"], workers=workers),
+                answers,
+                distill_weight,
+                n_classes,
             )
             return
-        stream = training_stream(source, spec, seed=counter["epoch"])
+        stream = training_stream(source, spec, seed=counter["epoch"], workers=workers)
         if teachers is None:
             yield from stream
         else:

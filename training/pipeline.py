@@ -29,8 +29,10 @@ from inference.model_store import LABELS_FILE, MODEL_FILE, write_labels
 from inference.strokes import first_half
 from training.data import (
     DataSpec,
+    RenderWorkers,
     answers_identity,
     count_training,
+    default_data_workers,
     load_teacher_answers,
     render,
     save_teacher_answers,
@@ -77,6 +79,9 @@ class TrainConfig:
     # what one without teachers does), instead of for every augmented view and prefix.
     teacher_once: bool = False
     mirror_average: bool = False
+    # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
+    # images are the same whatever the number; only the speed changes.
+    data_workers: int | None = None
 
 
 # Keras' BackupAndRestore writes this beside the weights after every epoch.
@@ -272,6 +277,8 @@ def run_training(
     if teachers is not None and config.teacher_once:
         answers = _teacher_answers(source, spec, teachers, checkpoint_dir, progress, n_train)
         teachers = None
+    workers = config.data_workers if config.data_workers is not None else default_data_workers()
+    render_workers = RenderWorkers(workers) if workers else None  # its processes start with the first epoch
     train_ds = tf_dataset(
         source,
         spec,
@@ -281,6 +288,7 @@ def run_training(
         teachers=teachers,
         distill_weight=config.distill_weight,
         answers=answers,
+        workers=render_workers,
     )
     val_ds = tf.data.Dataset.from_tensor_slices(
         (x_val.astype(np.float32) / 255.0, keras.utils.to_categorical(y_val, len(categories)))
@@ -320,16 +328,20 @@ def run_training(
         )
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "logs"), update_freq="epoch"))
     t0, cpu0 = time.time(), time.process_time()
-    if config.epochs:  # 0 epochs: export (and evaluate) the --init-from model as it is
-        model.fit(
-            train_ds,
-            validation_data=val_ds if len(y_val) else None,
-            epochs=config.epochs,
-            steps_per_epoch=steps,
-            callbacks=callbacks,
-            shuffle=False,  # the stream is shuffled already
-            verbose=0,
-        )
+    try:
+        if config.epochs:  # 0 epochs: export (and evaluate) the --init-from model as it is
+            model.fit(
+                train_ds,
+                validation_data=val_ds if len(y_val) else None,
+                epochs=config.epochs,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                shuffle=False,  # the stream is shuffled already
+                verbose=0,
+            )
+    finally:
+        if render_workers is not None:
+            render_workers.close()
     train_seconds, train_cpu_seconds = time.time() - t0, time.process_time() - cpu0
     history = read_history(history_file)
 
