@@ -159,8 +159,13 @@ async def open_compare_and_activate(page, base: str, version_url: str) -> None:
     plots = await page.evaluate(
         "Array.from(document.querySelectorAll('.ax-plots img')).map(i => [i.alt, i.complete && i.naturalWidth])"
     )
+    # The plots load lazily, as the admin scrolls to them; the last is far below the first screen.
+    for plot in await page.query_selector_all(".ax-plots img"):
+        await plot.scroll_into_view_if_needed()
+    # A function, not a bare expression: Playwright evaluates a bare expression again with eval() at every
+    # poll after the first, which the page's Content-Security-Policy refuses (a function is evaluated once).
     await page.wait_for_function(
-        "Array.from(document.querySelectorAll('.ax-plots img')).every(i => i.complete && i.naturalWidth > 0)"
+        "() => Array.from(document.querySelectorAll('.ax-plots img')).every(i => i.complete && i.naturalWidth > 0)"
     )
     assert any("Training curves" in alt for alt, _ in plots), plots
     metrics = await page.inner_text(".ax-metrics")
