@@ -11,7 +11,6 @@ import collections
 import itertools
 import json
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from inference.raster import SIZE, rasterize
 from inference.strokes import StrokeError, simplify
 from training.augment import augment
 from training.distill import Teachers, soft_targets
+from training.npz_files import UNREADABLE, save_npz_atomically
 from training.sources import DrawingSource, Sample, is_validation
 
 
@@ -270,16 +270,13 @@ def save_teacher_answers(path: Path, answers: dict[tuple[int, str], np.ndarray],
     """Keep answers beside a checkpoint, so a resumed run does not ask the teachers again (minutes per run)."""
     keys = list(answers)
     n_classes = len(next(iter(answers.values()))) if answers else 0
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as out:  # an open file: np.savez would add ".npz" to a name
-        np.savez(
-            out,
-            identity=np.array(identity),
-            labels=np.array([label for label, _ in keys], np.int32),
-            keys=np.array([key for _, key in keys], dtype=str),
-            probabilities=np.stack(list(answers.values())) if answers else np.zeros((0, n_classes), np.float16),
-        )
-    os.replace(partial, path)  # whole or absent: a run killed while writing leaves the last good file
+    save_npz_atomically(
+        path,
+        identity=np.array(identity),
+        labels=np.array([label for label, _ in keys], np.int32),
+        keys=np.array([key for _, key in keys], dtype=str),
+        probabilities=np.stack(list(answers.values())) if answers else np.zeros((0, n_classes), np.float16),
+    )
 
 
 def load_teacher_answers(path: Path, identity: str) -> dict[tuple[int, str], np.ndarray] | None:
@@ -293,7 +290,7 @@ def load_teacher_answers(path: Path, identity: str) -> dict[tuple[int, str], np.
                 (int(label), str(key)): probs[i]
                 for i, (label, key) in enumerate(zip(kept["labels"], kept["keys"], strict=True))
             }
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # none yet, or cut short: ask again
+    except UNREADABLE:  # none yet, or cut short: ask again
         return None
 
 

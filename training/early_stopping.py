@@ -12,11 +12,11 @@ epoch, so a resumed run ends with the model an uninterrupted one would.
 from __future__ import annotations
 
 import json
-import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from training.npz_files import UNREADABLE, save_npz_atomically
 
 # Beside Keras' checkpoint in the run's checkpoint folder: the state and the best weights, in one file so
 # that they are replaced together.
@@ -24,11 +24,7 @@ STATE_FILE = "early_stopping.npz"
 
 
 def _save(path: Path, state: dict, weights: list[np.ndarray]) -> None:
-    arrays = {f"w{i}": w for i, w in enumerate(weights)}
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
-        np.savez(file, state=np.array(json.dumps(state)), **arrays)
-    os.replace(temporary, path)  # a run killed while writing keeps the previous state
+    save_npz_atomically(path, state=np.array(json.dumps(state)), **{f"w{i}": w for i, w in enumerate(weights)})
 
 
 def _load(path: Path) -> tuple[dict, list[np.ndarray]]:
@@ -53,7 +49,7 @@ def resumable_early_stopping(folder: Path | None, *, resumed: bool, **kwargs):
             try:
                 state, weights = _load(folder / STATE_FILE)
                 best, wait, best_epoch = float(state["best"]), int(state["wait"]), int(state["best_epoch"])
-            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            except UNREADABLE:
                 return  # nothing kept, or unreadable: count afresh, as Keras would
             if [w.shape for w in weights] != [w.shape for w in self.model.get_weights()]:
                 return  # another network's weights: count afresh
