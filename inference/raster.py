@@ -35,10 +35,19 @@ CHANNELS = 3
 ORDER_STEP = 20
 ORDER_FLOOR = 75
 
-_BIG = SIZE * SUPERSAMPLE
-_SCALE = (SIZE - 2 * MARGIN) / 256.0 * SUPERSAMPLE
-_WIDTH = max(1, round(LINE_WIDTH_256 * _SCALE))
+# The supersampled canvas every drawing is drawn on before the box reduction to SIZE.
+CANVAS_SIZE = SIZE * SUPERSAMPLE
+# Canvas pixels per drawing unit (0-255 scale), and the line width on the canvas.
+CANVAS_SCALE = (SIZE - 2 * MARGIN) / 256.0 * SUPERSAMPLE
+_WIDTH = max(1, round(LINE_WIDTH_256 * CANVAS_SCALE))
 _RADIUS = _WIDTH / 2.0
+
+
+def canvas_shift(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Where a drawing whose points span lo..hi (0-255 units) lands: canvas = point * CANVAS_SCALE + shift.
+
+    The bounding box is centred in the 256 square, then mapped inside the margin."""
+    return ((256.0 - (hi - lo)) / 2.0 - lo) * CANVAS_SCALE + MARGIN * SUPERSAMPLE
 
 
 def order_value(rank: int) -> int:
@@ -59,12 +68,11 @@ def rasterize(strokes: Sequence[np.ndarray], channels: int = 1) -> np.ndarray:
         return np.zeros(shape, dtype=np.uint8)
     allpts = np.concatenate(strokes)
     lo, hi = allpts.min(axis=0), allpts.max(axis=0)
-    # Centre the bounding box in the 256 square, then map into the margin.
-    shift = ((256.0 - (hi - lo)) / 2.0 - lo) * _SCALE + MARGIN * SUPERSAMPLE
-    img = Image.new("L" if channels == 1 else "RGB", (_BIG, _BIG), 0)
+    shift = canvas_shift(lo, hi)
+    img = Image.new("L" if channels == 1 else "RGB", (CANVAS_SIZE, CANVAS_SIZE), 0)
     draw = ImageDraw.Draw(img)
     # One scale-and-shift for the whole drawing, then each stroke is a slice of it.
-    flat = (allpts * _SCALE + shift).ravel().tolist()
+    flat = (allpts * CANVAS_SCALE + shift).ravel().tolist()
     last = len(strokes) - 1
     at = 0
     for i, stroke in enumerate(strokes):

