@@ -35,6 +35,7 @@ from training.data import (
 )
 from training.distill import TeacherError, Teachers, soft_targets
 from training.early_stopping import STATE_FILE, resumable_early_stopping
+from training.model import build_model, float32_copy
 from training.pipeline import TrainConfig, checkpoint_epoch, run_training
 from training.sources import LocalFolderSource, is_validation
 from training.warmstart import WarmStartError, read_tflite_layers, warm_start_model
@@ -127,6 +128,11 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
         str(tmp_path / "checkpoint"),
         "--data-workers",
         "2",
+        # The faster number format trains here; the tiny model below trains in float32, the default.
+        "--precision",
+        "mixed_bfloat16",
+        "--dropout",
+        "0.2",
         stdout=out,
     )
     assert checkpoint_epoch(tmp_path / "checkpoint") == 1, "the state after each epoch, to go on from"
@@ -154,6 +160,10 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
     version = ModelVersion.objects.get(name="tiny")
     assert version.labels == CATS and not version.is_active and version.metrics["top1"] == metrics["top1"]
     assert version.training_data["categories"] == 3 and version.training_settings["epochs"] == 1
+    assert (version.training_settings["precision"], version.training_settings["dropout"]) == ("mixed_bfloat16", 0.2)
+    assert _tensor_types(folder / "model.tflite") <= {"float32", "int8", "int32"}, (
+        "trained in bfloat16, not exported so"
+    )
     assert "train" in (folder / "COMMAND.txt").read_text()
 
 
@@ -171,6 +181,32 @@ def test_finished_game_drawings_are_a_training_source():
     assert src.categories() == ["cat"]
     samples = list(src.iter_category("cat"))
     assert len(samples) == 1 and samples[0].drawing == raw and render(samples[0].drawing) is not None
+
+
+def _tensor_types(model_file) -> set[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    return {np.dtype(t["dtype"]).name for t in Interpreter(model_path=str(model_file)).get_tensor_details()}
+
+
+def test_a_bfloat16_network_keeps_float32_weights_and_its_float32_copy_answers_alike():
+    import keras
+
+    model = build_model(3, width=8, dropout=0.2, precision="mixed_bfloat16")
+    convs = [la for la in model.layers if isinstance(la, keras.layers.Conv2D)]
+    assert {la.compute_dtype for la in convs} == {"bfloat16"} and {w.dtype for w in model.weights} == {"float32"}
+    assert model.layers[-1].compute_dtype == "float32", "the softmax in float32"
+    copy = float32_copy(model)
+    assert {la.compute_dtype for la in copy.layers if isinstance(la, keras.layers.Conv2D)} == {"float32"}
+    assert [la.rate for la in copy.layers if isinstance(la, keras.layers.Dropout)] == [0.2, 0.2]
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), copy.get_weights(), strict=True))
+    x = _validation_images(1).astype(np.float32) / 255.0
+    ours, theirs = model.predict(x, verbose=0), copy.predict(x, verbose=0)
+    assert 0 < np.abs(ours - theirs).max() < 0.05, "the same function, computed with fewer bits"
+    plain = build_model(3, width=8)
+    assert float32_copy(plain) is plain
+    with pytest.raises(ValueError, match="precision"):
+        build_model(3, precision="float16")
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ from training.data import (
 )
 from training.distill import Teachers
 from training.early_stopping import resumable_early_stopping
-from training.model import with_mirror_average
+from training.model import float32_copy, with_mirror_average
 from training.quickdraw_js import check_channels
 from training.report import confused_pairs, per_category_accuracy, write_json, write_plots
 from training.sources import DrawingSource
@@ -63,6 +63,7 @@ class TrainConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
+    dropout: float = 0.3
     augment: bool = True
     partial_rate: float = 0.3
     patience: int = 6
@@ -83,6 +84,8 @@ class TrainConfig:
     # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
     # images are the same whatever the number; only the speed changes.
     data_workers: int | None = None
+    # The number format training computes in (training.model.PRECISIONS); the exported file is float32 either way.
+    precision: str = "float32"
 
 
 # Keras' BackupAndRestore writes this beside the weights after every epoch.
@@ -348,6 +351,7 @@ def run_training(
     history = read_history(history_file)
 
     progress("exporting")
+    model = float32_copy(model)
     if config.mirror_average:
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
@@ -420,9 +424,22 @@ def _build_and_compile(categories: list[str], config: TrainConfig, steps: int, w
     from training.warmstart import warm_start_model
 
     if config.init_from:
-        model = warm_start_model(config.init_from, categories, warm_images, channels=config.channels)
+        model = warm_start_model(
+            config.init_from,
+            categories,
+            warm_images,
+            channels=config.channels,
+            dropout=config.dropout,
+            precision=config.precision,
+        )
     else:
-        model = build_model(len(categories), width=config.width, channels=config.channels)
+        model = build_model(
+            len(categories),
+            width=config.width,
+            dropout=config.dropout,
+            channels=config.channels,
+            precision=config.precision,
+        )
     total = max(1, steps * config.epochs)
     warmup = min(steps, total // 10)
     schedule = keras.optimizers.schedules.CosineDecay(

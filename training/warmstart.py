@@ -68,7 +68,13 @@ def read_tflite_layers(
 
 
 def warm_start_model(
-    folder: Path | str, categories: list[str], images: np.ndarray, *, channels: int = 1, dropout: float = 0.3
+    folder: Path | str,
+    categories: list[str],
+    images: np.ndarray,
+    *,
+    channels: int = 1,
+    dropout: float = 0.3,
+    precision: str = "float32",
 ):
     """A compiled-ready Keras model with the weights of `folder`'s model.tflite (labels.txt maps its outputs).
 
@@ -93,7 +99,7 @@ def warm_start_model(
     width = convs[0][0].shape[0]
     if convs[0][0].shape[-1] > channels:
         raise WarmStartError(f"{folder}/model.tflite reads {convs[0][0].shape[-1]} channels, this run {channels}")
-    model = build_model(len(categories), width=width, dropout=dropout, channels=channels)
+    model = build_model(len(categories), width=width, dropout=dropout, channels=channels, precision=precision)
     conv_layers = [la for la in model.layers if isinstance(la, keras.layers.Conv2D)]
     bn_layers = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]
     dense_layers = [la for la in model.layers if isinstance(la, keras.layers.Dense)]

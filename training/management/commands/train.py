@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from training.job_services import parse_categories
+from training.model import PRECISIONS
 from training.pipeline import TrainConfig
 
 
@@ -48,6 +49,9 @@ class Command(BaseCommand):
         parser.add_argument("--patience", type=int, default=6)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--label-smoothing", type=float, default=0.1)
+        parser.add_argument(
+            "--dropout", type=float, default=0.3, help="dropout rate before each dense layer (0 to less than 1)"
+        )
         parser.add_argument(
             "--channels",
             type=int,
@@ -92,6 +96,13 @@ class Command(BaseCommand):
             "else half the cores, at most 8); the images are the same whatever N",
         )
         parser.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            default="float32",
+            help="the number format training computes in: mixed_bfloat16 keeps float32 weights and computes in "
+            "bfloat16 (faster where the CPU has bfloat16 units, e.g. AMX); the exported file is float32 either way",
+        )
+        parser.add_argument(
             "--export-dir", default=None, help="where to write the model (default: a new folder in MODEL_STORE_DIR)"
         )
         parser.add_argument(
@@ -115,6 +126,8 @@ class Command(BaseCommand):
         from training.quickdraw_js import check_channels
         from training.sources import make_source
 
+        if not 0 <= opts["dropout"] < 1:
+            raise CommandError("--dropout must be at least 0 and less than 1")
         if opts["data_workers"] is not None and opts["data_workers"] < 0:
             raise CommandError("--data-workers must be 0 or more")
         if (opts["teacher_once"] or opts["teacher_mirror"]) and not opts["teacher"]:
@@ -174,6 +187,7 @@ class Command(BaseCommand):
             patience=opts["patience"],
             seed=opts["seed"],
             label_smoothing=opts["label_smoothing"],
+            dropout=opts["dropout"],
             channels=opts["channels"],
             init_from=opts["init_from"],
             teachers=opts["teacher"],
@@ -182,6 +196,7 @@ class Command(BaseCommand):
             teacher_once=opts["teacher_once"],
             mirror_average=opts["mirror_average"],
             data_workers=opts["data_workers"],
+            precision=opts["precision"],
         )
         out_dir = Path(opts["export_dir"]) if opts["export_dir"] else new_model_dir()
         command = "python manage.py " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else ["train"])
