@@ -29,6 +29,7 @@ from training.data import (
     load_teacher_answers,
     render,
     save_teacher_answers,
+    split_samples,
     teacher_answers,
     training_stream,
     validation_arrays,
@@ -37,10 +38,30 @@ from training.distill import TeacherError, Teachers, soft_targets
 from training.early_stopping import STATE_FILE, resumable_early_stopping
 from training.model import build_model, float32_copy
 from training.pipeline import TrainConfig, checkpoint_epoch, run_training
-from training.sources import LocalFolderSource, is_validation
+from training.sources import LocalFolderSource, MixedSource, is_validation
 from training.warmstart import WarmStartError, read_tflite_layers, warm_start_model
 
 CATS = ["cat", "airplane", "snowflake"]
+
+
+def test_a_bound_per_category_takes_from_every_mixed_source_alike_and_alternates_them(tmp_path):
+    """`--per-class N` with two sources: N from each, spread through the category, not the first source's alone."""
+    lines = (SHARED_QUICKDRAW / "cat.ndjson").read_text().splitlines(keepends=True)
+    folders = []
+    for name, part in (("a", lines[:100]), ("b", lines[100:])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cat.ndjson").write_text("".join(part))
+        folders.append(LocalFolderSource(tmp_path / name))
+    keys_of = [{s.key for s in split_samples(f, "cat", validation=False, limit=None)} for f in folders]
+    mixed = MixedSource(folders)
+    bounded = [s.key for s in split_samples(mixed, "cat", validation=False, limit=30)]
+    origin = [0 if key in keys_of[0] else 1 for key in bounded]
+    assert len(bounded) == 60 and origin == [0, 1] * 30, "30 from each, in turn"
+    everything = [s.key for s in split_samples(mixed, "cat", validation=False, limit=None)]
+    assert sorted(everything) == sorted(keys_of[0] | keys_of[1]), "unbounded: every training drawing of both"
+    held_out = list(split_samples(mixed, "cat", validation=True, limit=None))
+    assert held_out and not {s.key for s in held_out} & set(everything)
+    assert len(list(mixed.iter_category("cat"))) == len(lines)
 
 
 def test_validation_split_is_stable_and_about_a_tenth(shared_quickdraw):

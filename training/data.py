@@ -23,7 +23,7 @@ from training.augment import augment
 from training.distill import Teachers, soft_targets
 from training.npz_files import UNREADABLE, save_npz_atomically
 from training.redraw import NO_STROKE_ORDER, redraw
-from training.sources import DrawingSource, Sample, is_validation
+from training.sources import DrawingSource, Sample, alternate, category_streams, is_validation
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,15 @@ class DataSpec:
 
 
 def split_samples(source: DrawingSource, category: str, *, validation: bool, limit: int | None) -> Iterator[Sample]:
+    """`category`'s training or held-out samples. `limit` bounds each source of a mixed source alike (a bound
+    on them all together would read only the first source's), and their samples alternate."""
+    # A generator: no source opens a file (or downloads one) until the category is read.
+    yield from alternate([_split(stream, validation, limit) for stream in category_streams(source, category)])
+
+
+def _split(samples: Iterator[Sample], validation: bool, limit: int | None) -> Iterator[Sample]:
     n = 0
-    for sample in source.iter_category(category):
+    for sample in samples:
         held_out = not sample.training_only and is_validation(sample.key)
         if held_out != validation:
             continue

@@ -85,14 +85,32 @@ class MixedSource:
         return sorted(cats)
 
     def iter_category(self, category: str) -> Iterator[Sample]:
-        for s in self.sources:
-            if category in s.categories():
-                yield from s.iter_category(category)
+        yield from alternate(category_streams(self, category))  # a generator: nothing is opened until read
 
 
 def source_parts(source: DrawingSource) -> list[DrawingSource]:
     """The sources a (mixed) source reads."""
     return list(source.sources) if isinstance(source, MixedSource) else [source]
+
+
+def category_streams(source: DrawingSource, category: str) -> list[Iterator[Sample]]:
+    """`category`'s samples, one stream per source that has the category (a plain source: its own, or its error)."""
+    if not isinstance(source, MixedSource):
+        return [source.iter_category(category)]
+    return [part.iter_category(category) for part in source.sources if category in part.categories()]
+
+
+def alternate(streams: list[Iterator[Sample]]) -> Iterator[Sample]:
+    """The streams' samples in turn, one from each while it lasts, so that every source's drawings are spread
+    through a category rather than one source's after another's."""
+    live = list(streams)
+    while live:
+        for stream in list(live):
+            sample = next(stream, None)
+            if sample is None:
+                live.remove(stream)
+            else:
+                yield sample
 
 
 class GameDrawingsSource:
