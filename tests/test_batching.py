@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inference.classifier import BATCH_SIZES, Classifier
-from inference.raster import rasterize
+from inference.raster import CHANNELS, rasterize
 from inference.recognize import recognize, recognize_many
 from inference.strokes import GrowingDrawing, simplify
 from tests.conftest import read_drawings
@@ -24,7 +24,7 @@ def classifier() -> Classifier:
 @pytest.fixture(scope="module")
 def images() -> list[np.ndarray]:
     drawings = [d["drawing"] for c in CATEGORIES for d in read_drawings(c, 6)]
-    return [rasterize(simplify(d)) for d in drawings]
+    return [rasterize(simplify(d), CHANNELS) for d in drawings]  # the richest image: models of any kind read it
 
 
 @pytest.mark.parametrize("n", [1, 3, 8, BATCH_SIZES[-1] + 5])

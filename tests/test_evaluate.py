@@ -117,10 +117,15 @@ def test_scores_equal_classifying_each_drawing_by_hand(
     top1 = top3 = early = 0
     for category in categories:
         for record in first_records(simplified_dir / f"{category}.ndjson", PER_CATEGORY):
-            guesses = [g.label for g in classifier.top_k(rasterize(simplify(record["drawing"])), 3)]
+            guesses = [
+                g.label for g in classifier.top_k(rasterize(simplify(record["drawing"]), classifier.channels), 3)
+            ]
             top1 += guesses[0] == category
             top3 += category in guesses
-            early += classifier.top_k(rasterize(simplify(first_half(record["drawing"]))), 1)[0].label == category
+            early += (
+                classifier.top_k(rasterize(simplify(first_half(record["drawing"])), classifier.channels), 1)[0].label
+                == category
+            )
     n = N_CATEGORIES * PER_CATEGORY
 
     result = evaluate(simplified_dir, model_dir)

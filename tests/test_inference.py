@@ -256,7 +256,7 @@ def test_classifier_top_k_sorted_probabilities():
     assert len(top) == 3
     assert top[0].probability >= top[1].probability >= top[2].probability
     assert all(g.label in clf.labels for g in top)
-    assert abs(clf.probabilities(rasterize(simplify(d))).sum() - 1.0) < 1e-3
+    assert abs(clf.probabilities(rasterize(simplify(d), clf.channels)).sum() - 1.0) < 1e-3
 
 
 def test_classifier_refuses_missing_corrupt_or_mismatched_files(tmp_path):
@@ -274,7 +274,7 @@ def test_classifier_refuses_missing_corrupt_or_mismatched_files(tmp_path):
 def test_classifier_is_safe_under_concurrency(drawings):
     labels = [x for x in (SHIPPED / "labels.txt").read_text().splitlines() if x]
     clf = Classifier(SHIPPED / "model.tflite", labels)
-    images = [rasterize(simplify(d)) for d in drawings]
+    images = [rasterize(simplify(d), clf.channels) for d in drawings]
     expected = [clf.probabilities(im) for im in images]
     errors: list[str] = []
 
@@ -306,7 +306,7 @@ def test_hot_swap_reaches_the_live_model_within_a_second_during_concurrent_class
     stop = threading.Event()
     errors: list[BaseException] = []
     seen: set[int | None] = set()
-    images = [rasterize(simplify(d)) for d in drawings]
+    images = [rasterize(simplify(d), CHANNELS) for d in drawings]  # read by models of any kind
 
     def work():
         try:
@@ -345,7 +345,7 @@ def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings
     bad_dir = copy_of_shipped(tmp_path / "bad")
     bad = register_model_version(name="soon broken", model_dir=bad_dir)
     (bad_dir / "model.tflite").write_bytes(b"corrupted on disk")
-    image = rasterize(simplify(drawings[0]))
+    image = rasterize(simplify(drawings[0]), CHANNELS)  # read by models of any kind
     # A process starting while the active file is corrupt.
     ModelVersion.objects.update(is_active=False)
     ModelVersion.objects.filter(pk=bad.pk).update(is_active=True)
