@@ -230,13 +230,20 @@ def test_stroke_order_channels_come_from_the_same_pass(drawings):
         rasterize([left], 2)
 
 
-def test_a_one_channel_model_reads_the_ink_of_a_richer_image(drawings):
+def test_the_shipped_model_reads_stroke_order_and_refuses_ink_alone(drawings):
+    """The shipped model reads (ink, order, recency); the order changes its answer. One-channel models (earlier
+    versions) read the ink of the same image: tests/test_training.py checks that on a trained one."""
     labels = [x for x in (SHIPPED / "labels.txt").read_text().splitlines() if x]
     clf = Classifier(SHIPPED / "model.tflite", labels)
-    assert clf.channels == 1
+    assert clf.channels == CHANNELS
     for d in drawings[:5]:
         strokes = simplify(d)
-        assert np.array_equal(clf.probabilities(rasterize(strokes, CHANNELS)), clf.probabilities(rasterize(strokes)))
+        image = rasterize(strokes, CHANNELS)
+        reversed_order = rasterize(strokes[::-1], CHANNELS)
+        assert len(strokes) > 1 and np.array_equal(image[..., 0], reversed_order[..., 0]), "the same ink"
+        assert not np.allclose(clf.probabilities(image), clf.probabilities(reversed_order), atol=1e-4), "order counts"
+        with pytest.raises(ValueError):
+            clf.probabilities(rasterize(strokes))
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,15 @@ def _validation_images(channels: int) -> np.ndarray:
 
 
 @pytest.mark.training
+def test_a_one_channel_model_reads_the_ink_of_a_richer_image(tiny_model):
+    clf = Classifier(tiny_model / "model.tflite", CATS)
+    assert clf.channels == 1
+    for drawing in [d["drawing"] for c in CATS for d in read_drawings(c, 2)]:
+        strokes = simplify(drawing)
+        assert np.array_equal(clf.probabilities(rasterize(strokes, CHANNELS)), clf.probabilities(rasterize(strokes)))
+
+
+@pytest.mark.training
 def test_a_warm_start_answers_as_the_exported_file_and_reads_new_channels_as_nothing(tiny_model):
     images = _validation_images(CHANNELS)
     clf = Classifier(tiny_model / "model.tflite", CATS)
