@@ -8,6 +8,7 @@ from the specs the `train` command and training jobs take.
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,14 +104,16 @@ def category_streams(source: DrawingSource, category: str) -> list[Iterator[Samp
 def alternate(streams: list[Iterator[Sample]]) -> Iterator[Sample]:
     """The streams' samples in turn, one from each while it lasts, so that every source's drawings are spread
     through a category rather than one source's after another's."""
-    live = list(streams)
-    while live:
-        for stream in list(live):
-            sample = next(stream, None)
-            if sample is None:
-                live.remove(stream)
-            else:
-                yield sample
+    if len(streams) == 1:  # a plain source: its own stream, nothing to take turns with
+        yield from streams[0]
+        return
+    turns = collections.deque(streams)
+    while turns:
+        stream = turns.popleft()
+        sample = next(stream, None)
+        if sample is not None:
+            yield sample
+            turns.append(stream)
 
 
 class GameDrawingsSource:
