@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class FakeBucket:
     requests: list[Request] = field(default_factory=list)
     cut_after: int | None = None  # drop the first response's connection after this many body bytes
     ignore_range: bool = False  # answer 200 with the whole file, like a server without Range support
+    delay: float = 0.0  # seconds before each answer, like a slow link: downloads overlap
     base_url: str = ""
 
     def put(self, key: str, content: bytes) -> None:
@@ -46,6 +48,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         bucket = self.server.bucket
+        time.sleep(bucket.delay)
         range_header = self.headers.get("Range")
         status, body, headers = self._answer(bucket, unquote(self.path), range_header)
         # Recorded before replying: the client may look as soon as it has the body.

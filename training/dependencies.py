@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 # The modules training imports that the runtime requirements do not install.
-TRAINING_MODULES = ("tensorflow", "keras", "matplotlib", "h5py")
+TRAINING_MODULES = ("tensorflow", "keras", "matplotlib", "h5py", "filelock")
 INSTALL_COMMAND = ".venv/bin/pip install -r requirements-train.txt -c requirements.lock"
 
 

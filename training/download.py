@@ -27,6 +27,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
@@ -192,12 +193,38 @@ def download_file(
     A dropped connection is resumed automatically up to `retries` times (with
     backoff); after that a `DownloadError` is raised and the `.part` stays on disk
     for the next call. HTTP errors (404, 403, 5xx...) raise `DownloadError` at once.
-    Two processes must not download the same `dest` at the same time.
+    Processes that want the same `dest` at once (two trainers sharing a cache) take turns on a lock file
+    beside it: one downloads, the others then find the file there.
     """
     dest = Path(dest)
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with cache_lock(dest):
+        if dest.exists():  # another process finished it while this one waited
+            return dest
+        return _download(url, dest, progress=progress, chunk_size=chunk_size, timeout=timeout, retries=retries)
+
+
+@contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Hold `<path>.lock` (an OS file lock, released by the OS if its holder dies), saying when it must wait."""
+    # The training extra's: web processes import this module to check a job's sources, never to download.
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{path}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another process preparing %s", path.name)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _download(url: str, dest: Path, *, progress: bool, chunk_size: int, timeout: float, retries: int) -> Path:
     part = dest.with_suffix(dest.suffix + ".part")
     with requests.Session() as session:
         for attempt in range(retries + 1):

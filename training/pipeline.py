@@ -90,6 +90,10 @@ class TrainConfig:
 
 # Keras' BackupAndRestore writes this beside the weights after every epoch.
 CHECKPOINT_STATE = "training_metadata.json"
+# The settings a checkpoint was made with, so that a run with other settings is refused rather than resumed.
+CHECKPOINT_RECIPE = "recipe.json"
+# Settings a resumed run may change: the number of render processes changes only the speed, never the images.
+RESUMABLE_CHANGES = frozenset({"data_workers"})
 # The teachers' answers (--teacher-once), kept beside the checkpoint for a resumed run.
 TEACHER_ANSWERS = "teacher_answers.npz"
 HISTORY_FILE = "history.csv"
@@ -108,6 +112,45 @@ def checkpoint_epoch(checkpoint_dir: Path | None) -> int:
         return int(json.loads(state.read_text())["epoch"])
     except (ValueError, KeyError, TypeError):
         return 0
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint folder holds a run made with other settings; resuming it would train something else."""
+
+
+def checkpoint_recipe(config: TrainConfig, categories: list[str]) -> dict:
+    """What a checkpoint must have been made with to be resumed: every setting but RESUMABLE_CHANGES, as JSON."""
+    recipe = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
+    recipe["categories"] = list(categories)
+    return json.loads(json.dumps(recipe))
+
+
+def check_checkpoint_recipe(checkpoint_dir: Path, recipe: dict, resumed: int) -> None:
+    """Keep `recipe` beside a new checkpoint; refuse to resume one made with other settings.
+
+    A checkpoint from before recipes were kept is resumed as before (nothing to compare)."""
+    path = checkpoint_dir / CHECKPOINT_RECIPE
+    if resumed and path.is_file():
+        kept = json.loads(path.read_text())
+        changed = sorted(k for k in set(kept) | set(recipe) if kept.get(k) != recipe.get(k))
+        if changed:
+            differences = ", ".join(
+                f"{k} {_short(kept.get(k))} -> {_short(recipe.get(k))}" for k in changed if k != "categories"
+            )
+            if "categories" in changed:
+                differences = ", ".join(filter(None, [differences, "other categories"]))
+            raise CheckpointMismatch(
+                f"the checkpoint in {checkpoint_dir} (after epoch {resumed}) was made with other settings "
+                f"({differences}); run with those settings to go on, or choose another checkpoint folder"
+            )
+        return
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recipe, indent=1) + "\n")
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -277,6 +320,8 @@ def run_training(
 
     steps = math.ceil(n_train / config.batch_size)
     resumed = checkpoint_epoch(checkpoint_dir)  # epochs a checkpoint already holds (0: none)
+    if checkpoint_dir is not None:
+        check_checkpoint_recipe(checkpoint_dir, checkpoint_recipe(config, categories), resumed)
     teachers = Teachers(config.teachers, categories, mirror=config.teacher_mirror) if config.teachers else None
     answers = None
     if teachers is not None and config.teacher_once:

