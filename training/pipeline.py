@@ -135,10 +135,9 @@ def check_checkpoint_recipe(checkpoint_dir: Path, recipe: dict, resumed: int) ->
         changed = sorted(k for k in set(kept) | set(recipe) if kept.get(k) != recipe.get(k))
         if changed:
             differences = ", ".join(
-                f"{k} {_short(kept.get(k))} -> {_short(recipe.get(k))}" for k in changed if k != "categories"
+                "other categories" if k == "categories" else f"{k} {_short(kept.get(k))} -> {_short(recipe.get(k))}"
+                for k in changed
             )
-            if "categories" in changed:
-                differences = ", ".join(filter(None, [differences, "other categories"]))
             raise CheckpointMismatch(
                 f"the checkpoint in {checkpoint_dir} (after epoch {resumed}) was made with other settings "
                 f"({differences}); run with those settings to go on, or choose another checkpoint folder"
