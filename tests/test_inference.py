@@ -13,15 +13,27 @@ import pytest
 from inference.classifier import Classifier, ModelFileError
 from inference.raster import CHANNELS, ORDER_FLOOR, SIZE, order_value, rasterize
 from inference.recognize import recognize
-from inference.strokes import GrowingDrawing, StrokeError, _rdp_mark, is_simplified, simplify
+from inference.strokes import GrowingDrawing, StrokeError, is_simplified, simplify
 from tests.conftest import read_drawings
 
 
-def _rdp_keep(xs: np.ndarray, ys: np.ndarray, epsilon: float) -> np.ndarray:
-    """Ramer-Douglas-Peucker over one stroke, point by point: a mask of the points kept."""
-    keep = [False] * len(xs)
-    _rdp_mark(xs, ys, xs.tolist(), ys.tolist(), 0, len(xs), epsilon, keep)
-    return np.array(keep, dtype=bool)
+def _rdp_keep(p: np.ndarray, epsilon: float) -> np.ndarray:
+    """Ramer-Douglas-Peucker over one stroke's (n, 2) points, the textbook way: a mask of the points kept."""
+    keep = np.zeros(len(p), dtype=bool)
+    keep[[0, -1]] = True
+    spans = [(0, len(p) - 1)]
+    while spans:
+        first, last = spans.pop()
+        if last - first < 2:
+            continue
+        chord, inner = p[last] - p[first], p[first + 1 : last] - p[first]
+        norm = np.hypot(*chord)
+        d = np.hypot(*inner.T) if norm == 0 else np.abs(chord[1] * inner[:, 0] - chord[0] * inner[:, 1]) / norm
+        i = first + 1 + int(d.argmax())
+        if d.max() > epsilon:
+            keep[i] = True
+            spans += [(first, i), (i, last)]
+    return keep
 
 
 SHIPPED = Path(__file__).resolve().parent.parent / "inference" / "shipped_model"
@@ -46,7 +58,7 @@ def reference_simplify(drawing):
                 at = np.append(at, d[-1])
             p = np.column_stack((np.interp(at, d, p[:, 0]), np.interp(at, d, p[:, 1])))
         if len(p) > 2:
-            p = p[_rdp_keep(p[:, 0].copy(), p[:, 1].copy(), 2.0)]
+            p = p[_rdp_keep(p, 2.0)]
         p = np.round(p)
         p = p[np.concatenate(([True], np.any(p[1:] != p[:-1], axis=1)))]
         out.append(p)
@@ -157,6 +169,9 @@ def test_a_growing_drawing_refuses_unreadable_strokes_and_recovers():
         [[[1.0, "x"], [2.0, 3.0]]],
         [[[1.0, 2.0], [3.0]]],
         [[[1.0, 2.0]]],
+        [[[-1.7e308, 1.7e308], [0.0, 1.0]]],  # finite, but its width is not: it cannot be scaled
+        [[[[1.0], [2.0]], [[3.0], [4.0]]]],
+        [[1.0, 2.0]],
     ],
 )
 def test_both_routes_refuse_unreadable_strokes(route, bad):
