@@ -454,6 +454,11 @@ def test_a_checkpoint_made_with_other_settings_is_refused_by_name_not_resumed(sh
         run(categories=CATS[:2])
     with pytest.raises(Reached):
         run(data_workers=2)  # only the speed changes: resumed
+    recipe_file = checkpoint / pipeline.CHECKPOINT_RECIPE
+    older = {**json.loads(recipe_file.read_text()), "mirror_average": False}  # kept before it became resumable
+    recipe_file.write_text(json.dumps(older))
+    with pytest.raises(Reached):
+        run(mirror_average=True)  # only the exported graph changes: resumed
     with pytest.raises(CommandError, match="made with other settings"):
         call_command(
             "train", "--source", str(shared_quickdraw), "--categories", ",".join(CATS), "--per-class", "5",

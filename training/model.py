@@ -67,13 +67,21 @@ def with_mirror_average(model):
     """The model for export: the mean of its answers for the image and its left-right mirror.
 
     Training mirrors half the drawings, so both views are drawings the model
-    knows; averaging them is test-time augmentation inside the one model file
-    (one invoke, about twice the convolutions).
+    knows; averaging them is test-time augmentation inside the one model file.
+    Both views of every image go through the network as one batch: the same
+    answers to the bit as two passes, about a tenth cheaper (one pass over the
+    weights), so a guess costs a little under twice the network's work.
     """
     import keras
     from keras import layers
 
+    def both_views(x):
+        return keras.ops.concatenate([x, keras.ops.flip(x, axis=2)], axis=0)  # images, then their mirrors
+
+    def average(p):
+        return keras.ops.mean(keras.ops.reshape(p, (2, -1, p.shape[-1])), axis=0)
+
     inputs = keras.Input(model.input_shape[1:])
-    mirrored = layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
-    outputs = layers.Average()([model(inputs), model(mirrored)])
+    answers = model(layers.Lambda(both_views, name="with_mirrors")(inputs))
+    outputs = layers.Lambda(average, name="mirror_average")(answers)
     return keras.Model(inputs, outputs, name=f"{model.name}_mirror_avg")

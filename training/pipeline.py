@@ -92,8 +92,10 @@ class TrainConfig:
 CHECKPOINT_STATE = "training_metadata.json"
 # The settings a checkpoint was made with, so that a run with other settings is refused rather than resumed.
 CHECKPOINT_RECIPE = "recipe.json"
-# Settings a resumed run may change: the number of render processes changes only the speed, never the images.
-RESUMABLE_CHANGES = frozenset({"data_workers"})
+# Settings a resumed run may change: the number of render processes changes only the speed, never the images;
+# the mirror average changes only the exported file's graph, not the network trained (a finished run can be
+# resumed to export its best epoch again, with or without it).
+RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average"})
 # The teachers' answers (--teacher-once), kept beside the checkpoint for a resumed run.
 TEACHER_ANSWERS = "teacher_answers.npz"
 HISTORY_FILE = "history.csv"
@@ -132,7 +134,9 @@ def check_checkpoint_recipe(checkpoint_dir: Path, recipe: dict, resumed: int) ->
     path = checkpoint_dir / CHECKPOINT_RECIPE
     if resumed and path.is_file():
         kept = json.loads(path.read_text())
-        changed = sorted(k for k in set(kept) | set(recipe) if kept.get(k) != recipe.get(k))
+        # A checkpoint kept before a setting became resumable holds that setting too: not compared either.
+        compared = (set(kept) | set(recipe)) - RESUMABLE_CHANGES
+        changed = sorted(k for k in compared if kept.get(k) != recipe.get(k))
         if changed:
             differences = ", ".join(
                 "other categories" if k == "categories" else f"{k} {_short(kept.get(k))} -> {_short(recipe.get(k))}"
