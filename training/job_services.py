@@ -29,7 +29,7 @@ MAX_EPOCHS = 200
 # What a job trains unless told otherwise: the shipped model's recipe (inference/shipped_model/COMMAND.txt), so an
 # admin's retrain starts where the shipped model is, not from an older recipe. A test holds it to the shipped
 # model's report; settings not named here keep training.pipeline.TrainConfig's defaults.
-JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1}
+JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_average": True}
 IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
@@ -176,8 +176,9 @@ def source_for_settings(*, job_settings: dict) -> DrawingSource:
 
 
 def describe_settings(job_settings: dict) -> str:
-    """One line for lists and logs: sources, categories, drawings per category, epochs, augmentation, image
-    and unfinished drawings (these two only for jobs that stored them: older ones trained TrainConfig's defaults)."""
+    """One line for lists and logs: sources, categories, drawings per category, epochs, augmentation, image,
+    unfinished drawings and the mirror average (these three only for jobs that stored them: older ones trained
+    TrainConfig's defaults)."""
     cats = job_settings.get("categories")
     cat_text = (
         f"{len(cats)} categories ({', '.join(cats[:5])}{'...' if len(cats) > 5 else ''})"
@@ -195,6 +196,7 @@ def describe_settings(job_settings: dict) -> str:
             if job_settings.get("partial_rate") is not None
             else ""
         )
+        + ("; the mirror average in the file" if job_settings.get("mirror_average") else "")
     )
 
 
