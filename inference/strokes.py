@@ -21,9 +21,11 @@ training renders):
   "candidate" points (at most two per input point) instead of every pixel.
 * Steps 1-4 for all the strokes of a drawing are one call of a loop compiled
   by Numba (:func:`_simplify_kernel`). Drawings are small (a few dozen points
-  once simplified, a few hundred raw): in plain Python the loops cost about
-  0.2-0.6 ms a drawing, and NumPy's per-call overhead makes a vectorised
-  version slower still at these sizes; compiled, 0.05 ms. The kernel does
+  once simplified, a few hundred raw): in plain Python the loops took
+  0.2-0.45 ms for a simplified drawing and 0.6-1.1 ms for a raw one, and
+  NumPy's per-call overhead makes a vectorised version slower still at these
+  sizes; compiled, 0.05-0.12 ms either way, most of it reading the lists
+  into one array. The kernel does
   the same floating-point operations in the same order as the plain-Python
   loop it replaced (no fast-math, so no fused multiply-adds), and gives the
   same points to the bit.

@@ -492,7 +492,7 @@ def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, 
     clf = Classifier(tmp_path / "model.tflite", CATS)
     assert clf.channels == CHANNELS
     convs, dense = read_tflite_layers(tmp_path / "model.tflite")
-    assert (len(convs), len(dense)) == (6, 2), "the mirror average runs one network twice: it can seed a warm start"
+    assert (len(convs), len(dense)) == (6, 2), "the mirror average holds one network: it can seed a warm start"
     drawing = read_drawings("snowflake", 1)[0]["drawing"]
     image = rasterize(simplify(drawing), CHANNELS)
     assert np.allclose(clf.probabilities(image), clf.probabilities(image[:, ::-1]), atol=1e-5), "mirror-invariant"

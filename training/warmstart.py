@@ -46,8 +46,8 @@ def read_tflite_layers(
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]]]:
     """(kernel, bias) of every CONV_2D and every FULLY_CONNECTED op, in graph order, as the file stores them.
 
-    An op whose weights an earlier op already used is the same layer run again (the mirror average runs the
-    network twice on one set of weights), so it is read once."""
+    An op whose weights an earlier op already used is the same layer run again (mirror-averaged files made
+    before the two views went through the network as one batch run it twice), so it is read once."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
