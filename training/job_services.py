@@ -107,10 +107,11 @@ def clean_job_settings(
     validation_per_class: int | None = None,
     channels: int | None = None,
     partial_rate: float | None = None,
+    mirror_average: bool | None = None,
 ) -> dict:
     """Checked, JSON-ready job settings, or a JobSettingsError naming the problem.
 
-    Unset channels and partial rate are JOB_RECIPE's."""
+    Unset channels, partial rate and mirror average are JOB_RECIPE's."""
     if not sources:
         raise JobSettingsError("choose at least one data source")
     sources = list(dict.fromkeys(sources))
@@ -160,6 +161,7 @@ def clean_job_settings(
         **JOB_RECIPE,
         "channels": channels,
         "partial_rate": partial_rate,
+        "mirror_average": JOB_RECIPE["mirror_average"] if mirror_average is None else bool(mirror_average),
     }
 
 

@@ -9,6 +9,7 @@ worker stopped writing are marked failed).
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 
@@ -58,6 +59,13 @@ class Command(BaseCommand):
             default=None,
             help=f"share of unfinished-drawing examples (default: {JOB_RECIPE['partial_rate']}, the shipped model's)",
         )
+        start.add_argument(
+            "--mirror-average",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="the model file averages its answers for the drawing and its mirror image "
+            f"(default: {'yes' if JOB_RECIPE['mirror_average'] else 'no'}, the shipped model's)",
+        )
         start.add_argument("--name", default="")
         start.add_argument("--wait", action="store_true", help="print progress until the job ends")
         sub.add_parser("list", help="the latest jobs")
@@ -86,6 +94,7 @@ class Command(BaseCommand):
                     name=opts["name"],
                     channels=opts["channels"],
                     partial_rate=opts["partial_rate"],
+                    mirror_average=opts["mirror_average"],
                 )
             except JobSettingsError as exc:
                 raise CommandError(str(exc)) from exc
