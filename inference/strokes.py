@@ -222,10 +222,10 @@ def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: 
     return out[:total], counts
 
 
-def _simplify_read(xy: np.ndarray, counts: list[int], alignment: tuple[float, float, float]) -> list[np.ndarray]:
-    """Steps 1-4 for read strokes (see `_read`) of a drawing aligned by `alignment`: an (n, 2) array for each,
-    (0, 2) for a stroke without points."""
-    points, kept = _simplify_kernel(xy[0], xy[1], _ends(counts), *alignment, RESAMPLE_SPACING, RDP_EPSILON)
+def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, float, float]) -> list[np.ndarray]:
+    """Steps 1-4 for read strokes (see `_read` and `_ends`) of a drawing aligned by `alignment`: an (n, 2) array
+    for each, (0, 2) for a stroke without points."""
+    points, kept = _simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON)
     pieces = []
     at = 0
     for n in kept.tolist():
@@ -239,8 +239,9 @@ def simplify(drawing: Drawing) -> list[np.ndarray]:
     xy, counts = _read(drawing)
     if not xy.shape[1]:
         return []
-    boxes = [box for box, n in zip(_boxes_kernel(xy[0], xy[1], _ends(counts)).tolist(), counts, strict=True) if n]
-    return [points for points in _simplify_read(xy, counts, _alignment(boxes)) if len(points)]
+    ends = _ends(counts)
+    boxes = [box for box, n in zip(_boxes_kernel(xy[0], xy[1], ends).tolist(), counts, strict=True) if n]
+    return [points for points in _simplify_read(xy, ends, _alignment(boxes)) if len(points)]
 
 
 class GrowingDrawing:
@@ -282,12 +283,12 @@ class GrowingDrawing:
         read = self._read[:kept] + [xy[:, end - n : end] for end, n in zip(ends.tolist(), counts, strict=True)]
         if alignment != self._alignment and kept:  # every stroke again
             kept = 0
-            xy, counts = np.concatenate(read, axis=1), [r.shape[1] for r in read]
+            xy, ends = np.concatenate(read, axis=1), _ends([r.shape[1] for r in read])
         out = self._out[:kept]
         if alignment is not None:
-            out += _simplify_read(xy, counts, alignment)
+            out += _simplify_read(xy, ends, alignment)
         else:
-            out += [np.zeros((0, 2)) for _ in counts]
+            out += [np.zeros((0, 2)) for _ in ends]
         self._strokes, self._read, self._boxes, self._out = drawing, read, boxes, out
         self._alignment = alignment
         self.reused = kept
