@@ -11,9 +11,9 @@ RUN pip install --no-cache-dir -r requirements.txt -c requirements.lock
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Compile the stroke preprocessing's kernel into the image (Numba's cache beside the source) instead of on
-# each container's first start.
-RUN python -c "import inference.strokes"
+# Compile the stroke preprocessing's and the rasterizer's kernels into the image (Numba's cache beside the
+# source) instead of on each container's first start.
+RUN python -c "import inference.strokes, inference.raster"
 # Static files are served by WhiteNoise from the sources (no collectstatic, so no settings load at build
 # time). The secret key is never baked into the image: without SECRET_KEY the first process to start
 # generates one into DATA_DIR, a volume (docker-compose.yml mounts one; a bare `docker run` gets a

@@ -11,6 +11,10 @@ Quick, Draw! drawings, next to:
   float points, timestamps), because browsers send raw strokes.
 
 Both paths run interleaved, drawing by drawing, so background load hits them alike.
+That also leaves the live path's caches cold at every drawing (the tutorial
+path's canvas, PNG and resampling run in between), so the live path is timed
+once more in a pass of its own (``alone_*``): drawing after drawing, as a worker
+serving guesses back to back runs it.
 """
 
 from __future__ import annotations
@@ -141,6 +145,14 @@ def time_paths(drawings: list, raws: list, classifier: Classifier) -> dict[str, 
     }
 
 
+def time_alone(drawings: list, raws: list, classifier: Classifier) -> dict[str, np.ndarray]:
+    """The live path by itself, over every drawing and then every raw one: each guess after the last one's."""
+    return {
+        "alone": np.array([sum(time_live(d, classifier)[0]) for d in drawings]),
+        "alone_raw": np.array([sum(time_live(d, classifier)[0]) for d in raws]),
+    }
+
+
 def bench_result(
     timings: dict, classifier: Classifier, data: Path, cpu: int | None, drawings: list, raws: list
 ) -> dict:
@@ -151,6 +163,7 @@ def bench_result(
     raw_median, raw_p99 = stats(timings["raw"])
     tut_raw_median, _ = stats(timings["tutorial_raw"])
     stage_medians = np.median(timings["stages"], axis=0)
+    alone_median, alone_p99 = stats(timings["alone"])
     return {
         "n": len(total),
         "median_ms": round(median, 4),
@@ -170,6 +183,10 @@ def bench_result(
         # path draws and resizes a canvas of the drawing's real size, ours does not.
         "tutorial_raw_median_ms": round(tut_raw_median, 4),
         "raw_ratio": round(tut_raw_median / raw_median, 2),
+        # The live path in a pass of its own (see time_alone): a worker answering guesses back to back.
+        "alone_median_ms": round(alone_median, 4),
+        "alone_p99_ms": round(alone_p99, 4),
+        "alone_raw_median_ms": round(stats(timings["alone_raw"])[0], 4),
         "points_median": float(np.median([sum(len(s[0]) for s in d) for d in drawings])),
         "raw_points_median": float(np.median([sum(len(s[0]) for s in d) for d in raws])),
         "top1_agreement": round(float(timings["agree"].mean()), 4),
@@ -200,6 +217,7 @@ def run_benchmark(
     try:
         time_paths(drawings[:WARMUP], raws[:WARMUP], classifier)
         timings = time_paths(drawings, raws, classifier)
+        timings |= time_alone(drawings, raws, classifier)
     finally:
         gc.enable()
         restore_cpus(before)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
+from inference import raster
 from inference.classifier import Classifier, ModelFileError
 from inference.raster import CHANNELS, ORDER_FLOOR, SIZE, order_value, rasterize
 from inference.recognize import recognize
@@ -222,6 +224,54 @@ def test_rasterizer_is_deterministic_centred_and_antialiased(drawings):
     assert rasterize([]).sum() == 0
     dot = rasterize([np.array([[10.0, 10.0]])])
     assert dot.sum() > 0
+
+
+def pillow_rasterize(strokes, channels):
+    """The rasterizer as it was first written, with Pillow (every model so far learnt from its pictures): each
+    stroke one ImageDraw.line (a dot: ImageDraw.ellipse) on the 112x112 canvas, then Image.reduce(4)."""
+    strokes = [s for s in strokes if len(s)]
+    image = Image.new("L" if channels == 1 else "RGB", (raster.CANVAS_SIZE, raster.CANVAS_SIZE), 0)
+    if strokes:
+        points = np.concatenate(strokes)
+        flat = (points * raster.CANVAS_SCALE + raster.canvas_shift(points.min(0), points.max(0))).ravel().tolist()
+        draw, at, last, radius = (
+            ImageDraw.Draw(image),
+            0,
+            len(strokes) - 1,
+            raster.LINE_WIDTH_256 * raster.CANVAS_SCALE / 2,
+        )
+        for i, stroke in enumerate(strokes):
+            fill = 255 if channels == 1 else (255, order_value(i), order_value(last - i))
+            xy = flat[at : at + 2 * len(stroke)]
+            if len(stroke) == 1:
+                draw.ellipse((xy[0] - radius, xy[1] - radius, xy[0] + radius, xy[1] + radius), fill=fill)
+            else:
+                draw.line(xy, fill=fill, width=round(2 * radius))
+            at += 2 * len(stroke)
+    return np.asarray(image.reduce(raster.SUPERSAMPLE))
+
+
+def test_the_compiled_rasterizer_draws_pillows_pictures_to_the_bit(shared_quickdraw):
+    """Two drawings of every category (as stored, their first half, moved off the integer grid), and random strokes
+    with dots, repeated points and points off the square (clipped at the canvas' edge), in both kinds of image."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for path in sorted(shared_quickdraw.glob("*.ndjson")):
+        for d in read_drawings(path.stem, 2):
+            strokes = simplify(d["drawing"])
+            cases += [strokes, simplify(d["drawing"][: max(1, len(d["drawing"]) // 2)])]
+            cases.append([s * rng.uniform(0.3, 1.0) + rng.uniform(0, 1, s.shape) for s in strokes])
+    for i in range(1500):
+        strokes = [rng.uniform(*((-80, 340) if i % 2 else (0, 255)), (int(rng.integers(1, 8)), 2)) for _ in range(3)]
+        strokes[0][-1] = strokes[0][0]
+        cases.append([np.round(s) for s in strokes] if i % 3 == 0 else strokes)
+    differ = [
+        i
+        for i, strokes in enumerate(cases)
+        for channels in (1, CHANNELS)
+        if not np.array_equal(rasterize(strokes, channels), pillow_rasterize(strokes, channels))
+    ]
+    assert len(cases) > 3500 and differ == []
 
 
 def test_stroke_order_channels_come_from_the_same_pass(drawings):

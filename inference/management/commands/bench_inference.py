@@ -52,6 +52,10 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"live path, raw   median {r['raw_median_ms']:.3f} ms  p99 {r['raw_p99_ms']:.3f} ms")
         self.stdout.write(
+            f"live path alone median {r['alone_median_ms']:.3f} ms  p99 {r['alone_p99_ms']:.3f} ms  "
+            f"raw median {r['alone_raw_median_ms']:.3f} ms  (guess after guess, nothing in between)"
+        )
+        self.stdout.write(
             f"tutorial path   median {r['tutorial_median_ms']:.3f} ms  p99 {r['tutorial_p99_ms']:.3f} ms  "
             f"{r['tutorial_per_s']:.0f}/s  ratio {r['ratio']:.1f}x  top-1 agreement {r['top1_agreement']:.2f}"
         )
