@@ -58,6 +58,8 @@ _SIDE_FAR = math.floor((_WIDTH - 1) / 2.0 + 0.5)
 _SIDE_NEAR = math.ceil((_WIDTH - 1) / 2.0 - 0.5)
 
 _F32_HALF = np.float32(0.5)
+# Points beyond this (simplified strokes span 0-255) would overflow the canvas' integer pixels; NaN is refused too.
+_COORDINATE_LIMIT = 1e6
 
 
 @njit(cache=True)
@@ -285,9 +287,11 @@ def _rasterize_kernel(points, ends, channels):  # pragma: no cover - compiled
         start = ends[s]
     if strokes == 0:
         return out
-    lo_x, lo_y = points[:, 0].min(), points[:, 1].min()
-    shift_x = canvas_shift(lo_x, points[:, 0].max())
-    shift_y = canvas_shift(lo_y, points[:, 1].max())
+    lo_x, lo_y, hi_x, hi_y = points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()
+    limit = _COORDINATE_LIMIT
+    if not (lo_x >= -limit and lo_y >= -limit and hi_x <= limit and hi_y <= limit):  # NaN fails too
+        raise ValueError("stroke coordinates must be finite numbers within +-1e6")
+    shift_x, shift_y = canvas_shift(lo_x, hi_x), canvas_shift(lo_y, hi_y)
     canvas = np.zeros((channels, CANVAS_SIZE, CANVAS_SIZE), np.uint8)  # a plane per channel: rows are runs
     fill = np.empty(channels, np.uint8)
     vx, vy, table = np.empty(4, np.int64), np.empty(4, np.int64), np.empty(4, np.int64)

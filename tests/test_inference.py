@@ -293,6 +293,9 @@ def test_stroke_order_channels_come_from_the_same_pass(drawings):
     assert rasterize([], CHANNELS).shape == (SIZE, SIZE, CHANNELS)
     with pytest.raises(ValueError):
         rasterize([left], 2)
+    for bad in ([[np.nan, 0.0]], [[0.0, np.nan]], [[1.0, 1.0], [5.0, np.inf]], [[-1e300, 0.0]]):
+        with pytest.raises(ValueError, match="finite"):  # refused, not drawn as overflowed pixels
+            rasterize([left, np.array(bad)], CHANNELS)
 
 
 def test_the_shipped_model_reads_stroke_order_and_refuses_ink_alone(drawings):
