@@ -56,6 +56,9 @@ class StrokeError(ValueError):
     """A drawing that cannot be read as strokes."""
 
 
+TOO_FAR = "the drawing spans too far to be scaled"
+
+
 def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
     """The strokes' x and y, one stroke after the other, as a (2, n) array of finite floats, and each one's count.
 
@@ -71,16 +74,15 @@ def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
             sx, sy = stroke[0], stroke[1]
             if len(sx) != len(sy):
                 raise StrokeError("a stroke's x and y lists differ in length")
-            xs.extend(sx)
-            ys.extend(sy)
+            xs += sx
+            ys += sy
             counts.append(len(sx))
-        xy = np.array((xs, ys), dtype=np.float64)
+        xs += ys  # one flat conversion: cheaper than NumPy's shape discovery over two lists
+        xy = np.fromiter(xs, np.float64, len(xs)).reshape(2, -1)
     except StrokeError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise StrokeError("coordinates must be numbers") from exc
-    if xy.ndim != 2:
-        raise StrokeError("coordinates must be numbers")
     if not np.isfinite(xy).all():  # NaN slips through min and max
         raise StrokeError("coordinates must be finite numbers")
     return xy, counts
@@ -94,13 +96,22 @@ def _ends(counts: list[int]) -> np.ndarray:
 Box = list[float]  # min x, min y, max x, max y
 
 
+@njit("float64(float64, float64, float64, float64)", cache=True)
+def _scale(lox, loy, hix, hiy):  # pragma: no cover - compiled
+    """Step 2's scale for a drawing spanning (lox, loy)-(hix, hiy); NaN when it spans too far to be scaled."""
+    extent = max(hix - lox, hiy - loy)
+    if not math.isfinite(extent):
+        return math.nan
+    return SPAN / extent if extent > 0 else 1.0
+
+
 def _alignment(boxes: list[Box]) -> tuple[float, float, float]:
     """Steps 1-2 for strokes with these boxes: the drawing's left, top and scale."""
     lox, loy = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    extent = max(max(b[2] for b in boxes) - lox, max(b[3] for b in boxes) - loy)
-    if not math.isfinite(extent):
-        raise StrokeError("the drawing spans too far to be scaled")
-    return lox, loy, SPAN / extent if extent > 0 else 1.0
+    scale = _scale(lox, loy, max(b[2] for b in boxes), max(b[3] for b in boxes))
+    if math.isnan(scale):
+        raise StrokeError(TOO_FAR)
+    return lox, loy, scale
 
 
 @njit("float64[:, :](float64[:], float64[:], int64[:])", cache=True)
@@ -222,10 +233,25 @@ def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: 
     return out[:total], counts
 
 
-def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, float, float]) -> list[np.ndarray]:
-    """Steps 1-4 for read strokes (see `_read` and `_ends`) of a drawing aligned by `alignment`: an (n, 2) array
-    for each, (0, 2) for a stroke without points."""
-    points, kept = _simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON)
+@njit(
+    "Tuple((float64[:, :], int64[:], boolean))(float64[:], float64[:], int64[:], float64, float64)",
+    cache=True,
+)
+def _simplify_drawing_kernel(x, y, ends, spacing, epsilon):  # pragma: no cover - compiled
+    """`_simplify_kernel` for a whole drawing, aligned by all its points (`_alignment`'s steps 1-2 on the same
+    numbers: the least of the strokes' minima is the least point). False, and nothing simplified, when the
+    drawing spans too far to be scaled. One call instead of boxes, alignment and kernel: the live path runs
+    after other work has left the caches cold, where every extra call costs several times its warm price."""
+    lox, loy = x.min(), y.min()
+    scale = _scale(lox, loy, x.max(), y.max())
+    if math.isnan(scale):
+        return np.empty((0, 2)), np.zeros(ends.shape[0], np.int64), False
+    points, counts = _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon)
+    return points, counts, True
+
+
+def _pieces(points: np.ndarray, kept: np.ndarray) -> list[np.ndarray]:
+    """The kernel's points, one (n, 2) array for each stroke that `kept` counts."""
     pieces = []
     at = 0
     for n in kept.tolist():
@@ -234,14 +260,21 @@ def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, flo
     return pieces
 
 
+def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, float, float]) -> list[np.ndarray]:
+    """Steps 1-4 for read strokes (see `_read` and `_ends`) of a drawing aligned by `alignment`: an (n, 2) array
+    for each, (0, 2) for a stroke without points."""
+    return _pieces(*_simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON))
+
+
 def simplify(drawing: Drawing) -> list[np.ndarray]:
     """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per non-empty stroke, 0-255."""
     xy, counts = _read(drawing)
     if not xy.shape[1]:
         return []
-    ends = _ends(counts)
-    boxes = [box for box, n in zip(_boxes_kernel(xy[0], xy[1], ends).tolist(), counts, strict=True) if n]
-    return [points for points in _simplify_read(xy, ends, _alignment(boxes)) if len(points)]
+    points, kept, scaled = _simplify_drawing_kernel(xy[0], xy[1], _ends(counts), RESAMPLE_SPACING, RDP_EPSILON)
+    if not scaled:
+        raise StrokeError(TOO_FAR)
+    return [piece for piece in _pieces(points, kept) if len(piece)]
 
 
 class GrowingDrawing:
