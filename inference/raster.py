@@ -36,6 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from inference.strokes import SimplifiedDrawing
+
 SIZE = 28
 MARGIN = 2
 LINE_WIDTH_256 = 16.0
@@ -343,10 +345,14 @@ def rasterize(strokes: Sequence[np.ndarray], channels: int = 1) -> np.ndarray:
     """
     if channels not in (1, CHANNELS):
         raise ValueError(f"channels must be 1 or {CHANNELS}, not {channels}")
-    if strokes:
-        points = np.concatenate(strokes).astype(np.float64, copy=False).reshape(-1, 2)
+    # simplify's strokes are views of one array: nothing to join (with caches cold, joining them again
+    # cost as much as drawing them).
+    if isinstance(strokes, SimplifiedDrawing):
+        points, ends = strokes.points, strokes.ends
+    elif strokes:
+        points = np.ascontiguousarray(np.concatenate(strokes), dtype=np.float64).reshape(-1, 2)
         ends = np.cumsum([len(stroke) for stroke in strokes], dtype=np.int64)
     else:
         points, ends = np.zeros((0, 2)), np.zeros(0, np.int64)
-    image = _rasterize_kernel(np.ascontiguousarray(points), ends, channels)
+    image = _rasterize_kernel(points, ends, channels)
     return image[..., 0] if channels == 1 else image

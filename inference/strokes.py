@@ -239,15 +239,15 @@ def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: 
 )
 def _simplify_drawing_kernel(x, y, ends, spacing, epsilon):  # pragma: no cover - compiled
     """`_simplify_kernel` for a whole drawing, aligned by all its points (`_alignment`'s steps 1-2 on the same
-    numbers: the least of the strokes' minima is the least point). False, and nothing simplified, when the
-    drawing spans too far to be scaled. One call instead of boxes, alignment and kernel: the live path runs
+    numbers: the least of the strokes' minima is the least point); where each stroke's kept points end instead
+    of their counts. False, and nothing simplified, when the drawing spans too far to be scaled. One call instead of boxes, alignment and kernel: the live path runs
     after other work has left the caches cold, where every extra call costs several times its warm price."""
     lox, loy = x.min(), y.min()
     scale = _scale(lox, loy, x.max(), y.max())
     if math.isnan(scale):
         return np.empty((0, 2)), np.zeros(ends.shape[0], np.int64), False
     points, counts = _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon)
-    return points, counts, True
+    return points, np.cumsum(counts), True
 
 
 def _pieces(points: np.ndarray, kept: np.ndarray) -> list[np.ndarray]:
@@ -266,15 +266,32 @@ def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, flo
     return _pieces(*_simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON))
 
 
-def simplify(drawing: Drawing) -> list[np.ndarray]:
+class SimplifiedDrawing(tuple):
+    """What `simplify` returns: the strokes, one (n, 2) array each, in a tuple that also keeps the one array
+    they are views of (`points`) and where each stroke ends in it (`ends`; a stroke that kept no points repeats
+    the end before it), so that the rasterizer reads the drawing as it is instead of joining the strokes again.
+    A tuple, so the strokes it holds cannot drift from `points` and `ends`."""
+
+    points: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, points: np.ndarray, ends: np.ndarray) -> SimplifiedDrawing:
+        bounds = ends.tolist()
+        drawing = cls(points[start:end] for start, end in zip([0, *bounds], bounds, strict=False) if end > start)
+        drawing.points, drawing.ends = points, ends
+        return drawing
+
+
+def simplify(drawing: Drawing) -> SimplifiedDrawing:
     """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per non-empty stroke, 0-255."""
     xy, counts = _read(drawing)
     if not xy.shape[1]:
-        return []
-    points, kept, scaled = _simplify_drawing_kernel(xy[0], xy[1], _ends(counts), RESAMPLE_SPACING, RDP_EPSILON)
+        return SimplifiedDrawing.of(np.zeros((0, 2)), np.zeros(0, np.int64))
+    points, ends, scaled = _simplify_drawing_kernel(xy[0], xy[1], _ends(counts), RESAMPLE_SPACING, RDP_EPSILON)
     if not scaled:
         raise StrokeError(TOO_FAR)
-    return [piece for piece in _pieces(points, kept) if len(piece)]
+    return SimplifiedDrawing.of(points, ends)
 
 
 class GrowingDrawing:

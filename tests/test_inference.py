@@ -252,14 +252,16 @@ def pillow_rasterize(strokes, channels):
 
 
 def test_the_compiled_rasterizer_draws_pillows_pictures_to_the_bit(shared_quickdraw):
-    """Two drawings of every category (as stored, their first half, moved off the integer grid), and random strokes
-    with dots, repeated points and points off the square (clipped at the canvas' edge), in both kinds of image."""
+    """Two drawings of every category (as stored, their first half, with a stroke without points, moved off the
+    integer grid), and random strokes with dots, repeated points and points off the square (clipped at the
+    canvas' edge), in both kinds of image; simplify's own result (read as it is) and plain lists of strokes."""
     rng = np.random.default_rng(5)
     cases = []
     for path in sorted(shared_quickdraw.glob("*.ndjson")):
         for d in read_drawings(path.stem, 2):
             strokes = simplify(d["drawing"])
             cases += [strokes, simplify(d["drawing"][: max(1, len(d["drawing"]) // 2)])]
+            cases.append(simplify([d["drawing"][0], [[], []], *d["drawing"][1:]]))  # a stroke without points
             cases.append([s * rng.uniform(0.3, 1.0) + rng.uniform(0, 1, s.shape) for s in strokes])
     for i in range(1500):
         strokes = [rng.uniform(*((-80, 340) if i % 2 else (0, 255)), (int(rng.integers(1, 8)), 2)) for _ in range(3)]
@@ -271,7 +273,7 @@ def test_the_compiled_rasterizer_draws_pillows_pictures_to_the_bit(shared_quickd
         for channels in (1, CHANNELS)
         if not np.array_equal(rasterize(strokes, channels), pillow_rasterize(strokes, channels))
     ]
-    assert len(cases) > 3500 and differ == []
+    assert len(cases) > 4000 and differ == []
 
 
 def test_stroke_order_channels_come_from_the_same_pass(drawings):
