@@ -134,13 +134,14 @@ def _boxes_kernel(x, y, ends):  # pragma: no cover - compiled
 def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: no cover - compiled
     """Steps 1-4 for the strokes x[ends[s-1]:ends[s]], y[...] of a drawing aligned by (lox, loy, scale).
 
-    Returns the kept points of every stroke, one after the other, and how many each stroke kept."""
+    Returns the kept points of every stroke, one after the other, and where each stroke's kept points end."""
     out = np.empty((2 * x.shape[0] + 2 * ends.shape[0], 2))  # at most every candidate of every stroke
-    counts = np.zeros(ends.shape[0], np.int64)
+    kept_ends = np.zeros(ends.shape[0], np.int64)
     total = 0
     start = 0
     for s in range(ends.shape[0]):
         stop = ends[s]
+        kept_ends[s] = total
         if stop == start:
             continue  # a stroke without points keeps none
         # 1-2, dropping points that repeat the previous one; the arc length of each point kept.
@@ -229,8 +230,8 @@ def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: 
                 out[total, 0], out[total, 1] = rx, ry
                 total += 1
                 kept += 1
-        counts[s] = kept
-    return out[:total], counts
+        kept_ends[s] = total
+    return out[:total], kept_ends
 
 
 @njit(
@@ -239,31 +240,34 @@ def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: 
 )
 def _simplify_drawing_kernel(x, y, ends, spacing, epsilon):  # pragma: no cover - compiled
     """`_simplify_kernel` for a whole drawing, aligned by all its points (`_alignment`'s steps 1-2 on the same
-    numbers: the least of the strokes' minima is the least point); where each stroke's kept points end instead
-    of their counts. False, and nothing simplified, when the drawing spans too far to be scaled. One call instead of boxes, alignment and kernel: the live path runs
+    numbers: the least of the strokes' minima is the least point). False, and nothing simplified, when the
+    drawing spans too far to be scaled. One call instead of boxes, alignment and kernel: the live path runs
     after other work has left the caches cold, where every extra call costs several times its warm price."""
     lox, loy = x.min(), y.min()
     scale = _scale(lox, loy, x.max(), y.max())
     if math.isnan(scale):
         return np.empty((0, 2)), np.zeros(ends.shape[0], np.int64), False
-    points, counts = _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon)
-    return points, np.cumsum(counts), True
+    points, kept_ends = _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon)
+    return points, kept_ends, True
 
 
-def _pieces(points: np.ndarray, kept: np.ndarray) -> list[np.ndarray]:
-    """The kernel's points, one (n, 2) array for each stroke that `kept` counts."""
-    pieces = []
-    at = 0
-    for n in kept.tolist():
-        pieces.append(points[at : at + n])
-        at += n
-    return pieces
+def _stroke_views(points: np.ndarray, ends: np.ndarray, *, empty: bool) -> list[np.ndarray]:
+    """The kernel's points as one (n, 2) view for each stroke (`ends`: where each one's points end); a stroke
+    that kept no points gets a (0, 2) one only with `empty`."""
+    views = []
+    start = 0
+    for stop in ends.tolist():
+        if stop > start or empty:
+            views.append(points[start:stop])
+        start = stop
+    return views
 
 
 def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, float, float]) -> list[np.ndarray]:
     """Steps 1-4 for read strokes (see `_read` and `_ends`) of a drawing aligned by `alignment`: an (n, 2) array
     for each, (0, 2) for a stroke without points."""
-    return _pieces(*_simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON))
+    points, kept_ends = _simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON)
+    return _stroke_views(points, kept_ends, empty=True)
 
 
 class SimplifiedDrawing(tuple):
@@ -277,8 +281,7 @@ class SimplifiedDrawing(tuple):
 
     @classmethod
     def of(cls, points: np.ndarray, ends: np.ndarray) -> SimplifiedDrawing:
-        bounds = ends.tolist()
-        drawing = cls(points[start:end] for start, end in zip([0, *bounds], bounds, strict=False) if end > start)
+        drawing = cls(_stroke_views(points, ends, empty=False))
         drawing.points, drawing.ends = points, ends
         return drawing
 
