@@ -74,10 +74,10 @@ def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
             sx, sy = stroke[0], stroke[1]
             if len(sx) != len(sy):
                 raise StrokeError("a stroke's x and y lists differ in length")
-            xs += sx
-            ys += sy
+            xs.extend(sx)  # not +=: with a NumPy array on the right that would be NumPy's addition
+            ys.extend(sy)
             counts.append(len(sx))
-        xs += ys  # one flat conversion: cheaper than NumPy's shape discovery over two lists
+        xs.extend(ys)  # one flat conversion: cheaper than NumPy's shape discovery over two lists
         xy = np.fromiter(xs, np.float64, len(xs)).reshape(2, -1)
     except StrokeError:
         raise

@@ -113,6 +113,11 @@ def test_fast_simplify_matches_the_published_recipe(shared_quickdraw):
                 checked += 1
     # Ties between equally distant points may break differently; nearly all must be identical.
     assert checked == len(files) * 10 * 4 and same >= 0.95 * checked
+    for d in [json.loads(line)["drawing"] for line in files[0].read_text().splitlines()[:10]]:
+        # Strokes as NumPy arrays (training's augmented drawings come so) read as the same numbers in lists.
+        as_arrays = [[np.asarray(xs, float), np.asarray(ys, float)] for xs, ys in d]
+        assert all(np.array_equal(a, b) for a, b in zip(simplify(as_arrays), simplify(d), strict=True))
+        assert all(np.array_equal(a, b) for a, b in zip(GrowingDrawing().simplify(as_arrays), simplify(d), strict=True))
     huge = [[[1e308, 1.7e308], [0.0, 1.0]]]  # finite coordinates whose extent is near overflow: still readable
     assert [p.tolist() for p in simplify(huge)] == [[[0.0, 0.0], [255.0, 0.0]]]
 
