@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from inference.strokes import SimplifiedDrawing
+from inference.strokes import SimplifiedDrawing, stroke_ends
 
 SIZE = 28
 MARGIN = 2
@@ -351,7 +351,7 @@ def rasterize(strokes: Sequence[np.ndarray], channels: int = 1) -> np.ndarray:
         points, ends = strokes.points, strokes.ends
     elif strokes:
         points = np.ascontiguousarray(np.concatenate(strokes), dtype=np.float64).reshape(-1, 2)
-        ends = np.cumsum([len(stroke) for stroke in strokes], dtype=np.int64)
+        ends = stroke_ends([len(stroke) for stroke in strokes])
     else:
         points, ends = np.zeros((0, 2)), np.zeros(0, np.int64)
     image = _rasterize_kernel(points, ends, channels)

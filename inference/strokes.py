@@ -88,8 +88,8 @@ def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
     return xy, counts
 
 
-def _ends(counts: list[int]) -> np.ndarray:
-    """Where each stroke's points end in the read arrays."""
+def stroke_ends(counts: Sequence[int]) -> np.ndarray:
+    """Where each stroke's points end when the strokes' points are joined in one array (counts: points per stroke)."""
     return np.fromiter(accumulate(counts), np.int64, len(counts))
 
 
@@ -264,7 +264,7 @@ def _stroke_views(points: np.ndarray, ends: np.ndarray, *, empty: bool) -> list[
 
 
 def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, float, float]) -> list[np.ndarray]:
-    """Steps 1-4 for read strokes (see `_read` and `_ends`) of a drawing aligned by `alignment`: an (n, 2) array
+    """Steps 1-4 for read strokes (see `_read` and `stroke_ends`) of a drawing aligned by `alignment`: an (n, 2) array
     for each, (0, 2) for a stroke without points."""
     points, kept_ends = _simplify_kernel(xy[0], xy[1], ends, *alignment, RESAMPLE_SPACING, RDP_EPSILON)
     return _stroke_views(points, kept_ends, empty=True)
@@ -291,7 +291,7 @@ def simplify(drawing: Drawing) -> SimplifiedDrawing:
     xy, counts = _read(drawing)
     if not xy.shape[1]:
         return SimplifiedDrawing.of(np.zeros((0, 2)), np.zeros(0, np.int64))
-    points, ends, scaled = _simplify_drawing_kernel(xy[0], xy[1], _ends(counts), RESAMPLE_SPACING, RDP_EPSILON)
+    points, ends, scaled = _simplify_drawing_kernel(xy[0], xy[1], stroke_ends(counts), RESAMPLE_SPACING, RDP_EPSILON)
     if not scaled:
         raise StrokeError(TOO_FAR)
     return SimplifiedDrawing.of(points, ends)
@@ -328,7 +328,7 @@ class GrowingDrawing:
                 break
             kept += 1
         xy, counts = _read(drawing[kept:])  # may raise: nothing has changed yet
-        ends = _ends(counts)
+        ends = stroke_ends(counts)
         fresh = _boxes_kernel(xy[0], xy[1], ends).tolist()
         boxes = self._boxes[:kept] + [box if n else None for box, n in zip(fresh, counts, strict=True)]
         present = [box for box in boxes if box is not None]
@@ -336,7 +336,7 @@ class GrowingDrawing:
         read = self._read[:kept] + [xy[:, end - n : end] for end, n in zip(ends.tolist(), counts, strict=True)]
         if alignment != self._alignment and kept:  # every stroke again
             kept = 0
-            xy, ends = np.concatenate(read, axis=1), _ends([r.shape[1] for r in read])
+            xy, ends = np.concatenate(read, axis=1), stroke_ends([r.shape[1] for r in read])
         out = self._out[:kept]
         if alignment is not None:
             out += _simplify_read(xy, ends, alignment)
