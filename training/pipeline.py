@@ -26,6 +26,7 @@ import numpy as np
 
 from inference.evaluation import metrics_from_probs
 from inference.model_store import LABELS_FILE, MODEL_FILE, write_labels
+from inference.serving import check_settings, mirror_mean, unsure, with_serving_settings
 from inference.strokes import first_half
 from training.data import (
     DataSpec,
@@ -81,6 +82,9 @@ class TrainConfig:
     # what one without teachers does), instead of for every augmented view and prefix.
     teacher_once: bool = False
     mirror_average: bool = False
+    # Instead of the mirror average in the file: the file holds the network alone and asks to be served with the
+    # mirror image's answer averaged in only when the drawing's top probability is below this (inference.serving).
+    mirror_below: float | None = None
     # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
     # images are the same whatever the number; only the speed changes.
     data_workers: int | None = None
@@ -93,9 +97,9 @@ CHECKPOINT_STATE = "training_metadata.json"
 # The settings a checkpoint was made with, so that a run with other settings is refused rather than resumed.
 CHECKPOINT_RECIPE = "recipe.json"
 # Settings a resumed run may change: the number of render processes changes only the speed, never the images;
-# the mirror average changes only the exported file's graph, not the network trained (a finished run can be
-# resumed to export its best epoch again, with or without it).
-RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average"})
+# the mirror average and mirror_below change only the exported file, not the network trained (a finished run can
+# be resumed to export its best epoch again, with or without them).
+RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average", "mirror_below"})
 # The teachers' answers (--teacher-once), kept beside the checkpoint for a resumed run.
 TEACHER_ANSWERS = "teacher_answers.npz"
 HISTORY_FILE = "history.csv"
@@ -285,6 +289,13 @@ def _teacher_answers(
     return answers
 
 
+def check_mirror(config: TrainConfig) -> None:
+    """A ValueError for mirror settings that contradict each other or cannot be served."""
+    if config.mirror_average and config.mirror_below is not None:
+        raise ValueError("the mirror average in the file and mirror_below exclude each other: choose one")
+    check_settings({"mirror_below": config.mirror_below})
+
+
 def run_training(
     source: DrawingSource,
     config: TrainConfig,
@@ -300,6 +311,7 @@ def run_training(
     import keras
     import tensorflow as tf
 
+    check_mirror(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     gpus = tf.config.list_physical_devices("GPU")
@@ -403,6 +415,8 @@ def run_training(
     if config.mirror_average:
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
+    if config.mirror_below is not None:
+        model_bytes = with_serving_settings(model_bytes, {"mirror_below": config.mirror_below})
     (out_dir / MODEL_FILE).write_bytes(model_bytes)
     write_labels(out_dir / LABELS_FILE, categories)
 
@@ -412,6 +426,10 @@ def run_training(
         if len(y_val)
         else np.zeros((0, len(categories)))
     )
+    again = unsure(keras_probs, config.mirror_below)  # served as the file asks: the mirror too where unsure
+    if again.any():
+        mirrored = model.predict(x_val[again][:, :, ::-1].astype(np.float32) / 255.0, verbose=0)
+        keras_probs[again] = mirror_mean(keras_probs[again], mirrored)
     lite_probs = predict_tflite(model_bytes, x_val, progress)
     agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
     metrics = metrics_from_probs(lite_probs, y_val)

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from training.job_services import parse_categories
 from training.model import PRECISIONS
-from training.pipeline import CheckpointMismatch, TrainConfig
+from training.pipeline import CheckpointMismatch, TrainConfig, check_mirror
 
 
 class Command(BaseCommand):
@@ -88,6 +88,14 @@ class Command(BaseCommand):
             "--mirror-average", action="store_true", help="export the mean of the answers for the image and its mirror"
         )
         parser.add_argument(
+            "--mirror-below",
+            type=float,
+            default=None,
+            metavar="P",
+            help="export the network alone, served with its mirror image's answer averaged in only for drawings "
+            "whose top probability is below P (most drawings then cost one view instead of two)",
+        )
+        parser.add_argument(
             "--data-workers",
             type=int,
             default=None,
@@ -132,6 +140,10 @@ class Command(BaseCommand):
             raise CommandError("--data-workers must be 0 or more")
         if (opts["teacher_once"] or opts["teacher_mirror"]) and not opts["teacher"]:
             raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
+        try:
+            check_mirror(TrainConfig(mirror_average=opts["mirror_average"], mirror_below=opts["mirror_below"]))
+        except ValueError as exc:
+            raise CommandError(f"--mirror-average / --mirror-below: {exc}") from exc
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
         try:
@@ -195,6 +207,7 @@ class Command(BaseCommand):
             teacher_mirror=opts["teacher_mirror"],
             teacher_once=opts["teacher_once"],
             mirror_average=opts["mirror_average"],
+            mirror_below=opts["mirror_below"],
             data_workers=opts["data_workers"],
             precision=opts["precision"],
         )

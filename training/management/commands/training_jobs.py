@@ -18,6 +18,9 @@ from django.core.management.base import BaseCommand, CommandError
 from training.job_services import (
     IMAGE_KINDS,
     JOB_RECIPE,
+    MIRROR_BELOW,
+    MIRROR_MODES,
+    RECIPE_MIRROR,
     SOURCE_KINDS,
     JobSettingsError,
     clean_job_settings,
@@ -60,11 +63,18 @@ class Command(BaseCommand):
             help=f"share of unfinished-drawing examples (default: {JOB_RECIPE['partial_rate']}, the shipped model's)",
         )
         start.add_argument(
+            "--mirror",
+            choices=list(MIRROR_MODES),
+            default=None,
+            help="when the model asks its mirror image too: unsure (only for drawings it is less than "
+            f"{MIRROR_BELOW:.0%} sure of), always (averaged in the file) or never (default: {RECIPE_MIRROR}, "
+            "the shipped model's)",
+        )
+        start.add_argument(
             "--mirror-average",
             action=argparse.BooleanOptionalAction,
             default=None,
-            help="the model file averages its answers for the drawing and its mirror image "
-            f"(default: {'yes' if JOB_RECIPE['mirror_average'] else 'no'}, the shipped model's)",
+            help="the older spelling of --mirror always (--no-mirror-average: --mirror never)",
         )
         start.add_argument("--name", default="")
         start.add_argument("--wait", action="store_true", help="print progress until the job ends")
@@ -83,6 +93,11 @@ class Command(BaseCommand):
 
         action = opts["action"]
         if action == "start":
+            mirror = opts["mirror"]
+            if opts["mirror_average"] is not None:
+                if mirror is not None:
+                    raise CommandError("give --mirror or --mirror-average, not both")
+                mirror = "always" if opts["mirror_average"] else "never"
             try:
                 job_settings = clean_job_settings(
                     sources=opts["source"] or ["folder"],
@@ -94,7 +109,7 @@ class Command(BaseCommand):
                     name=opts["name"],
                     channels=opts["channels"],
                     partial_rate=opts["partial_rate"],
-                    mirror_average=opts["mirror_average"],
+                    mirror=mirror,
                 )
             except JobSettingsError as exc:
                 raise CommandError(str(exc)) from exc

@@ -1,0 +1,97 @@
+"""A model file's serving settings: kept in the file, and a second view for the drawings the model is unsure of."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+
+from inference.classifier import Classifier, ModelFileError
+from inference.raster import CHANNELS, rasterize
+from inference.serving import (
+    METADATA_NAME,
+    TFLITE_IDENTIFIER,
+    ServingSettingsError,
+    read_serving_settings,
+    with_serving_settings,
+)
+from inference.strokes import simplify
+from tests.conftest import read_drawings
+from tests.test_inference import SHIPPED
+
+CATEGORIES = ("cat", "airplane", "The Eiffel Tower", "snowflake", "bicycle", "apple", "moon", "hand")
+
+
+def labels() -> list[str]:
+    return [x for x in (SHIPPED / "labels.txt").read_text().splitlines() if x]
+
+
+def served(tmp_path: Path, name: str, settings: dict) -> Classifier:
+    """The shipped network in a file carrying `settings` (none: served as one view)."""
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(with_serving_settings((SHIPPED / "model.tflite").read_bytes(), settings))
+    return Classifier(path, labels())
+
+
+@pytest.fixture(scope="module")
+def images() -> list[np.ndarray]:
+    drawings = [d["drawing"] for c in CATEGORIES for d in read_drawings(c, 5)]
+    images = [rasterize(simplify(d), CHANNELS) for d in drawings]
+    return images + [rasterize(simplify(d[: max(1, len(d) // 3)]), CHANNELS) for d in drawings]  # unfinished ones
+
+
+def test_the_settings_live_in_the_file_and_leave_the_network_as_it_was(tmp_path, images):
+    shipped = (SHIPPED / "model.tflite").read_bytes()
+    marked = with_serving_settings(shipped, {"mirror_below": 0.3})
+    assert read_serving_settings(marked) == {"mirror_below": 0.3}
+    assert read_serving_settings(with_serving_settings(marked, {"mirror_below": 0.6})) == {"mirror_below": 0.6}
+    plain = with_serving_settings(marked, {})
+    assert read_serving_settings(plain) == {}
+    (tmp_path / "plain.tflite").write_bytes(plain)
+    one = Classifier(tmp_path / "plain.tflite", labels())
+    assert one.mirror_below is None
+    never = served(tmp_path, "never", {"mirror_below": 1e-9})  # every drawing is surer than that: one view
+    for image in images[:10]:
+        np.testing.assert_array_equal(never.probabilities(image), one.probabilities(image))
+    for bad in ({"mirror_below": 0}, {"mirror_below": 1.5}, {"mirror_below": float("nan")}, {"colour": 1}):
+        with pytest.raises(ServingSettingsError):
+            with_serving_settings(shipped, bad)
+
+
+def test_an_unsure_drawing_gets_the_mean_of_it_and_its_mirror_and_a_sure_one_its_own_answer(tmp_path, images):
+    one = served(tmp_path, "one", {})
+    threshold = float(np.median([one.probabilities(image).max() for image in images]))
+    adaptive = served(tmp_path, "adaptive", {"mirror_below": threshold})
+    assert adaptive.mirror_below == threshold
+    mirrored = 0
+    for image in images:
+        own = one.probabilities(image)
+        mean = (own + one.probabilities(image[:, ::-1])) / 2
+        expected = mean if own.max() < threshold else own
+        mirrored += own.max() < threshold
+        np.testing.assert_allclose(adaptive.probabilities(image), expected, rtol=0, atol=1e-7)
+    assert 0 < mirrored < len(images), "both kinds of drawing were asked"
+    # Batched, the same answers row by row (a batch of the unsure ones is asked again, mirrored).
+    np.testing.assert_allclose(
+        adaptive.probabilities_many(images), np.stack([adaptive.probabilities(i) for i in images]), atol=1e-6
+    )
+
+
+def test_a_file_with_settings_that_make_no_sense_is_refused_at_load(tmp_path):
+    """A file written by something other than with_serving_settings (which refuses such settings)."""
+    plain = with_serving_settings((SHIPPED / "model.tflite").read_bytes(), {})
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(plain, 0))
+    buffer = schema.BufferT()
+    buffer.data = list(b'{"mirror_below": 7}')
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME.decode(), len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+    (tmp_path / "odd.tflite").write_bytes(bytes(builder.Output()))
+    with pytest.raises(ModelFileError, match="mirror_below"):
+        Classifier(tmp_path / "odd.tflite", labels())
