@@ -52,7 +52,7 @@ class JobSettingsError(ValueError):
 def mirror_settings(mode: str) -> dict:
     """The stored settings of a mirror mode (MIRROR_MODES)."""
     if mode not in MIRROR_MODES:
-        raise JobSettingsError(f"the mirror image is used {' or '.join(MIRROR_MODES)}, not {mode!r}")
+        raise JobSettingsError(f"choose when the mirror image is asked: {', '.join(MIRROR_MODES)} (not {mode!r})")
     return {"mirror_average": mode == "always", "mirror_below": MIRROR_BELOW if mode == "unsure" else None}
 
 
