@@ -71,7 +71,7 @@ migrate: install
 # The command that made the shipped default model (see inference/shipped_model/COMMAND.txt).
 train-default: install-dev
 	$(PY) manage.py train --source ../shared/quickdraw/simplified --epochs 70 --partial-rate 0.4 --patience 12 --channels 3 --dropout 0.1 \
-		--mirror-below 0.45 --export-dir inference/shipped_model --no-register
+		--mirror-below auto --export-dir inference/shipped_model --no-register
 
 bench: install-dev
 	$(PY) manage.py bench_inference --json

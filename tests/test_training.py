@@ -37,6 +37,7 @@ from training.data import (
 )
 from training.distill import TeacherError, Teachers, soft_targets
 from training.early_stopping import STATE_FILE, resumable_early_stopping
+from training.mirror import choose_mirror_below
 from training.model import build_model, float32_copy
 from training.pipeline import TrainConfig, checkpoint_epoch, run_training
 from training.sources import LocalFolderSource, MixedSource, is_validation
@@ -514,6 +515,7 @@ def test_an_export_with_mirror_below_is_served_with_the_mirror_only_for_unsure_d
     config = TrainConfig(categories=CATS, epochs=0, init_from=str(tiny_model), mirror_below=1.0)
     report = run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path)
     assert report["training_settings"]["mirror_below"] == 1.0
+    assert report["metrics"]["mirror_below"] == 1.0 and report["metrics"]["second_view_share"] == 1.0
     assert report["metrics"]["tflite_keras_agreement"] > 0.9, "Keras' answers are combined by the same rule"
     model_bytes = (tmp_path / "model.tflite").read_bytes()
     assert read_serving_settings(model_bytes) == {"mirror_below": 1.0}
@@ -527,11 +529,26 @@ def test_an_export_with_mirror_below_is_served_with_the_mirror_only_for_unsure_d
     np.testing.assert_allclose(served.probabilities(image), (own + mirrored) / 2, atol=1e-7)  # below 1.0: unsure
 
 
+def test_auto_chooses_the_lowest_threshold_that_keeps_the_mirror_averages_answers():
+    own = np.array([[0.9, 0.05, 0.05], [0.35, 0.4, 0.25], [0.3, 0.28, 0.42], [0.5, 0.3, 0.2]])
+    mirrored = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.1, 0.6, 0.3]])
+    labels = np.array([0, 0, 2, 1])
+    # Drawing 1 needs its mirror (wrong alone at 0.40 sure, right averaged), so the threshold must lie above
+    # 0.40; drawing 3 (0.50 sure) is wrong alone and right averaged too, but always averaging gets it right only
+    # from 0.55 up: the lowest threshold that matches always averaging is 0.55.
+    assert choose_mirror_below(own, mirrored, labels) == 0.55
+    assert choose_mirror_below(own[:3], mirrored[:3], labels[:3]) == 0.45
+    assert choose_mirror_below(own[:1], mirrored[:1], labels[:1]) == 0.05, "sure and right: hardly ever the mirror"
+    assert choose_mirror_below(own[:0], mirrored[:0], labels[:0]) == 1.0, "nothing to choose on: always"
+
+
 def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_quickdraw):
     for flags, message in (
         (["--mirror-average", "--mirror-below", "0.5"], "exclude each other"),
+        (["--mirror-average", "--mirror-below", "auto"], "exclude each other"),
         (["--mirror-below", "0"], "a probability above 0"),
         (["--mirror-below", "1.5"], "a probability above 0"),
+        (["--mirror-below", "often"], "a probability or auto"),
     ):
         with pytest.raises(CommandError, match=message):
             call_command("train", "--source", str(shared_quickdraw), "--categories", "cat", "--epochs", "0", *flags)

@@ -30,7 +30,6 @@ from training.job_services import (
     JOB_RECIPE,
     MAX_EPOCHS,
     MAX_PARTIAL_RATE,
-    MIRROR_BELOW,
     MIRROR_MODES,
     NOT_A_DATA_FOLDER,
     RECIPE_MIRROR,
@@ -124,9 +123,9 @@ class TrainJobForm(forms.Form):
         choices=list(MIRROR_MODES.items()),
         empty_value=None,
         initial=RECIPE_MIRROR,
-        help_text="When unsure, as the shipped model: the mirror image is asked only when the AI is less than "
-        f"{MIRROR_BELOW:.0%} sure of the drawing, which gives the accuracy of always averaging (about a point of "
-        "top-1 over the drawing alone) for little more than the time of one view per guess.",
+        help_text="When unsure, as the shipped model: the mirror image is asked only for drawings the AI is less "
+        "sure of than a threshold chosen on the validation split, which keeps the accuracy of always averaging "
+        "(about a point of top-1 over the drawing alone) for little more than the time of one view per guess.",
     )
 
     def __init__(self, *args, **kwargs):

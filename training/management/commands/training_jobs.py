@@ -18,7 +18,6 @@ from django.core.management.base import BaseCommand, CommandError
 from training.job_services import (
     IMAGE_KINDS,
     JOB_RECIPE,
-    MIRROR_BELOW,
     MIRROR_MODES,
     RECIPE_MIRROR,
     SOURCE_KINDS,
@@ -66,9 +65,9 @@ class Command(BaseCommand):
             "--mirror",
             choices=list(MIRROR_MODES),
             default=None,
-            help="when the model asks its mirror image too: unsure (only for drawings it is less than "
-            f"{MIRROR_BELOW:.0%} sure of), always (averaged in the file) or never (default: {RECIPE_MIRROR}, "
-            "the shipped model's)",
+            help="when the model asks its mirror image too: unsure (only for drawings it is less sure of than a "
+            "threshold chosen on the validation split), always (averaged in the file) or never "
+            f"(default: {RECIPE_MIRROR}, the shipped model's)",
         )
         start.add_argument(
             "--mirror-average",

@@ -1,0 +1,48 @@
+"""When a model asks its mirror image too: the threshold `train --mirror-below auto` chooses.
+
+A file exported with `mirror_below` (inference.serving) is served with its
+mirror image's answer averaged in only for drawings whose top probability is
+below the threshold. How sure a network is depends on its recipe (label
+smoothing, for one, makes it less sure), so "auto" chooses the threshold on the
+validation split, from the file's own answers for each drawing and its mirror.
+Light on purpose: job settings name MIRROR_AUTO in web processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from inference.evaluation import metrics_from_probs
+from inference.serving import mirror_mean, unsure
+
+MIRROR_AUTO = "auto"
+# mirror_below "auto": the lowest of these thresholds (the fewest second views) whose answers on the validation
+# split stay within AUTO_TOLERANCE of always averaging, in top-1 and in top-3.
+AUTO_THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(1, 21))
+AUTO_TOLERANCE = 0.001
+
+
+def choose_mirror_below(own: np.ndarray, mirrored: np.ndarray, labels: np.ndarray) -> float:
+    """The lowest threshold of AUTO_THRESHOLDS that keeps top-1 and top-3 within AUTO_TOLERANCE of always
+    averaging, from the probabilities of each validation drawing and of its mirror image (1.0 without any)."""
+    if not len(labels):
+        return AUTO_THRESHOLDS[-1]
+    always = metrics_from_probs(mirror_mean(own, mirrored), labels)
+    for threshold in AUTO_THRESHOLDS:
+        served = np.where(unsure(own, threshold)[:, None], mirror_mean(own, mirrored), own)
+        scores = metrics_from_probs(served, labels)
+        if all(scores[key] >= always[key] - AUTO_TOLERANCE for key in ("top1", "top3")):
+            return threshold
+    return AUTO_THRESHOLDS[-1]
+
+
+def parse_mirror_below(text: str) -> float | str:
+    """`--mirror-below`'s value (an argparse type): a probability, or auto."""
+    if text == MIRROR_AUTO:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a probability or {MIRROR_AUTO}, not {text!r}") from None
