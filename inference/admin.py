@@ -219,6 +219,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
             ("training time", f"{v.metrics['train_seconds']:.0f} s" if "train_seconds" in v.metrics else "–"),
             ("epochs run", v.metrics.get("epochs_run", "–")),
         ]
+        if "mirror_below" in v.metrics:  # served with the mirror image for unsure drawings (inference.serving)
+            extra += [
+                ("mirror image asked below", _pct(v.metrics["mirror_below"])),
+                ("validation drawings asking it", _pct(v.metrics.get("second_view_share"))),
+            ]
         body = format_html_join("", "<tr><th>{}</th><td class='ax-num'>{}</td></tr>", rows + extra)
         return format_html('<table class="ax-table ax-metrics ax-kv">{}</table>', body)
 

@@ -357,10 +357,15 @@ def test_model_page_shows_metrics_data_settings_plots_and_marks_the_live_version
     ):
         assert text in page, text
     assert "confusions.png" not in page, "only plots that exist are shown"
+    assert "mirror image asked below" not in page, "a file served with one view says nothing of a mirror"
     live_page = admin_client.get(
         reverse("admin:inference_modelversion_change", args=[live_version.pk])
     ).content.decode()
     assert "This version serves every room" in live_page and "Activate (make it live)" not in live_page
+    # The shipped model asks the mirror only for drawings it is unsure of: its page says below what, and how often.
+    shipped = live_version.metrics
+    for text in ("mirror image asked below", f"{shipped['mirror_below']:.1%}", f"{shipped['second_view_share']:.1%}"):
+        assert text in live_page, text
 
 
 @pytest.mark.django_db
