@@ -57,13 +57,13 @@ class StrokeError(ValueError):
 
 
 TOO_FAR = "the drawing spans too far to be scaled"
+NOT_FINITE = "coordinates must be finite numbers"
 
 
-def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
-    """The strokes' x and y, one stroke after the other, as a (2, n) array of finite floats, and each one's count.
+def _gather(strokes: Sequence[Stroke]) -> tuple[list, list[int]]:
+    """Every x of the strokes (one stroke after the other), then every y, in one list; and each stroke's count.
 
-    A third list in a stroke (timestamps) is not needed. One conversion for the whole drawing: a NumPy call
-    costs about as much as converting a few dozen numbers."""
+    A third list in a stroke (timestamps) is not needed."""
     xs: list = []
     ys: list = []
     counts: list[int] = []
@@ -77,15 +77,40 @@ def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
             xs.extend(sx)  # not +=: with a NumPy array on the right that would be NumPy's addition
             ys.extend(sy)
             counts.append(len(sx))
-        xs.extend(ys)  # one flat conversion: cheaper than NumPy's shape discovery over two lists
-        xy = np.fromiter(xs, np.float64, len(xs)).reshape(2, -1)
     except StrokeError:
         raise
+    except (TypeError, ValueError) as exc:
+        raise StrokeError("coordinates must be numbers") from exc
+    xs.extend(ys)
+    return xs, counts
+
+
+def _floats(values: list) -> np.ndarray:
+    """One conversion for the whole drawing: a NumPy call costs about as much as converting a few dozen numbers."""
+    try:
+        return np.fromiter(values, np.float64, len(values))
     except (TypeError, ValueError, OverflowError) as exc:
         raise StrokeError("coordinates must be numbers") from exc
+
+
+def _read(strokes: Sequence[Stroke]) -> tuple[np.ndarray, list[int]]:
+    """The strokes' x and y, one stroke after the other, as a (2, n) array of finite floats, and each one's count."""
+    values, counts = _gather(strokes)
+    xy = _floats(values).reshape(2, -1)
     if not np.isfinite(xy).all():  # NaN slips through min and max
-        raise StrokeError("coordinates must be finite numbers")
+        raise StrokeError(NOT_FINITE)
     return xy, counts
+
+
+def _read_packed(strokes: Sequence[Stroke]) -> tuple[np.ndarray, int]:
+    """For `_simplify_drawing_kernel`: the strokes as one float64 array, every x, then every y, then where each
+    stroke's points end (`stroke_ends`, as floats), and the number of points n. Not checked for finiteness
+    (the kernel does it): with caches cold (the live path runs after other work), each NumPy call costs
+    several times its warm price, so the ends travel in the one conversion too."""
+    values, counts = _gather(strokes)
+    n = len(values) // 2
+    values.extend(accumulate(counts))
+    return _floats(values), n
 
 
 def stroke_ends(counts: Sequence[int]) -> np.ndarray:
@@ -234,21 +259,33 @@ def _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon):  # pragma: 
     return out[:total], kept_ends
 
 
-@njit(
-    "Tuple((float64[:, :], int64[:], boolean))(float64[:], float64[:], int64[:], float64, float64)",
-    cache=True,
-)
-def _simplify_drawing_kernel(x, y, ends, spacing, epsilon):  # pragma: no cover - compiled
-    """`_simplify_kernel` for a whole drawing, aligned by all its points (`_alignment`'s steps 1-2 on the same
-    numbers: the least of the strokes' minima is the least point). False, and nothing simplified, when the
-    drawing spans too far to be scaled. One call instead of boxes, alignment and kernel: the live path runs
-    after other work has left the caches cold, where every extra call costs several times its warm price."""
-    lox, loy = x.min(), y.min()
-    scale = _scale(lox, loy, x.max(), y.max())
+# What the whole-drawing kernel says of a drawing it read.
+SIMPLIFIED, SPANS_TOO_FAR, NOT_FINITE_NUMBERS = 0, 1, 2
+
+
+@njit("Tuple((float64[:, :], int64[:], int64))(float64[:], int64, float64, float64)", cache=True)
+def _simplify_drawing_kernel(packed, n, spacing, epsilon):  # pragma: no cover - compiled
+    """`_simplify_kernel` for a whole drawing as `_read_packed` packs it, aligned by all its points (`_alignment`'s
+    steps 1-2 on the same numbers: the least of the strokes' minima is the least point). Returns the kept
+    points, where each stroke's kept points end, and SIMPLIFIED, or SPANS_TOO_FAR or NOT_FINITE_NUMBERS with
+    nothing simplified. One call that also checks the numbers and reads the ends, instead of a NumPy call for
+    each: the live path runs after other work has left the caches cold, where every extra call costs several
+    times its warm price."""
+    x, y = packed[:n], packed[n : 2 * n]
+    ends = packed[2 * n :].astype(np.int64)
+    if n == 0:
+        return np.empty((0, 2)), ends, SIMPLIFIED  # strokes without points, or none: nothing to draw
+    lox, loy, hix, hiy = math.inf, math.inf, -math.inf, -math.inf
+    for i in range(n):
+        xi, yi = x[i], y[i]
+        if not (math.isfinite(xi) and math.isfinite(yi)):
+            return np.empty((0, 2)), np.zeros(ends.shape[0], np.int64), NOT_FINITE_NUMBERS
+        lox, hix, loy, hiy = min(lox, xi), max(hix, xi), min(loy, yi), max(hiy, yi)
+    scale = _scale(lox, loy, hix, hiy)
     if math.isnan(scale):
-        return np.empty((0, 2)), np.zeros(ends.shape[0], np.int64), False
+        return np.empty((0, 2)), np.zeros(ends.shape[0], np.int64), SPANS_TOO_FAR
     points, kept_ends = _simplify_kernel(x, y, ends, lox, loy, scale, spacing, epsilon)
-    return points, kept_ends, True
+    return points, kept_ends, SIMPLIFIED
 
 
 def _stroke_views(points: np.ndarray, ends: np.ndarray, *, empty: bool) -> list[np.ndarray]:
@@ -270,31 +307,57 @@ def _simplify_read(xy: np.ndarray, ends: np.ndarray, alignment: tuple[float, flo
     return _stroke_views(points, kept_ends, empty=True)
 
 
-class SimplifiedDrawing(tuple):
-    """What `simplify` returns: the strokes, one (n, 2) array each, in a tuple that also keeps the one array
+class SimplifiedDrawing(Sequence):
+    """What `simplify` returns: the strokes, one (n, 2) array each, as a read-only sequence over the one array
     they are views of (`points`) and where each stroke ends in it (`ends`; a stroke that kept no points repeats
     the end before it), so that the rasterizer reads the drawing as it is instead of joining the strokes again.
-    A tuple, so the strokes it holds cannot drift from `points` and `ends`."""
+    The strokes' views are made on first use: the live path hands the drawing to the rasterizer and never
+    asks for them (with caches cold, making them cost a tenth of the preprocessing)."""
 
-    points: np.ndarray
-    ends: np.ndarray
+    __slots__ = ("_ends", "_points", "_strokes")
 
-    @classmethod
-    def of(cls, points: np.ndarray, ends: np.ndarray) -> SimplifiedDrawing:
-        drawing = cls(_stroke_views(points, ends, empty=False))
-        drawing.points, drawing.ends = points, ends
-        return drawing
+    def __init__(self, points: np.ndarray, ends: np.ndarray) -> None:
+        self._points, self._ends = points, ends
+        self._strokes: list[np.ndarray] | None = None
+
+    @property
+    def points(self) -> np.ndarray:
+        return self._points
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self._ends
+
+    def _views(self) -> list[np.ndarray]:
+        if self._strokes is None:
+            self._strokes = _stroke_views(self._points, self._ends, empty=False)
+        return self._strokes
+
+    def __len__(self) -> int:
+        return len(self._views())
+
+    def __bool__(self) -> bool:  # every stroke with points keeps at least one
+        return bool(self._points.shape[0])
+
+    def __getitem__(self, index):
+        return self._views()[index]
+
+    def __iter__(self):
+        return iter(self._views())
+
+    def __repr__(self) -> str:
+        return f"SimplifiedDrawing({self._views()!r})"
 
 
 def simplify(drawing: Drawing) -> SimplifiedDrawing:
     """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per non-empty stroke, 0-255."""
-    xy, counts = _read(drawing)
-    if not xy.shape[1]:
-        return SimplifiedDrawing.of(np.zeros((0, 2)), np.zeros(0, np.int64))
-    points, ends, scaled = _simplify_drawing_kernel(xy[0], xy[1], stroke_ends(counts), RESAMPLE_SPACING, RDP_EPSILON)
-    if not scaled:
+    packed, n = _read_packed(drawing)
+    points, ends, outcome = _simplify_drawing_kernel(packed, n, RESAMPLE_SPACING, RDP_EPSILON)
+    if outcome == NOT_FINITE_NUMBERS:
+        raise StrokeError(NOT_FINITE)
+    if outcome == SPANS_TOO_FAR:
         raise StrokeError(TOO_FAR)
-    return SimplifiedDrawing.of(points, ends)
+    return SimplifiedDrawing(points, ends)
 
 
 class GrowingDrawing:

@@ -169,21 +169,36 @@ def test_a_growing_drawing_refuses_unreadable_strokes_and_recovers():
 
 @pytest.mark.parametrize("route", ["whole", "growing"])
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "says"),
     [
-        [[[1.0, float("nan")], [2.0, 3.0]]],
-        [[[1.0, 2.0], [float("inf"), 3.0]]],
-        [[[1.0, "x"], [2.0, 3.0]]],
-        [[[1.0, 2.0], [3.0]]],
-        [[[1.0, 2.0]]],
-        [[[-1.7e308, 1.7e308], [0.0, 1.0]]],  # finite, but its width is not: it cannot be scaled
-        [[[[1.0], [2.0]], [[3.0], [4.0]]]],
-        [[1.0, 2.0]],
+        ([[[1.0, float("nan")], [2.0, 3.0]]], "finite"),
+        ([[[1.0, 2.0], [float("inf"), 3.0]]], "finite"),
+        ([[[0.0, 1.0], [2.0, 3.0]], [[float("-inf")], [3.0]]], "finite"),  # in a later stroke
+        ([[[1.0, "x"], [2.0, 3.0]]], "must be numbers"),
+        ([[[1.0, 2.0], [3.0]]], "differ in length"),
+        ([[[1.0, 2.0]]], "x and y"),
+        ([[[-1.7e308, 1.7e308], [0.0, 1.0]]], "too far"),  # finite, but its width is not: it cannot be scaled
+        ([[[[1.0], [2.0]], [[3.0], [4.0]]]], "must be numbers"),
+        ([[1.0, 2.0]], "must be numbers"),
     ],
 )
-def test_both_routes_refuse_unreadable_strokes(route, bad):
-    with pytest.raises(StrokeError):
+def test_both_routes_refuse_unreadable_strokes(route, bad, says):
+    with pytest.raises(StrokeError, match=says):
         (simplify if route == "whole" else GrowingDrawing().simplify)(bad)
+
+
+def test_simplified_drawing_is_the_sequence_of_its_non_empty_strokes(drawings):
+    d = drawings[0]
+    with_gap = simplify([d[0], [[], []], *d[1:]])  # a stroke without points keeps none and is not listed
+    plain = simplify(d)
+    assert len(with_gap) == len(plain) == len(d) and with_gap
+    assert all(np.array_equal(a, b) for a, b in zip(with_gap, plain, strict=True))
+    assert np.array_equal(with_gap[-1], plain[len(d) - 1]) and np.array_equal(
+        with_gap[0], with_gap.points[: len(with_gap[0])]
+    )
+    assert [len(s) for s in with_gap[1:]] == [len(s) for s in list(plain)[1:]]
+    for empty in (simplify([]), simplify([[[], []], [[], []]])):
+        assert not empty and len(empty) == 0 and list(empty) == []
 
 
 def test_simplify_output_is_the_simplified_format(drawings):
