@@ -224,6 +224,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 ("mirror image asked below", _pct(v.metrics["mirror_below"])),
                 ("validation drawings asking it", _pct(v.metrics.get("second_view_share"))),
             ]
+        if "second_network_bytes" in v.metrics:  # the file also carries a second network, asked with the mirror
+            extra += [
+                ("second network", f"{v.metrics['second_network_bytes'] / 1e6:.2f} MB"),
+                ("second network's top-1 alone", _pct(v.metrics.get("second_network_top1"))),
+            ]
         body = format_html_join("", "<tr><th>{}</th><td class='ax-num'>{}</td></tr>", rows + extra)
         return format_html('<table class="ax-table ax-metrics ax-kv">{}</table>', body)
 

@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from inference.serving import ServingSettingsError, mirror_mean, read_serving_settings, unsure
+from inference.serving import (
+    ServingSettingsError,
+    mirror_mean,
+    read_second_network,
+    read_serving_settings,
+    second_opinion_mean,
+    unsure,
+)
 
 # The batch sizes probabilities_many invokes with: a batch is padded up to the next one, and a larger one
 # goes in slices of the largest (a race room of 8 is one call; past 16 the gain per image is gone).
@@ -41,8 +48,14 @@ class Classifier:
         try:
             self._interpreter = Interpreter(model_path=str(model_path), num_threads=1)
             self._interpreter.allocate_tensors()
-            # How the file asks to be served (inference.serving): a second view for unsure drawings, or not.
-            self.mirror_below: float | None = read_serving_settings(model_path.read_bytes()).get("mirror_below")
+            # How the file asks to be served (inference.serving): a second opinion for unsure drawings, or not.
+            model_bytes = model_path.read_bytes()
+            self.mirror_below: float | None = read_serving_settings(model_bytes).get("mirror_below")
+            self._second_network = read_second_network(model_bytes)
+            self._second = None
+            if self._second_network is not None:
+                self._second = Interpreter(model_content=self._second_network, num_threads=1)
+                self._second.allocate_tensors()
         except (OSError, ValueError, RuntimeError, ServingSettingsError) as exc:
             raise ModelFileError(f"cannot load model {model_path}: {exc}") from exc
         inp = self._interpreter.get_input_details()[0]
@@ -54,12 +67,23 @@ class Classifier:
         n_out = int(out["shape"][-1])
         if n_out != len(labels):
             raise ModelFileError(f"model {model_path} has {n_out} outputs but {len(labels)} labels")
+        if self._second is not None:
+            second_in, second_out = self._second.get_input_details()[0], self._second.get_output_details()[0]
+            if tuple(second_in["shape"]) != self._input_shape or int(second_out["shape"][-1]) != n_out:
+                raise ModelFileError(f"model {model_path}: its second network reads or answers differently")
+            self._second_input_index, self._second_output_index = second_in["index"], second_out["index"]
         self.labels = list(labels)
         self.path = model_path
         self._lock = threading.Lock()
-        # Interpreters resized for a batch, one per size in BATCH_SIZES, made on first use. A resize
-        # re-plans the interpreter's memory, far dearer than an invoke, so each size keeps its own.
-        self._batched: dict[int, Interpreter] = {1: self._interpreter}
+        # Interpreters resized for a batch, one per network and size in BATCH_SIZES, made on first use. A
+        # resize re-plans the interpreter's memory, far dearer than an invoke, so each size keeps its own.
+        self._batched: dict[tuple[int, int], Interpreter] = {(0, 1): self._interpreter}
+        if self._second is not None:
+            self._batched[(1, 1)] = self._second
+
+    @property
+    def has_second_network(self) -> bool:
+        return self._second is not None
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities for one 28x28 uint8 image (ink = 255), (28, 28) or (28, 28, channels).
@@ -69,14 +93,20 @@ class Classifier:
         A file that asks for it (`mirror_below`, see inference.serving) gets a
         drawing it is unsure of a second time as its mirror image, and the mean
         of both answers: the accuracy of the mirror average for about half of
-        its cost, as most drawings are answered surely from one view.
+        its cost, as most drawings are answered surely from one view. A file
+        that also holds a second network asks it too, for the drawing and its
+        mirror (one batch of two), and averages all four answers.
         """
         # One pass from uint8 to the model's 0-1 floats (the same float32 numbers as astype, then * (1/255)).
         x = np.multiply(self._fit_channels(image), _INK_SCALE, dtype=np.float32).reshape(self._input_shape)
         with self._lock:
             probs = self._invoke(x)
             if unsure(probs, self.mirror_below):
-                probs = mirror_mean(probs, self._invoke(np.ascontiguousarray(x[:, :, ::-1])))  # columns reversed
+                mirrored = np.ascontiguousarray(x[:, :, ::-1])  # columns reversed
+                if self._second is None:
+                    return mirror_mean(probs, self._invoke(mirrored))
+                both = self._invoke_on(1, np.concatenate([x, mirrored]))  # the second network: one batch of two
+                return second_opinion_mean(probs, self._invoke(mirrored), both[0], both[1])
             return probs
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
@@ -94,13 +124,23 @@ class Classifier:
             return np.zeros((0, len(self.labels)), np.float32)
         x = np.stack([self._fit_channels(image) for image in images]).astype(np.float32)
         x = x.reshape((len(images), *self._input_shape[1:])) * (1.0 / 255.0)
-        probs = self._invoke_batched(x)
+        probs = self._invoke_batched(0, x)
         again = np.flatnonzero(unsure(probs, self.mirror_below))
         if len(again):
-            probs[again] = mirror_mean(probs[again], self._invoke_batched(np.ascontiguousarray(x[again, :, ::-1])))
+            mirrored = np.ascontiguousarray(x[again, :, ::-1])
+            if self._second is None:
+                probs[again] = mirror_mean(probs[again], self._invoke_batched(0, mirrored))
+            else:
+                probs[again] = second_opinion_mean(
+                    probs[again],
+                    self._invoke_batched(0, mirrored),
+                    self._invoke_batched(1, x[again]),
+                    self._invoke_batched(1, mirrored),
+                )
         return probs
 
-    def _invoke_batched(self, x: np.ndarray) -> np.ndarray:
+    def _invoke_batched(self, network: int, x: np.ndarray) -> np.ndarray:
+        """`network` 0 (the file's) or 1 (its second) on the images x, in slices of BATCH_SIZES."""
         largest = BATCH_SIZES[-1]
         rows = []
         for start in range(0, len(x), largest):
@@ -109,11 +149,20 @@ class Classifier:
             if size > len(part):  # pad with blank images; their rows are dropped
                 part = np.concatenate([part, np.zeros((size - len(part), *part.shape[1:]), np.float32)])
             with self._lock:
-                interpreter = self._batched.get(size) or self._batch_interpreter(size)
-                interpreter.set_tensor(self._input_index, part)
-                interpreter.invoke()
-                rows.append(interpreter.get_tensor(self._output_index)[: len(x) - start].copy())
+                rows.append(self._invoke_on(network, part)[: len(x) - start].copy())
         return np.concatenate(rows)[: len(x)]
+
+    def _invoke_on(self, network: int, batch: np.ndarray) -> np.ndarray:
+        """One invoke of `network` on a batch of a size in BATCH_SIZES (the caller holds the lock)."""
+        interpreter = self._batched.get((network, len(batch))) or self._batch_interpreter(network, len(batch))
+        input_index, output_index = (
+            (self._input_index, self._output_index)
+            if network == 0
+            else (self._second_input_index, self._second_output_index)
+        )
+        interpreter.set_tensor(input_index, batch)
+        interpreter.invoke()
+        return interpreter.get_tensor(output_index)
 
     def _fit_channels(self, image: np.ndarray) -> np.ndarray:
         """An image with more channels than the model reads gives it its first ones (channel 0 is the ink)."""
@@ -125,11 +174,16 @@ class Classifier:
             raise ValueError(f"the model reads {self.channels} channels, the image has 1")
         return image
 
-    def _batch_interpreter(self, size: int) -> Interpreter:
-        interpreter = Interpreter(model_path=str(self.path), num_threads=1)
-        interpreter.resize_tensor_input(self._input_index, [size, *self._input_shape[1:]])
+    def _batch_interpreter(self, network: int, size: int) -> Interpreter:
+        if network == 0:
+            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
+            index = self._input_index
+        else:
+            interpreter = Interpreter(model_content=self._second_network, num_threads=1)
+            index = self._second_input_index
+        interpreter.resize_tensor_input(index, [size, *self._input_shape[1:]])
         interpreter.allocate_tensors()
-        self._batched[size] = interpreter
+        self._batched[(network, size)] = interpreter
         return interpreter
 
     def top_k(self, image: np.ndarray, k: int = 3) -> list[Guess]:

@@ -1,25 +1,30 @@
 """How a model file asks to be served, kept inside the `.tflite` file itself.
 
-A model may want more than one invoke per guess: `mirror_below` asks for the
-drawing's left-right mirror image to be classified too, and the two answers
-averaged, whenever the drawing's own top probability is below it. A drawing
-the network is sure of gets one invoke, an unsure one two (see
-`inference.classifier.Classifier`). The setting travels in the file's
-metadata (TFLite's `Model.metadata`, a named buffer), so every copy of the
-file (the model store, an admin's download, a test's temporary file) is
-served the same way, and a file without it is served as before: one view.
+A model may want more than one invoke per guess: `mirror_below` asks for a
+second opinion whenever the drawing's own top probability is below it: the
+drawing's left-right mirror image is classified too and the answers averaged.
+A file may also carry a second network (another training recipe's, which errs
+on other drawings): then the second opinion also asks it, for the drawing and
+its mirror, and the four answers are averaged. A drawing the first network is
+sure of gets one invoke either way (see `inference.classifier.Classifier`).
+The setting and the second network travel in the file's metadata (TFLite's
+`Model.metadata`, named buffers), so every copy of the file (the model store,
+an admin's download, a test's temporary file) is served the same way, and a
+file without them is served as before: one view of one network.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 METADATA_NAME = b"guess_the_doodle.serving"
+SECOND_NETWORK_NAME = b"guess_the_doodle.second_network"
 TFLITE_IDENTIFIER = b"TFL3"
 KNOWN = ("mirror_below",)
 
@@ -51,29 +56,69 @@ def mirror_mean(probs: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     return (probs + mirrored) / 2
 
 
-def read_serving_settings(model_bytes: bytes) -> dict:
-    """The serving settings a model file carries ({} for a file without them)."""
+def second_opinion_mean(probs: np.ndarray, mirrored: np.ndarray, second: np.ndarray, second_mirrored: np.ndarray):
+    """The answer for an unsure drawing when the file holds a second network: the mean of both networks'
+    probabilities for the drawing and for its mirror image."""
+    return (mirror_mean(probs, mirrored) + mirror_mean(second, second_mirrored)) / 2
+
+
+def _metadata(model_bytes: bytes, name: bytes) -> bytes | None:
+    """The named metadata buffer of a model file, or None."""
     model = schema.Model.GetRootAs(model_bytes, 0)
     for i in range(model.MetadataLength()):
         entry = model.Metadata(i)
-        if entry.Name() == METADATA_NAME:
-            data = model.Buffers(entry.Buffer()).DataAsNumpy()
-            return check_settings(json.loads(bytes(data)))
-    return {}
+        if entry.Name() == name:
+            return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    return None
+
+
+def read_serving_settings(model_bytes: bytes) -> dict:
+    """The serving settings a model file carries ({} for a file without them)."""
+    data = _metadata(model_bytes, METADATA_NAME)
+    return {} if data is None else check_settings(json.loads(data))
+
+
+def read_second_network(model_bytes: bytes) -> bytes | None:
+    """The second network a model file carries (a `.tflite` file of its own), or None."""
+    return _metadata(model_bytes, SECOND_NETWORK_NAME)
 
 
 def with_serving_settings(model_bytes: bytes, settings: dict) -> bytes:
     """The model file with `settings` in its metadata (replacing any it had); the network is untouched."""
     settings = check_settings(settings)
+    return _with_metadata(
+        model_bytes, METADATA_NAME, json.dumps(settings, sort_keys=True).encode() if settings else None
+    )
+
+
+def with_second_network(model_bytes: bytes, second: bytes | None) -> bytes:
+    """The model file carrying `second` (a `.tflite` file, kept as it is) as its second network, replacing any
+    it had (None: without one); the first network is untouched."""
+    if second is not None:
+        try:
+            nested = second[4:8] == TFLITE_IDENTIFIER and read_second_network(second)
+        except (struct.error, IndexError) as exc:  # what flatbuffers raises for bytes that only look like one
+            raise ServingSettingsError("the second network must be a .tflite file") from exc
+        if nested is False:
+            raise ServingSettingsError("the second network must be a .tflite file")
+        if nested is not None:
+            raise ServingSettingsError("a second network cannot carry a network of its own")
+    return _with_metadata(model_bytes, SECOND_NETWORK_NAME, second)
+
+
+def _with_metadata(model_bytes: bytes, name: bytes, data: bytes | None) -> bytes:
+    """The model file with the metadata buffer `name` holding `data` (None: without it)."""
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(model_bytes, 0))
-    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME]
-    if settings:
+    for old in [m for m in (model.metadata or []) if m.name == name]:
+        model.buffers[old.buffer].data = None  # emptied, not removed: tensors refer to buffers by position
+    model.metadata = [m for m in (model.metadata or []) if m.name != name]
+    if data is not None:
         buffer = schema.BufferT()
-        buffer.data = list(json.dumps(settings, sort_keys=True).encode())
+        buffer.data = np.frombuffer(data, np.uint8)
         model.buffers.append(buffer)
         entry = schema.MetadataT()
-        entry.name, entry.buffer = METADATA_NAME.decode(), len(model.buffers) - 1
+        entry.name, entry.buffer = name.decode(), len(model.buffers) - 1
         model.metadata.append(entry)
-    builder = flatbuffers.Builder(len(model_bytes) + 1024)
+    builder = flatbuffers.Builder(len(model_bytes) + len(data or b"") + 1024)
     builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
     return bytes(builder.Output())

@@ -55,3 +55,27 @@ def shared_quickdraw() -> Path:
     if not SHARED_QUICKDRAW.is_dir():
         pytest.fail(f"the shared Quick, Draw! sample is missing at {SHARED_QUICKDRAW}")
     return SHARED_QUICKDRAW
+
+
+def with_moved_biases(model_bytes: bytes, classes: int) -> bytes:
+    """A model file's first network (without serving settings or a second network) with its last layer's biases moved: another network
+    that reads and answers like it, but not the same answers. Patched in place in the file's bytes."""
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+
+    from inference.serving import with_second_network, with_serving_settings
+
+    plain = bytearray(with_second_network(with_serving_settings(model_bytes, {}), None))
+    model = schema.Model.GetRootAs(bytes(plain), 0)
+    graph = model.Subgraphs(0)
+    tensors = [graph.Tensors(i) for i in range(graph.TensorsLength())]
+    candidates = [
+        model.Buffers(t.Buffer()).DataAsNumpy()
+        for t in tensors
+        if t.ShapeAsNumpy().tolist() == [classes] and t.Type() == schema.TensorType.FLOAT32
+    ]
+    (bias,) = [b for b in candidates if isinstance(b, np.ndarray) and b.nbytes == 4 * classes]
+    at = bytes(plain).index(bias.tobytes())
+    moved = np.frombuffer(bias.tobytes(), np.float32) + np.random.default_rng(0).normal(0, 1.5, classes)
+    plain[at : at + bias.nbytes] = moved.astype(np.float32).tobytes()
+    return bytes(plain)

@@ -9,9 +9,15 @@ import pytest
 
 from inference.classifier import Classifier, ModelFileError
 from inference.raster import CHANNELS, rasterize
-from inference.serving import ServingSettingsError, read_serving_settings, with_serving_settings
+from inference.serving import (
+    ServingSettingsError,
+    read_second_network,
+    read_serving_settings,
+    with_second_network,
+    with_serving_settings,
+)
 from inference.strokes import simplify
-from tests.conftest import read_drawings
+from tests.conftest import read_drawings, with_moved_biases
 from tests.test_inference import SHIPPED
 
 CATEGORIES = ("cat", "airplane", "The Eiffel Tower", "snowflake", "bicycle", "apple", "moon", "hand")
@@ -21,10 +27,15 @@ def labels() -> list[str]:
     return [x for x in (SHIPPED / "labels.txt").read_text().splitlines() if x]
 
 
+def first_network() -> bytes:
+    """The shipped file's first network alone: no serving settings, no second network."""
+    return with_second_network(with_serving_settings((SHIPPED / "model.tflite").read_bytes(), {}), None)
+
+
 def served(tmp_path: Path, name: str, settings: dict) -> Classifier:
-    """The shipped network in a file carrying `settings` (none: served as one view)."""
+    """The shipped file's first network in a file carrying `settings` (none: served as one view)."""
     path = tmp_path / f"{name}.tflite"
-    path.write_bytes(with_serving_settings((SHIPPED / "model.tflite").read_bytes(), settings))
+    path.write_bytes(with_serving_settings(first_network(), settings))
     return Classifier(path, labels())
 
 
@@ -36,7 +47,7 @@ def images() -> list[np.ndarray]:
 
 
 def test_the_settings_live_in_the_file_and_leave_the_network_as_it_was(tmp_path, images):
-    shipped = (SHIPPED / "model.tflite").read_bytes()
+    shipped = first_network()
     marked = with_serving_settings(shipped, {"mirror_below": 0.3})
     assert read_serving_settings(marked) == {"mirror_below": 0.3}
     assert read_serving_settings(with_serving_settings(marked, {"mirror_below": 0.6})) == {"mirror_below": 0.6}
@@ -79,3 +90,61 @@ def test_a_file_with_settings_that_make_no_sense_is_refused_at_load(tmp_path):
     (tmp_path / "odd.tflite").write_bytes(sane.replace(b'"mirror_below": 0.5', b'"mirror_below": 7.5'))
     with pytest.raises(ModelFileError, match="mirror_below"):
         Classifier(tmp_path / "odd.tflite", labels())
+
+
+def another_network() -> bytes:
+    """The shipped network with its last layer's biases moved: reads and answers alike, but not the same answers."""
+    return with_moved_biases(first_network(), len(labels()))
+
+
+def test_a_second_network_travels_in_the_file_and_is_replaced_not_piled_up():
+    shipped = with_serving_settings(first_network(), {"mirror_below": 0.5})
+    second = another_network()
+    both = with_second_network(shipped, second)
+    assert read_second_network(both) == second and read_serving_settings(both) == {"mirror_below": 0.5}
+    again = with_second_network(both, second)
+    assert read_second_network(again) == second and len(again) < len(both) + 1024, "the old copy is dropped"
+    alone = with_second_network(again, None)
+    assert read_second_network(alone) is None and len(alone) < len(shipped) + 1024
+    assert read_second_network(shipped) is None
+    for bad in (b"not a model at all", b"0000TFL3" + bytes(64), both):  # the last: a network carrying another
+        with pytest.raises(ServingSettingsError):
+            with_second_network(shipped, bad)
+
+
+def test_an_unsure_drawing_asks_both_networks_for_both_views_and_a_sure_one_the_first_alone(tmp_path, images):
+    first = served(tmp_path, "first", {})
+    (tmp_path / "second.tflite").write_bytes(another_network())
+    second = Classifier(tmp_path / "second.tflite", labels())
+    threshold = float(np.median([first.probabilities(image).max() for image in images]))
+    path = tmp_path / "pair.tflite"
+    path.write_bytes(
+        with_second_network(with_serving_settings(first_network(), {"mirror_below": threshold}), another_network())
+    )
+    pair = Classifier(path, labels())
+    assert pair.has_second_network and not first.has_second_network
+    asked = 0
+    for image in images:
+        own, flipped = first.probabilities(image), image[:, ::-1]
+        views = (own, first.probabilities(flipped), second.probabilities(image), second.probabilities(flipped))
+        assert not np.allclose(views[0], views[2], atol=1e-3), "the second network answers otherwise"
+        expected = np.mean(views, axis=0) if own.max() < threshold else own
+        asked += own.max() < threshold
+        np.testing.assert_allclose(pair.probabilities(image), expected, rtol=0, atol=1e-6)
+    assert 0 < asked < len(images), "both kinds of drawing were asked"
+    np.testing.assert_allclose(
+        pair.probabilities_many(images), np.stack([pair.probabilities(i) for i in images]), atol=1e-6
+    )
+
+
+def test_a_file_whose_second_network_cannot_be_read_is_refused_at_load(tmp_path):
+    both = with_second_network(first_network(), another_network())
+    second = read_second_network(both)
+    (tmp_path / "sound.tflite").write_bytes(both)
+    assert Classifier(tmp_path / "sound.tflite", labels()).has_second_network
+    assert both.count(second) == 1
+    at = both.index(second)
+    damaged = both[:at] + bytes(4096) + both[at + 4096 :]  # its header and first tables zeroed
+    (tmp_path / "damaged.tflite").write_bytes(damaged)
+    with pytest.raises(ModelFileError):
+        Classifier(tmp_path / "damaged.tflite", labels())

@@ -14,9 +14,14 @@ from inference.classifier import Classifier
 from inference.models import ModelVersion
 from inference.raster import CHANNELS, rasterize
 from inference.recognize import recognize
-from inference.serving import read_serving_settings, with_serving_settings
+from inference.serving import (
+    read_second_network,
+    read_serving_settings,
+    with_second_network,
+    with_serving_settings,
+)
 from inference.strokes import simplify
-from tests.conftest import SHARED_QUICKDRAW, read_drawings
+from tests.conftest import SHARED_QUICKDRAW, read_drawings, with_moved_biases
 from training import pipeline
 from training.augment import augment
 from training.data import (
@@ -529,6 +534,36 @@ def test_an_export_with_mirror_below_is_served_with_the_mirror_only_for_unsure_d
     np.testing.assert_allclose(served.probabilities(image), (own + mirrored) / 2, atol=1e-7)  # below 1.0: unsure
 
 
+def test_an_export_with_a_second_network_asks_both_networks_for_both_views_of_an_unsure_drawing(tiny_model, tmp_path):
+    """0 epochs: the tiny model exported again carrying another network of the same categories."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model.tflite").write_bytes(with_moved_biases((tiny_model / "model.tflite").read_bytes(), len(CATS)))
+    (other / "labels.txt").write_text("\n".join(CATS) + "\n")
+    out = tmp_path / "pair"
+    config = TrainConfig(
+        categories=CATS, epochs=0, init_from=str(tiny_model), mirror_below=1.0, second_network=str(other)
+    )
+    report = run_training(LocalFolderSource(SHARED_QUICKDRAW), config, out)
+    model_bytes = (out / "model.tflite").read_bytes()
+    assert read_second_network(model_bytes) == (other / "model.tflite").read_bytes()
+    assert report["metrics"]["second_network_bytes"] == (other / "model.tflite").stat().st_size
+    assert report["metrics"]["size_bytes"] == len(model_bytes) and report["metrics"]["second_view_share"] == 1.0
+    assert report["metrics"]["tflite_keras_agreement"] > 0.9, "Keras' answers are combined with the second's"
+    (out / "first.tflite").write_bytes(with_second_network(with_serving_settings(model_bytes, {}), None))
+    pair, first, second = (
+        Classifier(path, CATS) for path in (out / "model.tflite", out / "first.tflite", other / "model.tflite")
+    )
+    image = rasterize(simplify(read_drawings("snowflake", 1)[0]["drawing"]))
+    flipped = image[:, ::-1]
+    views = [clf.probabilities(view) for clf in (first, second) for view in (image, flipped)]
+    assert not np.allclose(views[0], views[2], atol=1e-3), "two networks that answer differently"
+    np.testing.assert_allclose(pair.probabilities(image), np.mean(views, axis=0), atol=1e-6)
+    (other / "labels.txt").write_text("\n".join(reversed(CATS)) + "\n")
+    with pytest.raises(ValueError, match="other categories"):
+        run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path / "refused")
+
+
 def test_auto_chooses_the_lowest_threshold_that_keeps_the_mirror_averages_answers():
     own = np.array([[0.9, 0.05, 0.05], [0.35, 0.4, 0.25], [0.3, 0.28, 0.42], [0.5, 0.3, 0.2]])
     mirrored = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5], [0.1, 0.6, 0.3]])
@@ -536,10 +571,11 @@ def test_auto_chooses_the_lowest_threshold_that_keeps_the_mirror_averages_answer
     # Drawing 1 needs its mirror (wrong alone at 0.40 sure, right averaged), so the threshold must lie above
     # 0.40; drawing 3 (0.50 sure) is wrong alone and right averaged too, but always averaging gets it right only
     # from 0.55 up: the lowest threshold that matches always averaging is 0.55.
-    assert choose_mirror_below(own, mirrored, labels) == 0.55
-    assert choose_mirror_below(own[:3], mirrored[:3], labels[:3]) == 0.45
-    assert choose_mirror_below(own[:1], mirrored[:1], labels[:1]) == 0.05, "sure and right: hardly ever the mirror"
-    assert choose_mirror_below(own[:0], mirrored[:0], labels[:0]) == 1.0, "nothing to choose on: always"
+    asked = (own + mirrored) / 2
+    assert choose_mirror_below(own, asked, labels) == 0.55
+    assert choose_mirror_below(own[:3], asked[:3], labels[:3]) == 0.45
+    assert choose_mirror_below(own[:1], asked[:1], labels[:1]) == 0.05, "sure and right: hardly ever the mirror"
+    assert choose_mirror_below(own[:0], asked[:0], labels[:0]) == 1.0, "nothing to choose on: always"
 
 
 def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_quickdraw):
@@ -549,6 +585,7 @@ def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_qui
         (["--mirror-below", "0"], "a probability above 0"),
         (["--mirror-below", "1.5"], "a probability above 0"),
         (["--mirror-below", "often"], "a probability or auto"),
+        (["--second-network", "elsewhere"], "below mirror_below: set it too"),
     ):
         with pytest.raises(CommandError, match=message):
             call_command("train", "--source", str(shared_quickdraw), "--categories", "cat", "--epochs", "0", *flags)

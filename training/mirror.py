@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from inference.evaluation import metrics_from_probs
-from inference.serving import mirror_mean, unsure
+from inference.serving import unsure
 
 MIRROR_AUTO = "auto"
 # mirror_below "auto": the lowest of these thresholds (the fewest second views) whose answers on the validation
@@ -24,14 +24,15 @@ AUTO_THRESHOLDS = tuple(round(0.05 * step, 2) for step in range(1, 21))
 AUTO_TOLERANCE = 0.001
 
 
-def choose_mirror_below(own: np.ndarray, mirrored: np.ndarray, labels: np.ndarray) -> float:
+def choose_mirror_below(own: np.ndarray, asked: np.ndarray, labels: np.ndarray) -> float:
     """The lowest threshold of AUTO_THRESHOLDS that keeps top-1 and top-3 within AUTO_TOLERANCE of always
-    averaging, from the probabilities of each validation drawing and of its mirror image (1.0 without any)."""
+    asking, from each validation drawing's own probabilities and the answer it gets when asked again (the mean
+    with its mirror image's, or a file's second opinion; 1.0 without any drawing)."""
     if not len(labels):
         return AUTO_THRESHOLDS[-1]
-    always = metrics_from_probs(mirror_mean(own, mirrored), labels)
+    always = metrics_from_probs(asked, labels)
     for threshold in AUTO_THRESHOLDS:
-        served = np.where(unsure(own, threshold)[:, None], mirror_mean(own, mirrored), own)
+        served = np.where(unsure(own, threshold)[:, None], asked, own)
         scores = metrics_from_probs(served, labels)
         if all(scores[key] >= always[key] - AUTO_TOLERANCE for key in ("top1", "top3")):
             return threshold

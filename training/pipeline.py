@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import shlex
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -25,8 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from inference.evaluation import metrics_from_probs
-from inference.model_store import LABELS_FILE, MODEL_FILE, write_labels
-from inference.serving import check_settings, mirror_mean, unsure, with_serving_settings
+from inference.model_store import LABELS_FILE, MODEL_FILE, read_labels, write_labels
+from inference.serving import (
+    ServingSettingsError,
+    check_settings,
+    mirror_mean,
+    second_opinion_mean,
+    unsure,
+    with_second_network,
+    with_serving_settings,
+)
 from inference.strokes import first_half
 from training.data import (
     DataSpec,
@@ -87,6 +96,11 @@ class TrainConfig:
     # mirror image's answer averaged in only when the drawing's top probability is below this (inference.serving);
     # MIRROR_AUTO: the threshold chosen on the validation split (choose_mirror_below).
     mirror_below: float | str | None = None
+    # An exported model (its folder, or its .tflite file) of the same categories whose network the exported file
+    # also carries: for the drawings below mirror_below it is asked too, with both views, and the four answers
+    # averaged (inference.serving). Two recipes err on different drawings; each guess the first network is
+    # sure of still costs one invoke.
+    second_network: str | None = None
     # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
     # images are the same whatever the number; only the speed changes.
     data_workers: int | None = None
@@ -99,9 +113,9 @@ CHECKPOINT_STATE = "training_metadata.json"
 # The settings a checkpoint was made with, so that a run with other settings is refused rather than resumed.
 CHECKPOINT_RECIPE = "recipe.json"
 # Settings a resumed run may change: the number of render processes changes only the speed, never the images;
-# the mirror average and mirror_below change only the exported file, not the network trained (a finished run can
-# be resumed to export its best epoch again, with or without them).
-RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average", "mirror_below"})
+# the mirror average, mirror_below and a second network change only the exported file, not the network trained
+# (a finished run can be resumed to export its best epoch again, with or without them).
+RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average", "mirror_below", "second_network"})
 # The teachers' answers (--teacher-once), kept beside the checkpoint for a resumed run.
 TEACHER_ANSWERS = "teacher_answers.npz"
 HISTORY_FILE = "history.csv"
@@ -297,6 +311,26 @@ def check_mirror(config: TrainConfig) -> None:
         raise ValueError("the mirror average in the file and mirror_below exclude each other: choose one")
     if config.mirror_below != MIRROR_AUTO:
         check_settings({"mirror_below": config.mirror_below})
+    if config.second_network is not None and config.mirror_below is None:
+        raise ValueError("a second network is asked only for the drawings below mirror_below: set it too")
+
+
+def second_network_file(spec: str, categories: list[str]) -> bytes:
+    """The network of an exported model (a folder holding model.tflite and labels.txt, or a .tflite file
+    beside its labels.txt), without serving settings or a second network of its own; a ValueError if it cannot
+    be read or answers for other categories, or in another order."""
+    path = Path(spec)
+    model, labels = (path / MODEL_FILE, path / LABELS_FILE) if path.is_dir() else (path, path.parent / LABELS_FILE)
+    try:
+        model_bytes, its_labels = model.read_bytes(), read_labels(labels)
+    except OSError as exc:
+        raise ValueError(f"cannot read the second network {spec}: {exc}") from exc
+    if its_labels != categories:
+        raise ValueError(f"the second network {spec} answers for other categories (or in another order)")
+    try:
+        return with_second_network(with_serving_settings(model_bytes, {}), None)
+    except (ServingSettingsError, struct.error, IndexError) as exc:
+        raise ValueError(f"the second network {spec} is not a model file: {exc}") from exc
 
 
 def run_training(
@@ -418,14 +452,25 @@ def run_training(
     if config.mirror_average:
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
-    mirror_below, second_views = config.mirror_below, None
+    second = second_network_file(config.second_network, categories) if config.second_network else None
+    mirror_below, second_views, second_answers = config.mirror_below, None, None
     if mirror_below is not None:
         progress("evaluating", message="the network's answers for each held-out drawing and its mirror image")
         own = predict_tflite(model_bytes, x_val, progress)
+        if second is not None:  # the second network's own answers, both views (its file asks nothing more)
+            second_answers = predict_tflite(second, x_val, progress), predict_tflite(second, x_val[:, :, ::-1])
         if mirror_below == MIRROR_AUTO:
-            mirror_below = choose_mirror_below(own, predict_tflite(model_bytes, x_val[:, :, ::-1], progress), y_val)
+            mirrored = predict_tflite(model_bytes, x_val[:, :, ::-1], progress)
+            asked = (
+                mirror_mean(own, mirrored)
+                if second_answers is None
+                else second_opinion_mean(own, mirrored, *second_answers)
+            )
+            mirror_below = choose_mirror_below(own, asked, y_val)
         second_views = float(unsure(own, mirror_below).mean()) if len(y_val) else 0.0
         model_bytes = with_serving_settings(model_bytes, {"mirror_below": mirror_below})
+        if second is not None:
+            model_bytes = with_second_network(model_bytes, second)
     (out_dir / MODEL_FILE).write_bytes(model_bytes)
     write_labels(out_dir / LABELS_FILE, categories)
 
@@ -435,10 +480,15 @@ def run_training(
         if len(y_val)
         else np.zeros((0, len(categories)))
     )
-    again = unsure(keras_probs, mirror_below)  # served as the file asks: the mirror too where unsure
+    again = unsure(keras_probs, mirror_below)  # served as the file asks: a second opinion where unsure
     if again.any():
         mirrored = model.predict(x_val[again][:, :, ::-1].astype(np.float32) / 255.0, verbose=0)
-        keras_probs[again] = mirror_mean(keras_probs[again], mirrored)
+        if second_answers is None:
+            keras_probs[again] = mirror_mean(keras_probs[again], mirrored)
+        else:  # the second network's part from its file: Keras holds only the first
+            keras_probs[again] = second_opinion_mean(
+                keras_probs[again], mirrored, second_answers[0][again], second_answers[1][again]
+            )
     lite_probs = predict_tflite(model_bytes, x_val, progress)
     agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
     metrics = metrics_from_probs(lite_probs, y_val)
@@ -446,6 +496,9 @@ def run_training(
     metrics["tflite_keras_agreement"] = agreement
     if mirror_below is not None:  # the file's threshold, and how many held-out drawings took a second view
         metrics["mirror_below"], metrics["second_view_share"] = mirror_below, second_views
+    if second is not None:
+        metrics["second_network_bytes"] = len(second)
+        metrics["second_network_top1"] = metrics_from_probs(second_answers[0], y_val)["top1"] if len(y_val) else 0.0
     progress("evaluating", message="scoring guesses from the first half of each drawing")
     metrics["early"] = early_accuracy(
         lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val, config.channels, progress

@@ -99,6 +99,13 @@ class Command(BaseCommand):
             "always averaging",
         )
         parser.add_argument(
+            "--second-network",
+            default=None,
+            metavar="MODEL",
+            help="an exported model of the same categories (its folder, or its .tflite beside labels.txt) whose "
+            "network the file also carries: asked too, with both views, for the drawings below --mirror-below",
+        )
+        parser.add_argument(
             "--data-workers",
             type=int,
             default=None,
@@ -144,9 +151,15 @@ class Command(BaseCommand):
         if (opts["teacher_once"] or opts["teacher_mirror"]) and not opts["teacher"]:
             raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
         try:
-            check_mirror(TrainConfig(mirror_average=opts["mirror_average"], mirror_below=opts["mirror_below"]))
+            check_mirror(
+                TrainConfig(
+                    mirror_average=opts["mirror_average"],
+                    mirror_below=opts["mirror_below"],
+                    second_network=opts["second_network"],
+                )
+            )
         except ValueError as exc:
-            raise CommandError(f"--mirror-average / --mirror-below: {exc}") from exc
+            raise CommandError(f"--mirror-average / --mirror-below / --second-network: {exc}") from exc
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
         try:
@@ -211,6 +224,7 @@ class Command(BaseCommand):
             teacher_once=opts["teacher_once"],
             mirror_average=opts["mirror_average"],
             mirror_below=opts["mirror_below"],
+            second_network=opts["second_network"],
             data_workers=opts["data_workers"],
             precision=opts["precision"],
         )
