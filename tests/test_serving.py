@@ -69,17 +69,28 @@ def test_an_unsure_drawing_gets_the_mean_of_it_and_its_mirror_and_a_sure_one_its
     threshold = float(np.median([one.probabilities(image).max() for image in images]))
     adaptive = served(tmp_path, "adaptive", {"mirror_below": threshold})
     assert adaptive.mirror_below == threshold
-    mirrored = 0
+    assert_second_opinion_only_where_unsure(
+        adaptive,
+        images,
+        threshold,
+        own_of=one.probabilities,
+        asked_of=lambda image: (one.probabilities(image) + one.probabilities(image[:, ::-1])) / 2,
+        atol=1e-7,
+    )
+
+
+def assert_second_opinion_only_where_unsure(served, images, threshold, *, own_of, asked_of, atol) -> None:
+    """Every image whose own answer is below `threshold` gets `asked_of(image)`, every other its own answer (both
+    kinds present); batched, the same answers row by row (the unsure rows are asked again as batches)."""
+    asked = 0
     for image in images:
-        own = one.probabilities(image)
-        mean = (own + one.probabilities(image[:, ::-1])) / 2
-        expected = mean if own.max() < threshold else own
-        mirrored += own.max() < threshold
-        np.testing.assert_allclose(adaptive.probabilities(image), expected, rtol=0, atol=1e-7)
-    assert 0 < mirrored < len(images), "both kinds of drawing were asked"
-    # Batched, the same answers row by row (a batch of the unsure ones is asked again, mirrored).
+        own = own_of(image)
+        asked += own.max() < threshold
+        expected = asked_of(image) if own.max() < threshold else own
+        np.testing.assert_allclose(served.probabilities(image), expected, rtol=0, atol=atol)
+    assert 0 < asked < len(images), "both kinds of drawing were asked"
     np.testing.assert_allclose(
-        adaptive.probabilities_many(images), np.stack([adaptive.probabilities(i) for i in images]), atol=1e-6
+        served.probabilities_many(images), np.stack([served.probabilities(i) for i in images]), atol=1e-6
     )
 
 
@@ -123,17 +134,14 @@ def test_an_unsure_drawing_asks_both_networks_for_both_views_and_a_sure_one_the_
     )
     pair = Classifier(path, labels())
     assert pair.has_second_network and not first.has_second_network
-    asked = 0
-    for image in images:
-        own, flipped = first.probabilities(image), image[:, ::-1]
-        views = (own, first.probabilities(flipped), second.probabilities(image), second.probabilities(flipped))
+
+    def four_views(image):
+        views = [clf.probabilities(view) for clf in (first, second) for view in (image, image[:, ::-1])]
         assert not np.allclose(views[0], views[2], atol=1e-3), "the second network answers otherwise"
-        expected = np.mean(views, axis=0) if own.max() < threshold else own
-        asked += own.max() < threshold
-        np.testing.assert_allclose(pair.probabilities(image), expected, rtol=0, atol=1e-6)
-    assert 0 < asked < len(images), "both kinds of drawing were asked"
-    np.testing.assert_allclose(
-        pair.probabilities_many(images), np.stack([pair.probabilities(i) for i in images]), atol=1e-6
+        return np.mean(views, axis=0)
+
+    assert_second_opinion_only_where_unsure(
+        pair, images, threshold, own_of=first.probabilities, asked_of=four_views, atol=1e-6
     )
 
 
