@@ -356,6 +356,8 @@ def run_training(
 
     check_channels(source, config.channels)
     categories = config.categories or source.categories()
+    # Read before training, so that a second network that cannot be carried is refused now, not hours later.
+    second = second_network_file(config.second_network, categories) if config.second_network else None
     spec = DataSpec(
         categories=categories,
         per_class=config.per_class,
@@ -452,7 +454,6 @@ def run_training(
     if config.mirror_average:
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
-    second = second_network_file(config.second_network, categories) if config.second_network else None
     mirror_below, second_views, second_answers = config.mirror_below, None, None
     if mirror_below is not None:
         progress("evaluating", message="the network's answers for each held-out drawing and its mirror image")
