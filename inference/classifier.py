@@ -67,11 +67,13 @@ class Classifier:
         n_out = int(out["shape"][-1])
         if n_out != len(labels):
             raise ModelFileError(f"model {model_path} has {n_out} outputs but {len(labels)} labels")
+        # Each network's (input, output) tensor indices: the file's first, then its second network's.
+        self._tensors = [(self._input_index, self._output_index)]
         if self._second is not None:
             second_in, second_out = self._second.get_input_details()[0], self._second.get_output_details()[0]
             if tuple(second_in["shape"]) != self._input_shape or int(second_out["shape"][-1]) != n_out:
                 raise ModelFileError(f"model {model_path}: its second network reads or answers differently")
-            self._second_input_index, self._second_output_index = second_in["index"], second_out["index"]
+            self._tensors.append((second_in["index"], second_out["index"]))
         self.labels = list(labels)
         self.path = model_path
         self._lock = threading.Lock()
@@ -100,19 +102,14 @@ class Classifier:
         # One pass from uint8 to the model's 0-1 floats (the same float32 numbers as astype, then * (1/255)).
         x = np.multiply(self._fit_channels(image), _INK_SCALE, dtype=np.float32).reshape(self._input_shape)
         with self._lock:
-            probs = self._invoke(x)
+            probs = self._invoke_on(0, x)[0]
             if unsure(probs, self.mirror_below):
                 mirrored = np.ascontiguousarray(x[:, :, ::-1])  # columns reversed
                 if self._second is None:
-                    return mirror_mean(probs, self._invoke(mirrored))
+                    return mirror_mean(probs, self._invoke_on(0, mirrored)[0])
                 both = self._invoke_on(1, np.concatenate([x, mirrored]))  # the second network: one batch of two
-                return second_opinion_mean(probs, self._invoke(mirrored), both[0], both[1])
+                return second_opinion_mean(probs, self._invoke_on(0, mirrored)[0], both[0], both[1])
             return probs
-
-    def _invoke(self, x: np.ndarray) -> np.ndarray:
-        self._interpreter.set_tensor(self._input_index, x)
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output_index)[0]  # get_tensor returns a copy
 
     def probabilities_many(self, images: list[np.ndarray]) -> np.ndarray:
         """Class probabilities for several images in batched invokes: one row per image, in order.
@@ -155,14 +152,10 @@ class Classifier:
     def _invoke_on(self, network: int, batch: np.ndarray) -> np.ndarray:
         """One invoke of `network` on a batch of a size in BATCH_SIZES (the caller holds the lock)."""
         interpreter = self._batched.get((network, len(batch))) or self._batch_interpreter(network, len(batch))
-        input_index, output_index = (
-            (self._input_index, self._output_index)
-            if network == 0
-            else (self._second_input_index, self._second_output_index)
-        )
+        input_index, output_index = self._tensors[network]
         interpreter.set_tensor(input_index, batch)
         interpreter.invoke()
-        return interpreter.get_tensor(output_index)
+        return interpreter.get_tensor(output_index)  # a copy
 
     def _fit_channels(self, image: np.ndarray) -> np.ndarray:
         """An image with more channels than the model reads gives it its first ones (channel 0 is the ink)."""
@@ -177,11 +170,9 @@ class Classifier:
     def _batch_interpreter(self, network: int, size: int) -> Interpreter:
         if network == 0:
             interpreter = Interpreter(model_path=str(self.path), num_threads=1)
-            index = self._input_index
         else:
             interpreter = Interpreter(model_content=self._second_network, num_threads=1)
-            index = self._second_input_index
-        interpreter.resize_tensor_input(index, [size, *self._input_shape[1:]])
+        interpreter.resize_tensor_input(self._tensors[network][0], [size, *self._input_shape[1:]])
         interpreter.allocate_tensors()
         self._batched[(network, size)] = interpreter
         return interpreter

@@ -95,12 +95,13 @@ def with_second_network(model_bytes: bytes, second: bytes | None) -> bytes:
     """The model file carrying `second` (a `.tflite` file, kept as it is) as its second network, replacing any
     it had (None: without one); the first network is untouched."""
     if second is not None:
+        not_a_model = ServingSettingsError("the second network must be a .tflite file")
+        if second[4:8] != TFLITE_IDENTIFIER:
+            raise not_a_model
         try:
-            nested = second[4:8] == TFLITE_IDENTIFIER and read_second_network(second)
+            nested = read_second_network(second)
         except (struct.error, IndexError) as exc:  # what flatbuffers raises for bytes that only look like one
-            raise ServingSettingsError("the second network must be a .tflite file") from exc
-        if nested is False:
-            raise ServingSettingsError("the second network must be a .tflite file")
+            raise not_a_model from exc
         if nested is not None:
             raise ServingSettingsError("a second network cannot carry a network of its own")
     return _with_metadata(model_bytes, SECOND_NETWORK_NAME, second)
