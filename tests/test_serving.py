@@ -156,3 +156,31 @@ def test_a_file_whose_second_network_cannot_be_read_is_refused_at_load(tmp_path)
     (tmp_path / "damaged.tflite").write_bytes(damaged)
     with pytest.raises(ModelFileError):
         Classifier(tmp_path / "damaged.tflite", labels())
+
+
+def test_whatever_is_drawn_one_guess_costs_at_most_both_networks_on_both_views(images, monkeypatch):
+    """One player's share of the AI: a guess is one invoke of the first network when it is sure, and at most its
+    mirror and one batch of two of the second network when it is not: never more, for any drawing (the shipped
+    file, a pair)."""
+    shipped = Classifier(SHIPPED / "model.tflite", labels())
+    assert shipped.has_second_network
+    calls: list[tuple[int, int]] = []
+    real = Classifier._invoke_on
+
+    def counted(self, network, batch):
+        calls.append((network, len(batch)))
+        return real(self, network, batch)
+
+    monkeypatch.setattr(Classifier, "_invoke_on", counted)
+    odd = [
+        np.zeros_like(images[0]),
+        np.full_like(images[0], 255),
+        np.eye(28, dtype=np.uint8)[..., None].repeat(3, 2) * 255,
+    ]
+    seen = set()
+    for image in images + odd:
+        calls.clear()
+        shipped.probabilities(image)
+        assert sorted(calls) in ([(0, 1)], [(0, 1), (0, 1), (1, 2)])
+        seen.add(len(calls))
+    assert seen == {1, 3}, "sure and unsure guesses both seen"
