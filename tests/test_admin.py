@@ -32,7 +32,7 @@ from game import commands, machine, store
 from game.models import Drawing, Room, Turn
 from game.state import to_json
 from inference.models import ModelActivation, ModelVersion, PendingActivation
-from inference.services import register_model_version
+from inference.services import ensure_default_model, register_model_version
 from tests.live_server import live_server, manage_shell, server_env
 from training.mirror import MIRROR_AUTO
 from training.models import JobPhase, JobStatus, TrainingJob
@@ -557,6 +557,22 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     job = TrainingJob.objects.get(name="ink")
     chosen = [job.settings[key] for key in ("channels", "partial_rate", "mirror_average", "mirror_below")]
     assert chosen == [1, 0.25, False, None]
+    live = ensure_default_model()
+    form = admin_client.get(url).content.decode()
+    assert f'<option value="{live.pk}">{live} (active): {len(live.labels)} categories</option>' in form
+    paired = admin_client.post(
+        url,
+        {
+            "sources": ["folder"],
+            "folder": str(shared_quickdraw),
+            "epochs": "1",
+            "partner": str(live.pk),
+            "name": "paired",
+        },
+    )
+    assert paired.status_code == 302, paired.content.decode()[-3000:]
+    job = TrainingJob.objects.get(name="paired")
+    assert job.settings["partner_version"] == live.pk and job.settings["categories"] == live.labels
 
 
 def test_the_job_command_queues_the_shipped_recipe_unless_told_otherwise(no_spawn, shared_quickdraw, settings):
@@ -579,6 +595,13 @@ def test_the_job_command_queues_the_shipped_recipe_unless_told_otherwise(no_spaw
     assert (plain["channels"], *(plain[k] for k in mirror)) == (1, False, None)
     assert [always[k] for k in mirror] == [True, None]
     assert len(no_spawn.job_ids()) == 3
+    with pytest.raises(CommandError, match="leave the categories empty"):  # a pair answers for its partner's
+        call_command(*start, "--partner", "active", stdout=StringIO())
+    paired = StringIO()
+    call_command(*start[:4], "--epochs", "1", "--partner", "active", "--name", "paired", stdout=paired)
+    live = ensure_default_model()
+    assert f"paired with {live} when unsure" in paired.getvalue()
+    assert TrainingJob.objects.get(name="paired").settings["categories"] == live.labels
 
 
 @pytest.mark.django_db

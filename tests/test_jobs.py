@@ -28,6 +28,8 @@ import pytest
 import requests
 from django.utils import timezone
 
+from inference.models import ModelVersion
+from inference.serving import read_second_network, with_serving_settings
 from tests.live_server import REPO, _migrate, _stop, _wait_until_up, daphne_args, free_port, server_env
 from tests.test_admin import create_user_in, http_login
 from training.job_run import PHASE_START, ProgressState
@@ -162,6 +164,43 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     old, plain = config_for_settings(job_settings=before), TrainConfig(epochs=3)
     assert (old.channels, old.partial_rate, old.patience) == (plain.channels, plain.partial_rate, plain.patience)
     assert not any(words in describe_settings(before) for words in ("stroke order", "unfinished", "mirror"))
+
+
+@pytest.mark.django_db
+def test_a_job_paired_with_a_model_version_trains_its_categories_and_carries_its_network(shared_quickdraw, settings):
+    from inference.services import ensure_default_model
+    from training.job_run import config_for_settings
+
+    settings.TRAINING_DATA_DIRS = [shared_quickdraw]
+    active = ensure_default_model()
+    labels = list(reversed(active.labels))  # a pair answers in its partner's order, not the data's
+    ModelVersion.objects.filter(pk=active.pk).update(labels=labels)
+    active.refresh_from_db()
+    for partner in ("active", str(active.pk), active.name):
+        paired = clean_job_settings(sources=["folder"], epochs=3, partner=partner)
+        assert paired["categories"] == labels and paired["channels"] == 3 and paired["partner_version"] == active.pk
+    config = config_for_settings(job_settings=paired)
+    assert config.second_network == str(active.path) and config.categories == labels
+    assert config.mirror_below == JOB_RECIPE["mirror_below"], "asked only where the new network is unsure"
+    assert f"; paired with {active} when unsure" in describe_settings(paired)
+    alone = clean_job_settings(sources=["folder"], epochs=3)
+    assert "partner_version" not in alone and config_for_settings(job_settings=alone).second_network is None
+    cases = [
+        ({"partner": "nope"}, "no model version 'nope' to pair with"),
+        ({"partner": "active", "mirror": "never"}, "choose the mirror mode unsure"),
+        ({"partner": "active", "mirror": "always"}, "choose the mirror mode unsure"),
+        ({"partner": "active", "categories": "cat, dog"}, "leave the categories empty"),
+        ({"partner": "active", "channels": 1}, "reads ink and stroke order: a model paired with it must read"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(JobSettingsError, match=re.escape(message)):
+            clean_job_settings(sources=["folder"], epochs=3, **kwargs)
+    ModelVersion.objects.filter(pk=active.pk).update(file_path="no/such/model.tflite")
+    with pytest.raises(JobSettingsError, match=re.escape(f"cannot pair with {active}")):
+        clean_job_settings(sources=["folder"], epochs=3, partner="active")
+    ModelVersion.objects.filter(pk=active.pk).delete()
+    with pytest.raises(JobSettingsError, match=re.escape(f"the model version {active} to pair with was deleted")):
+        config_for_settings(job_settings=paired)  # a queued or retried job whose partner went meanwhile
 
 
 def test_progress_state_turns_pipeline_callbacks_into_bar_epoch_loss_and_eta():
@@ -389,6 +428,20 @@ def test_a_tiny_job_runs_on_the_worker_reports_progress_survives_a_web_restart_a
     assert site.query("SELECT status FROM django_tasks_database_dbtaskresult") == [("SUCCESSFUL",)]
     page = http.get(site.url + version["url"], timeout=30).text
     assert "training_curves.png" in page and "snowflake, apple, bicycle" in page
+
+    # A second model paired with the first: its file carries the first's network, asked where it is unsure.
+    paired_id = start_job(site, http, partner=str(version["id"]), categories="", name="paired")
+    paired = wait_for(site, http, paired_id, lambda s: s["finished"], 600)
+    assert paired["status"] == "succeeded", f"{paired['error']}\n{site.logs()[-6000:]}"
+    assert f"paired with tiny (#{version['id']}) when unsure" in paired["log_tail"]
+    assert paired["model_version"]["labels"] == CATEGORIES
+    (paired_path,) = site.query(
+        "SELECT file_path FROM inference_modelversion WHERE id = ?", paired["model_version"]["id"]
+    )[0]
+    first_network = with_serving_settings((site.workdir / "models" / file_path).read_bytes(), {})
+    carried = read_second_network((site.workdir / "models" / paired_path).read_bytes())
+    assert carried == first_network, "the partner's network, without its own serving settings"
+    assert "second network" in http.get(site.url + paired["model_version"]["url"], timeout=30).text
 
 
 @pytest.mark.training

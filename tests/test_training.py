@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -559,6 +560,8 @@ def test_an_export_with_a_second_network_asks_both_networks_for_both_views_of_an
     views = [clf.probabilities(view) for clf in (first, second) for view in (image, flipped)]
     assert not np.allclose(views[0], views[2], atol=1e-3), "two networks that answer differently"
     np.testing.assert_allclose(pair.probabilities(image), np.mean(views, axis=0), atol=1e-6)
+    with pytest.raises(ValueError, match="reads 1-channel images, this model 3"):  # refused before training
+        run_training(LocalFolderSource(SHARED_QUICKDRAW), replace(config, channels=3), tmp_path / "three")
     (other / "labels.txt").write_text("\n".join(reversed(CATS)) + "\n")
     with pytest.raises(ValueError, match="other categories"):
         run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path / "refused")

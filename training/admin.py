@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from inference.models import ModelVersion
 from training import jobs
 from training.dependencies import INSTALL_COMMAND, missing_training_packages
 from training.job_services import (
@@ -57,6 +58,12 @@ def training_readiness() -> dict:
         "install_command": INSTALL_COMMAND,
         "ready": not missing,
     }
+
+
+def partner_choices() -> list[tuple[str, str]]:
+    """The registered model versions a new model may be paired with, newest first, the active one marked."""
+    versions = ModelVersion.objects.order_by("-created_at", "-id").only("name", "is_active", "labels")[:50]
+    return [(str(v.pk), f"{v}{' (active)' if v.is_active else ''}: {len(v.labels)} categories") for v in versions]
 
 
 class TrainJobForm(forms.Form):
@@ -127,11 +134,21 @@ class TrainJobForm(forms.Form):
         "sure of than a threshold chosen on the validation split, which keeps the accuracy of always averaging "
         "(about a point of top-1 over the drawing alone) for little more than the time of one view per guess.",
     )
+    partner = forms.ChoiceField(
+        label="Pair with",
+        required=False,
+        choices=[],
+        help_text="Optional: a registered model whose network the new model also carries, asked with the mirror "
+        "image for the drawings the new network is unsure of, as the shipped model carries a second network "
+        "(about a point of top-1 over one network; an unsure guess costs four network runs instead of two). "
+        "The new model then trains that model's categories, on the images it reads; leave the categories empty.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["folder"].choices = [(str(folder), str(folder)) for folder in data_folders()]
         self.fields["folder"].initial = default_data_folder()
+        self.fields["partner"].choices = [("", "nothing: one network"), *partner_choices()]
         self.job_settings: dict | None = None
 
     def clean(self):
@@ -156,6 +173,7 @@ class TrainJobForm(forms.Form):
                 channels=data.get("image"),  # empty: the shipped model's recipe
                 partial_rate=data.get("partial_rate"),
                 mirror=data.get("mirror"),  # empty: the shipped model's recipe
+                partner=data.get("partner") or None,
             )
         except JobSettingsError as exc:
             raise forms.ValidationError(str(exc)) from exc

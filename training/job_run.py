@@ -31,7 +31,13 @@ from pathlib import Path
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from training.job_services import JOB_RECIPE, MIRROR_KEYS, describe_settings, source_for_settings
+from training.job_services import (
+    JOB_RECIPE,
+    MIRROR_KEYS,
+    describe_settings,
+    partner_model_file,
+    source_for_settings,
+)
 from training.jobs import LOG_TAIL_BYTES, finish_job
 from training.models import JobPhase, JobStatus, TrainingJob
 
@@ -225,7 +231,8 @@ class _KeepAlive:
 
 def config_for_settings(*, job_settings: dict):
     """The TrainConfig a job's stored settings describe (unset ones keep TrainConfig's defaults, so a job
-    stored before a setting existed trains, and resumes, as it did)."""
+    stored before a setting existed trains, and resumes, as it did); a paired job's second network is its
+    partner version's file, wherever the model store keeps it now."""
     from training.pipeline import TrainConfig
 
     recipe = {key: job_settings[key] for key in (*JOB_RECIPE, *MIRROR_KEYS) if key in job_settings}
@@ -236,6 +243,7 @@ def config_for_settings(*, job_settings: dict):
         augment=job_settings.get("augment", True),
         batch_size=job_settings.get("batch_size") or 128,
         validation_per_class=job_settings.get("validation_per_class"),
+        second_network=partner_model_file(job_settings=job_settings),
         **recipe,
     )
 

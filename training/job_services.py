@@ -43,6 +43,10 @@ MIRROR_KEYS = ("mirror_average", "mirror_below")
 JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_below": MIRROR_AUTO}
 IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
+# A job "paired with" a registered model version exports the new network carrying that version's (first)
+# network as its second, asked with both views for the drawings the new one is unsure of, as the shipped file
+# does (training.pipeline, --second-network). The pair answers for the partner's categories, in its order.
+PARTNER_ACTIVE = "active"
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
 
 
@@ -136,13 +140,19 @@ def clean_job_settings(
     channels: int | None = None,
     partial_rate: float | None = None,
     mirror: str | None = None,
+    partner: str | int | None = None,
 ) -> dict:
     """Checked, JSON-ready job settings, or a JobSettingsError naming the problem.
 
-    Unset channels, partial rate and mirror mode (MIRROR_MODES) are JOB_RECIPE's."""
+    Unset channels, partial rate and mirror mode (MIRROR_MODES) are JOB_RECIPE's. `partner` (a model version's
+    id or name, or "active"): the new network is paired with that version's, so the job trains the partner's
+    categories, in its order, on images like the ones it reads (see PARTNER_ACTIVE)."""
     if not sources:
         raise JobSettingsError("choose at least one data source")
     sources = list(dict.fromkeys(sources))
+    paired = _partner_settings(partner=partner, categories=categories, channels=channels, mirror=mirror)
+    if paired:
+        categories, channels = paired["categories"], paired["channels"]
     channels = JOB_RECIPE["channels"] if channels is None else int(channels)
     if channels not in IMAGE_KINDS:
         raise JobSettingsError(f"the image has {' or '.join(map(str, sorted(IMAGE_KINDS)))} channels, not {channels}")
@@ -191,7 +201,58 @@ def clean_job_settings(
         "channels": channels,
         "partial_rate": partial_rate,
         **mirror_chosen,
+        **({"partner_version": paired["version"], "partner_name": paired["name"]} if paired else {}),
     }
+
+
+def _partner_settings(
+    *, partner: str | int | None, categories: str | list[str] | None, channels: int | None, mirror: str | None
+) -> dict | None:
+    """The partner version's id, name, categories and channels; None for no partner; a JobSettingsError when
+    the partner cannot be paired with a job of these settings."""
+    if partner is None or str(partner).strip() == "":
+        return None
+    from inference.classifier import Classifier, ModelFileError
+    from inference.selectors import active_model_version, model_version_by_ref
+
+    ref = str(partner).strip()
+    version = active_model_version() if ref == PARTNER_ACTIVE else model_version_by_ref(ref=ref)
+    if version is None:
+        raise JobSettingsError(f"no model version {ref!r} to pair with (a version's id or name, or {PARTNER_ACTIVE})")
+    if (mirror or RECIPE_MIRROR) != "unsure":
+        raise JobSettingsError(
+            "a paired model asks its partner only for the drawings it is unsure of: choose the mirror mode unsure"
+        )
+    chosen = parse_categories(categories)
+    if chosen is not None and chosen != version.labels:
+        raise JobSettingsError(
+            f"a model paired with {version} answers for its categories, in its order: leave the categories empty"
+        )
+    try:
+        its_channels = Classifier(version.path, version.labels).channels
+    except ModelFileError as exc:
+        raise JobSettingsError(f"cannot pair with {version}: {exc}") from exc
+    if channels is not None and int(channels) != its_channels:
+        raise JobSettingsError(
+            f"{version} reads {IMAGE_KINDS.get(its_channels, its_channels)}: a model paired with it must read the same"
+        )
+    return {"version": version.pk, "name": str(version), "categories": list(version.labels), "channels": its_channels}
+
+
+def partner_model_file(*, job_settings: dict) -> str | None:
+    """The model file of the version a job is paired with (None for a one-network job); a JobSettingsError when
+    that version was deleted since the job was queued."""
+    version_id = job_settings.get("partner_version")
+    if version_id is None:
+        return None
+    from inference.models import ModelVersion
+
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        raise JobSettingsError(
+            f"the model version {job_settings.get('partner_name') or version_id} to pair with was deleted"
+        )
+    return str(version.path)
 
 
 def _make_source(specs: list[str], categories: list[str] | None, per_class: int | None = None) -> DrawingSource:
@@ -231,6 +292,11 @@ def describe_settings(job_settings: dict) -> str:
         + (
             f"; the mirror image too {_unsure_text(job_settings['mirror_below'])}"
             if job_settings.get("mirror_below")
+            else ""
+        )
+        + (
+            f"; paired with {job_settings.get('partner_name') or job_settings['partner_version']} when unsure"
+            if job_settings.get("partner_version") is not None
             else ""
         )
     )

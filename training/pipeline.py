@@ -315,10 +315,12 @@ def check_mirror(config: TrainConfig) -> None:
         raise ValueError("a second network is asked only for the drawings below mirror_below: set it too")
 
 
-def second_network_file(spec: str, categories: list[str]) -> bytes:
+def second_network_file(spec: str, categories: list[str], channels: int) -> bytes:
     """The network of an exported model (a folder holding model.tflite and labels.txt, or a .tflite file
     beside its labels.txt), without serving settings or a second network of its own; a ValueError if it cannot
-    be read or answers for other categories, or in another order."""
+    be read, answers for other categories (or in another order), or reads other images than `channels`."""
+    from inference.classifier import Classifier, ModelFileError
+
     path = Path(spec)
     model, labels = (path / MODEL_FILE, path / LABELS_FILE) if path.is_dir() else (path, path.parent / LABELS_FILE)
     try:
@@ -328,9 +330,13 @@ def second_network_file(spec: str, categories: list[str]) -> bytes:
     if its_labels != categories:
         raise ValueError(f"the second network {spec} answers for other categories (or in another order)")
     try:
-        return with_second_network(with_serving_settings(model_bytes, {}), None)
-    except (ServingSettingsError, struct.error, IndexError) as exc:
+        its_channels = Classifier(model, its_labels).channels
+        network = with_second_network(with_serving_settings(model_bytes, {}), None)
+    except (ModelFileError, ServingSettingsError, struct.error, IndexError) as exc:
         raise ValueError(f"the second network {spec} is not a model file: {exc}") from exc
+    if its_channels != channels:
+        raise ValueError(f"the second network {spec} reads {its_channels}-channel images, this model {channels}")
+    return network
 
 
 def run_training(
@@ -357,7 +363,7 @@ def run_training(
     check_channels(source, config.channels)
     categories = config.categories or source.categories()
     # Read before training, so that a second network that cannot be carried is refused now, not hours later.
-    second = second_network_file(config.second_network, categories) if config.second_network else None
+    second = second_network_file(config.second_network, categories, config.channels) if config.second_network else None
     spec = DataSpec(
         categories=categories,
         per_class=config.per_class,

@@ -19,6 +19,7 @@ from training.job_services import (
     IMAGE_KINDS,
     JOB_RECIPE,
     MIRROR_MODES,
+    PARTNER_ACTIVE,
     RECIPE_MIRROR,
     SOURCE_KINDS,
     JobSettingsError,
@@ -75,6 +76,13 @@ class Command(BaseCommand):
             default=None,
             help="the older spelling of --mirror always (--no-mirror-average: --mirror never)",
         )
+        start.add_argument(
+            "--partner",
+            default=None,
+            metavar="VERSION",
+            help=f"a model version (id or name, or {PARTNER_ACTIVE}) whose network the new model carries, asked with "
+            "the mirror image for the drawings the new network is unsure of; the job trains its categories",
+        )
         start.add_argument("--name", default="")
         start.add_argument("--wait", action="store_true", help="print progress until the job ends")
         sub.add_parser("list", help="the latest jobs")
@@ -109,6 +117,7 @@ class Command(BaseCommand):
                     channels=opts["channels"],
                     partial_rate=opts["partial_rate"],
                     mirror=mirror,
+                    partner=opts["partner"],
                 )
             except JobSettingsError as exc:
                 raise CommandError(str(exc)) from exc
