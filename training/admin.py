@@ -317,7 +317,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
         """The "Train a new model" form; a valid POST queues the job for a training worker and opens its page."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = TrainJobForm(request.POST or None)
+        # ?partner=ID (the model page's "Train a model paired with this one") preselects the partner.
+        form = TrainJobForm(request.POST or None, initial={"partner": request.GET.get("partner", "")})
         if request.method == "POST" and form.is_valid():
             job = jobs.start_training_job(job_settings=form.job_settings, user=request.user)
             messages.success(request, f"Training job #{job.pk} is queued; a training worker takes it within seconds.")
