@@ -575,10 +575,14 @@ def test_auto_chooses_the_lowest_threshold_that_keeps_the_mirror_averages_answer
     # 0.40; drawing 3 (0.50 sure) is wrong alone and right averaged too, but always averaging gets it right only
     # from 0.55 up: the lowest threshold that matches always averaging is 0.55.
     asked = (own + mirrored) / 2
-    assert choose_mirror_below(own, asked, labels) == 0.55
-    assert choose_mirror_below(own[:3], asked[:3], labels[:3]) == 0.45
+    assert choose_mirror_below(own, asked, labels, max_share=1.0) == 0.55
+    assert choose_mirror_below(own[:3], asked[:3], labels[:3], max_share=1.0) == 0.45
     assert choose_mirror_below(own[:1], asked[:1], labels[:1]) == 0.05, "sure and right: hardly ever the mirror"
     assert choose_mirror_below(own[:0], asked[:0], labels[:0]) == 1.0, "nothing to choose on: always"
+    # 0.55 asks three drawings in four again; at most half of them: the highest threshold that asks two (0.50),
+    # though it misses drawing 3, so that the median guess stays one view.
+    assert choose_mirror_below(own, asked, labels) == 0.5
+    assert choose_mirror_below(own[:3], asked[:3], labels[:3], max_share=2 / 3) == 0.45, "within the bound: as before"
 
 
 def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_quickdraw):

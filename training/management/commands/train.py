@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from training.job_services import parse_categories
-from training.mirror import AUTO_TOLERANCE, parse_mirror_below
+from training.mirror import AUTO_MAX_ASKED_SHARE, AUTO_TOLERANCE, parse_mirror_below
 from training.model import PRECISIONS
 from training.pipeline import CheckpointMismatch, TrainConfig, check_mirror
 
@@ -96,7 +96,7 @@ class Command(BaseCommand):
             help="export the network alone, served with its mirror image's answer averaged in only for drawings "
             "whose top probability is below P (most drawings then cost one view instead of two); auto: the "
             f"lowest P that keeps top-1 and top-3 on the validation split within {AUTO_TOLERANCE * 100:g} point of "
-            "always averaging",
+            f"always averaging, among those asking again for at most {AUTO_MAX_ASKED_SHARE * 100:g}%% of the drawings",
         )
         parser.add_argument(
             "--second-network",
