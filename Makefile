@@ -75,7 +75,7 @@ train-default: install-dev
 	$(PY) manage.py train --source ../shared/quickdraw/simplified --epochs 70 --partial-rate 0.4 --patience 12 --channels 3 --dropout 0.1 \
 		--label-smoothing 0.2 --mirror-below auto --export-dir var/second_network --no-register
 	$(PY) manage.py train --source ../shared/quickdraw/simplified --epochs 70 --partial-rate 0.4 --patience 12 --channels 3 --dropout 0.1 \
-		--mirror-below 0.55 --second-network var/second_network --export-dir inference/shipped_model --no-register
+		--mirror-below 0.55 --second-network var/second_network --turns 10 --export-dir inference/shipped_model --no-register
 
 bench: install-dev
 	$(PY) manage.py bench_inference --json

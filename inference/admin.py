@@ -224,6 +224,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 ("mirror image asked below", _pct(v.metrics["mirror_below"])),
                 ("validation drawings asking it", _pct(v.metrics.get("second_view_share"))),
             ]
+        if v.metrics.get("turns"):  # and the drawing turned by these angles (inference.strokes.turned)
+            extra.append(("turned views asked too", ", ".join(f"{a:+g}\u00b0" for a in v.metrics["turns"])))
         if "second_network_bytes" in v.metrics:  # the file also carries a second network, asked with the mirror
             extra += [
                 ("second network", f"{v.metrics['second_network_bytes'] / 1e6:.2f} MB"),

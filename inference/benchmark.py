@@ -30,7 +30,7 @@ import numpy as np
 
 from inference.classifier import Classifier
 from inference.evaluation import EvaluationError, data_files, read_drawings
-from inference.raster import rasterize
+from inference.recognize import live_input
 from inference.strokes import simplify
 from inference.tutorial_path import tutorial_probabilities
 
@@ -100,9 +100,9 @@ def time_live(drawing: list, classifier: Classifier) -> tuple[list[float], np.nd
     t0 = time.perf_counter_ns()
     strokes = simplify(drawing)
     t1 = time.perf_counter_ns()
-    image = rasterize(strokes, classifier.channels)
+    image, turn = live_input(strokes, classifier.channels)
     t2 = time.perf_counter_ns()
-    probs = classifier.probabilities(image)
+    probs = classifier.probabilities(image, turn)  # an unsure drawing's turned views are drawn in this stage
     t3 = time.perf_counter_ns()
     return [(t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6], probs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +12,17 @@ from ai_edge_litert.interpreter import Interpreter
 
 from inference.serving import (
     ServingSettingsError,
-    mirror_mean,
     read_second_network,
     read_serving_settings,
-    second_opinion_mean,
     unsure,
+    views_mean,
 )
 
 # The batch sizes probabilities_many invokes with: a batch is padded up to the next one, and a larger one
 # goes in slices of the largest (a race room of 8 is one call; past 16 the gain per image is gone).
-BATCH_SIZES = (1, 2, 4, 8, 16)
+BATCH_SIZES = (1, 2, 3, 4, 8, 16)
+# An unsure drawing's image turned by an angle in degrees, drawn from its strokes (see Classifier.probabilities).
+Turned = Callable[[float], np.ndarray]
 # uint8 ink (0-255) to the 0-1 floats the models read.
 _INK_SCALE = np.float32(1.0 / 255.0)
 
@@ -50,7 +52,9 @@ class Classifier:
             self._interpreter.allocate_tensors()
             # How the file asks to be served (inference.serving): a second opinion for unsure drawings, or not.
             model_bytes = model_path.read_bytes()
-            self.mirror_below: float | None = read_serving_settings(model_bytes).get("mirror_below")
+            serving = read_serving_settings(model_bytes)
+            self.mirror_below: float | None = serving.get("mirror_below")
+            self.turns: tuple[float, ...] = tuple(serving.get("turns", ()))
             self._second_network = read_second_network(model_bytes)
             self._second = None
             if self._second_network is not None:
@@ -87,7 +91,7 @@ class Classifier:
     def has_second_network(self) -> bool:
         return self._second is not None
 
-    def probabilities(self, image: np.ndarray) -> np.ndarray:
+    def probabilities(self, image: np.ndarray, turned: Turned | None = None) -> np.ndarray:
         """Class probabilities for one 28x28 uint8 image (ink = 255), (28, 28) or (28, 28, channels).
 
         An image with more channels than the model reads gives it its first ones
@@ -97,44 +101,53 @@ class Classifier:
         of both answers: the accuracy of the mirror average for about half of
         its cost, as most drawings are answered surely from one view. A file
         that also holds a second network asks it too, for the drawing and its
-        mirror (one batch of two), and averages all four answers.
+        mirror (one batch of two), and averages all four answers. A file with
+        `turns` also asks for the drawing turned by each angle (its second
+        network if it has one, in the same batch): `turned(angle)` draws that
+        image from the drawing's strokes (without it, as for a bare image, those
+        views are left out).
         """
-        # One pass from uint8 to the model's 0-1 floats (the same float32 numbers as astype, then * (1/255)).
-        x = np.multiply(self._fit_channels(image), _INK_SCALE, dtype=np.float32).reshape(self._input_shape)
+        x = self._input(image)[None]
         with self._lock:
             probs = self._invoke_on(0, x)[0]
-            if unsure(probs, self.mirror_below):
-                mirrored = np.ascontiguousarray(x[:, :, ::-1])  # columns reversed
-                if self._second is None:
-                    return mirror_mean(probs, self._invoke_on(0, mirrored)[0])
-                both = self._invoke_on(1, np.concatenate([x, mirrored]))  # the second network: one batch of two
-                return second_opinion_mean(probs, self._invoke_on(0, mirrored)[0], both[0], both[1])
+        if not unsure(probs, self.mirror_below):
             return probs
+        return self._second_opinion(x, probs[None], None if turned is None else [turned])[0]
 
-    def probabilities_many(self, images: list[np.ndarray]) -> np.ndarray:
+    def probabilities_many(self, images: list[np.ndarray], turned: Sequence[Turned] | None = None) -> np.ndarray:
         """Class probabilities for several images in batched invokes: one row per image, in order.
 
         The same numbers as `probabilities` image by image (the model is the same, only the batch
-        dimension differs), for less than the cost of one invoke per image.
+        dimension differs), for less than the cost of one invoke per image. `turned`: each image's
+        `turned` (see `probabilities`), in the same order.
         """
         if not images:
             return np.zeros((0, len(self.labels)), np.float32)
-        x = np.stack([self._fit_channels(image) for image in images]).astype(np.float32)
-        x = x.reshape((len(images), *self._input_shape[1:])) * (1.0 / 255.0)
+        x = np.stack([self._input(image) for image in images])
         probs = self._invoke_batched(0, x)
         again = np.flatnonzero(unsure(probs, self.mirror_below))
         if len(again):
-            mirrored = np.ascontiguousarray(x[again, :, ::-1])
-            if self._second is None:
-                probs[again] = mirror_mean(probs[again], self._invoke_batched(0, mirrored))
-            else:
-                probs[again] = second_opinion_mean(
-                    probs[again],
-                    self._invoke_batched(0, mirrored),
-                    self._invoke_batched(1, x[again]),
-                    self._invoke_batched(1, mirrored),
-                )
+            probs[again] = self._second_opinion(
+                x[again], probs[again], None if turned is None else [turned[i] for i in again]
+            )
         return probs
+
+    def _second_opinion(self, x: np.ndarray, probs: np.ndarray, turned: list[Turned] | None) -> np.ndarray:
+        """The answers for unsure drawings (inference.serving): x their inputs, probs the first network's answers
+        for them. The first network answers for the mirror images; the second, where the file carries one, for
+        the drawings, their mirror images and the turned views, in one batched call (without one, the first
+        answers for the turned views too)."""
+        views = [np.ascontiguousarray(x[:, :, ::-1])]  # columns reversed: the mirror images
+        if self.turns and turned is not None:
+            views += [np.stack([self._input(draw(angle)) for draw in turned]) for angle in self.turns]
+        if self._second is None:
+            return views_mean([probs, *np.split(self._invoke_batched(0, np.concatenate(views)), len(views))])
+        second = self._invoke_batched(1, np.concatenate([x, *views]))
+        return views_mean([probs, self._invoke_batched(0, views[0]), *np.split(second, len(views) + 1)])
+
+    def _input(self, image: np.ndarray) -> np.ndarray:
+        """One image as the networks read it: its channels fitted, uint8 ink scaled to 0-1 floats in one pass."""
+        return np.multiply(self._fit_channels(image), _INK_SCALE, dtype=np.float32).reshape(self._input_shape[1:])
 
     def _invoke_batched(self, network: int, x: np.ndarray) -> np.ndarray:
         """`network` 0 (the file's) or 1 (its second) on the images x, in slices of BATCH_SIZES."""

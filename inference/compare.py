@@ -3,7 +3,7 @@
 The drawings are the validation split of a folder of `<category>.ndjson`
 files (the drawings training holds out, by `crc32(key_id) % 10 == 0`), so
 a version is never scored on drawings it trained on. Scoring reuses
-`inference.evaluation` (`live_images`, `Tally`), like `manage.py evaluate`: the numbers mean the
+`inference.evaluation` (`live_inputs`, `Tally`), like `manage.py evaluate`: the numbers mean the
 same as that command's, and each drawing is rasterized once for every model.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from inference.classifier import Classifier, ModelFileError
 from inference.errors import ModelVersionError
-from inference.evaluation import METRICS, Tally, live_images, read_drawings
+from inference.evaluation import METRICS, Tally, live_inputs, read_drawings
 from inference.models import ModelVersion
 
 SCOPES = {
@@ -83,12 +83,12 @@ def compare_model_versions(
     result = Comparison(versions=versions, data_dir=str(data_dir), scope=scope, limit=limit, categories=categories)
     started = time.perf_counter()
     for category in categories:
-        full, half, _unreadable = live_images(read_drawings(files[category], limit, "validation")[0])
-        if not full:
+        inputs = live_inputs(read_drawings(files[category], limit, "validation")[0])
+        if not inputs.full:
             continue
-        result.drawings += len(full)
+        result.drawings += len(inputs.full)
         for tally in tallies:
-            tally.add(category, np.stack(full), np.stack(half))
+            tally.add(category, inputs)
     result.seconds = round(time.perf_counter() - started, 2)
     if result.drawings == 0:
         raise ModelVersionError(f"{data_dir} holds no readable validation drawings for these categories")

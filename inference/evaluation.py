@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.classifier import Classifier, ModelFileError
+from inference.classifier import Classifier, ModelFileError, Turned
 from inference.errors import ModelVersionError
 from inference.model_store import read_model_dir
-from inference.raster import CHANNELS, rasterize
+from inference.raster import CHANNELS
+from inference.recognize import live_input
 from inference.strokes import StrokeError, first_half, is_simplified, simplify
 
 # How many drawings at the top of a file decide its format.
@@ -185,23 +186,33 @@ def detect_format(drawings: list) -> str:
     return "simplified" if votes * 2 > len(probe) else "raw"
 
 
-def live_image(drawing: list) -> np.ndarray:
-    """The exact image a live guess would classify, with every channel (each model reads the ones it knows)."""
-    return rasterize(simplify(drawing), CHANNELS)
+@dataclass
+class LiveInputs:
+    """Readable drawings as a live guess sees them, whole and half-way: each one's image, with every channel (each
+    model reads the ones it knows), and how to draw it turned (inference.recognize.live_input)."""
+
+    full: list[np.ndarray] = field(default_factory=list)
+    full_turned: list[Turned] = field(default_factory=list)
+    half: list[np.ndarray] = field(default_factory=list)
+    half_turned: list[Turned] = field(default_factory=list)
+    unreadable: int = 0
 
 
-def live_images(drawings: list) -> tuple[list[np.ndarray], list[np.ndarray], int]:
-    """Each readable drawing's image and its first half's image, and how many were unreadable."""
-    full, half, bad = [], [], 0
+def live_inputs(drawings: list) -> LiveInputs:
+    """Each readable drawing's input and its first half's, and how many were unreadable."""
+    inputs = LiveInputs()
     for drawing in drawings:
         try:
-            images = live_image(drawing), live_image(first_half(drawing))
+            whole, half = simplify(drawing), simplify(first_half(drawing))
+            (image, turn), (half_image, half_turn) = live_input(whole, CHANNELS), live_input(half, CHANNELS)
         except (StrokeError, TypeError, ValueError):  # strokes that are not lists of numbers
-            bad += 1
+            inputs.unreadable += 1
             continue
-        full.append(images[0])
-        half.append(images[1])
-    return full, half, bad
+        inputs.full.append(image)
+        inputs.full_turned.append(turn)
+        inputs.half.append(half_image)
+        inputs.half_turned.append(half_turn)
+    return inputs
 
 
 # --- scoring ------------------------------------------------------------------------------------------
@@ -218,15 +229,18 @@ class Tally:
     unknown: list[str] = field(default_factory=list)
     per_category: dict[str, dict] = field(default_factory=dict)
 
-    def add(self, category: str, full: np.ndarray, half: np.ndarray) -> None:
-        """Score one category's images; a category the model does not know scores label -1, a miss everywhere."""
+    def add(self, category: str, inputs: LiveInputs) -> None:
+        """Score one category's drawings; a category the model does not know scores label -1, a miss everywhere."""
         labels = self.classifier.labels
         label = labels.index(category) if category in labels else -1
         if label < 0:
             self.unknown.append(category)
-        probs = np.stack([self.classifier.probabilities(im) for im in full])
-        m = metrics_from_probs(probs, np.full(len(full), label))
-        half_top1 = np.array([int(self.classifier.probabilities(im).argmax()) for im in half])
+        answer = self.classifier.probabilities
+        probs = np.stack([answer(im, turn) for im, turn in zip(inputs.full, inputs.full_turned, strict=True)])
+        m = metrics_from_probs(probs, np.full(len(inputs.full), label))
+        half_top1 = np.array(
+            [int(answer(im, turn).argmax()) for im, turn in zip(inputs.half, inputs.half_turned, strict=True)]
+        )
         m["early"] = float((half_top1 == label).mean())
         self.n += m["n"]
         for key in METRICS:
@@ -266,14 +280,14 @@ def score_files(
         category = category_of(path)
         drawings, bad = read_drawings(path, limit, split)
         formats[category] = detect_format(drawings)
-        full, half, unreadable = live_images(drawings)
-        bad += unreadable
+        inputs = live_inputs(drawings)
+        bad += inputs.unreadable
         skipped += bad
         note = f", {bad} unreadable skipped" if bad else ""
-        report(f"{category}: {len(full)} drawings ({formats[category]}){note}")
-        if full:
+        report(f"{category}: {len(inputs.full)} drawings ({formats[category]}){note}")
+        if inputs.full:
             for tally in tallies:
-                tally.add(category, np.stack(full), np.stack(half))
+                tally.add(category, inputs)
     return formats, skipped
 
 

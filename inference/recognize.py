@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from inference.classifier import Classifier, Guess
+from inference.classifier import Classifier, Guess, Turned
 from inference.raster import rasterize
-from inference.strokes import StrokeError, simplify
+from inference.strokes import StrokeError, simplify, turned
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,13 @@ def recognize(drawing, classifier: Classifier, k: int = 3, *, simplifier=simplif
     strokes = simplifier(drawing)
     if not strokes:
         return []
-    return classifier.top_k(rasterize(strokes, classifier.channels), k)
+    return classifier.guesses(classifier.probabilities(*live_input(strokes, classifier.channels)), k)
+
+
+def live_input(strokes: Sequence[np.ndarray], channels: int) -> tuple[np.ndarray, Turned]:
+    """A simplified drawing's image, and how to draw it turned (for a model file that asks: inference.serving),
+    both through the one rasterizer."""
+    return rasterize(strokes, channels), lambda degrees: rasterize(turned(strokes, degrees), channels)
 
 
 def recognize_many(
@@ -32,6 +38,7 @@ def recognize_many(
     """
     results: list[list[Guess] | None] = [[] for _ in drawings]
     images: list[np.ndarray] = []
+    turns: list[Turned] = []
     classified: list[int] = []  # which drawing each image is
     for index, (drawing, simplifier) in enumerate(drawings):
         try:
@@ -46,7 +53,9 @@ def recognize_many(
             continue
         if strokes:
             classified.append(index)
-            images.append(rasterize(strokes, classifier.channels))
-    for index, probs in zip(classified, classifier.probabilities_many(images), strict=True):
+            image, turn = live_input(strokes, classifier.channels)
+            images.append(image)
+            turns.append(turn)
+    for index, probs in zip(classified, classifier.probabilities_many(images, turns), strict=True):
         results[index] = classifier.guesses(probs, k)
     return results

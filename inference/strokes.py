@@ -360,6 +360,26 @@ def simplify(drawing: Drawing) -> SimplifiedDrawing:
     return SimplifiedDrawing(points, ends)
 
 
+def turned(strokes: Sequence[np.ndarray], degrees: float) -> SimplifiedDrawing:
+    """Simplified strokes ((n, 2) arrays) turned by `degrees` and simplified again: aligned, scaled, resampled
+    and simplified like any drawing, so the turned drawing is drawn as a player's would be. A model file may ask
+    for turned views of the drawings it is unsure of (inference.serving). Turned about the origin: where it
+    turns does not matter, as aligning moves the drawing back to the corner."""
+    if isinstance(strokes, SimplifiedDrawing):
+        points, ends = strokes.points, strokes.ends
+    else:
+        points = np.concatenate(strokes) if len(strokes) else np.zeros((0, 2))
+        ends = stroke_ends([len(stroke) for stroke in strokes])
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    x, y = points[:, 0], points[:, 1]
+    # Packed as `_read_packed` packs a drawing, so the whole-drawing kernel simplifies it in one call.
+    packed = np.concatenate([x * cos - y * sin, x * sin + y * cos, ends.astype(np.float64)])
+    kept, kept_ends, outcome = _simplify_drawing_kernel(packed, len(points), RESAMPLE_SPACING, RDP_EPSILON)
+    if outcome != SIMPLIFIED:  # simplified strokes are finite and within the canvas: it cannot happen
+        raise StrokeError(NOT_FINITE if outcome == NOT_FINITE_NUMBERS else TOO_FAR)
+    return SimplifiedDrawing(kept, kept_ends)
+
+
 class GrowingDrawing:
     """Simplifies the successive versions of one live drawing, redoing only the strokes that changed.
 

@@ -561,6 +561,7 @@ def test_train_form_checks_settings_and_starts_a_job_process(admin_client, admin
     form = admin_client.get(url).content.decode()
     assert f'<option value="{live.pk}">{live} (active): {len(live.labels)} categories</option>' in form
     model_page = admin_client.get(reverse("admin:inference_modelversion_change", args=[live.pk])).content.decode()
+    assert "turned views asked too</th><td class='ax-num'>+10\u00b0, -10\u00b0" in model_page
     link = re.search(r'id="train-partner" href="([^"]+)"', model_page).group(1)
     assert f'<option value="{live.pk}" selected>' in admin_client.get(link).content.decode(), "preselected"
     paired = admin_client.post(

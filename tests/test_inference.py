@@ -15,7 +15,7 @@ from inference import raster
 from inference.classifier import Classifier, ModelFileError
 from inference.raster import CHANNELS, ORDER_FLOOR, SIZE, order_value, rasterize
 from inference.recognize import recognize
-from inference.strokes import GrowingDrawing, StrokeError, is_simplified, simplify
+from inference.strokes import GrowingDrawing, StrokeError, is_simplified, simplify, turned
 from tests.conftest import read_drawings
 
 
@@ -209,6 +209,23 @@ def test_simplify_output_is_the_simplified_format(drawings):
         assert np.array_equal(pts, np.round(pts))
     assert is_simplified(simplify_to_lists(simplify(drawings[0])))
     assert not is_simplified(as_raw(drawings[0]))
+
+
+def test_a_turned_drawing_is_the_simplified_drawing_of_its_turned_strokes(drawings):
+    line = simplify([[[0, 100, 200], [50, 50, 50]]])  # a horizontal line ...
+    upright = turned(line, 90)  # ... stands up, aligned and scaled like any drawing
+    assert np.array_equal(upright.points[:, 0], [0, 0]) and sorted(upright.points[:, 1]) == [0, 255]
+    for d in drawings[:5]:
+        strokes = simplify(d)
+        assert np.array_equal(turned(strokes, 0).points, simplify(simplify_to_lists(strokes)).points)
+        angle = np.radians(10)
+        by_hand = [
+            [s[:, 0] * np.cos(angle) - s[:, 1] * np.sin(angle), s[:, 0] * np.sin(angle) + s[:, 1] * np.cos(angle)]
+            for s in strokes
+        ]
+        ten = turned(strokes, 10)
+        assert np.array_equal(ten.points, simplify([[x.tolist(), y.tolist()] for x, y in by_hand]).points)
+        assert not np.array_equal(ten.points, strokes.points) and ten.points.min() == 0 and ten.points.max() > 250
 
 
 def simplify_to_lists(strokes):

@@ -136,7 +136,7 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     # epochs: a new shipped recipe that JOB_RECIPE does not follow fails here.
     # A job trains one network: when the shipped file also carries a second one (another recipe's, trained
     # apart; COMMAND.txt), the pair's own threshold is not a one-network job's either.
-    pair_only = ("second_network", "mirror_below") if shipped.get("second_network") else ()
+    pair_only = ("second_network", "mirror_below", "turns") if shipped.get("second_network") else ()
     recipe = {
         k: v for k, v in shipped.items() if k in defaults and v != defaults[k] and k not in ("epochs", *pair_only)
     }

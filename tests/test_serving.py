@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.classifier import Classifier, ModelFileError
+from inference.classifier import Classifier, ModelFileError, Turned
 from inference.raster import CHANNELS, rasterize
+from inference.recognize import live_input, recognize, recognize_many
 from inference.serving import (
     ServingSettingsError,
     read_second_network,
@@ -16,7 +17,7 @@ from inference.serving import (
     with_second_network,
     with_serving_settings,
 )
-from inference.strokes import simplify
+from inference.strokes import SimplifiedDrawing, simplify, turned
 from tests.conftest import read_drawings, with_moved_biases
 from tests.test_inference import SHIPPED
 
@@ -62,6 +63,13 @@ def test_the_settings_live_in_the_file_and_leave_the_network_as_it_was(tmp_path,
     for bad in ({"mirror_below": 0}, {"mirror_below": 1.5}, {"mirror_below": float("nan")}, {"colour": 1}):
         with pytest.raises(ServingSettingsError):
             with_serving_settings(shipped, bad)
+    turning = with_serving_settings(shipped, {"mirror_below": 0.5, "turns": [10, -10]})
+    assert read_serving_settings(turning) == {"mirror_below": 0.5, "turns": [10.0, -10.0]}
+    for turns in ([0], [50], [-45.5], [float("inf")], "10", [], [5, 10, 15, 20, 25], ["10"]):
+        with pytest.raises(ServingSettingsError, match="turns must be 1 to 4 angles"):
+            with_serving_settings(shipped, {"mirror_below": 0.5, "turns": turns})
+    with pytest.raises(ServingSettingsError, match="set mirror_below too"):
+        with_serving_settings(shipped, {"turns": [10]})
 
 
 def test_an_unsure_drawing_gets_the_mean_of_it_and_its_mirror_and_a_sure_one_its_own_answer(tmp_path, images):
@@ -145,6 +153,57 @@ def test_an_unsure_drawing_asks_both_networks_for_both_views_and_a_sure_one_the_
     )
 
 
+@pytest.fixture(scope="module")
+def drawn() -> list[tuple[np.ndarray, Turned, SimplifiedDrawing]]:
+    """The drawings of `images` as the live path holds them: image, how to draw it turned, the strokes."""
+    drawings = [d["drawing"] for c in CATEGORIES for d in read_drawings(c, 5)]
+    strokes = [simplify(d) for d in drawings] + [simplify(d[: max(1, len(d) // 3)]) for d in drawings]
+    return [(*live_input(s, CHANNELS), s) for s in strokes]
+
+
+def test_turned_views_are_drawn_from_the_strokes_and_asked_of_the_second_network(tmp_path, drawn):
+    first = served(tmp_path, "first", {})
+    (tmp_path / "second.tflite").write_bytes(another_network())
+    second = Classifier(tmp_path / "second.tflite", labels())
+    threshold = float(np.median([first.probabilities(image).max() for image, _, _ in drawn]))
+    turns = {"mirror_below": threshold, "turns": [10, -10]}
+    path = tmp_path / "turning_pair.tflite"
+    path.write_bytes(with_second_network(with_serving_settings(first_network(), turns), another_network()))
+    pair, alone = Classifier(path, labels()), served(tmp_path, "turning", turns)
+    assert pair.turns == alone.turns == (10.0, -10.0)
+
+    def views(strokes):
+        image = rasterize(strokes, CHANNELS)
+        turned_images = [rasterize(turned(strokes, angle), CHANNELS) for angle in (10, -10)]
+        assert not any(np.array_equal(image, t) for t in turned_images), "a turned drawing is another image"
+        return image, image[:, ::-1], *turned_images
+
+    asked = 0
+    for image, turn, strokes in drawn:
+        own = first.probabilities(image)
+        o, m, t1, t2 = views(strokes)
+        pair_views = [own, first.probabilities(m), *(second.probabilities(v) for v in (o, m, t1, t2))]
+        one_views = [own, *(first.probabilities(v) for v in (m, t1, t2))]
+        unsure = own.max() < threshold
+        asked += unsure
+        for clf, expected in ((pair, np.mean(pair_views, axis=0)), (alone, np.mean(one_views, axis=0))):
+            np.testing.assert_allclose(clf.probabilities(image, turn), expected if unsure else own, atol=1e-6)
+        if unsure:  # a bare image (no strokes to turn) is asked without its turned views
+            np.testing.assert_allclose(pair.probabilities(image), np.mean(pair_views[:4], axis=0), atol=1e-6)
+    assert 0 < asked < len(drawn), "both kinds of drawing were asked"
+    images, turns_of = [d[0] for d in drawn], [d[1] for d in drawn]
+    for clf in (pair, alone):  # batched: the same answers row by row
+        np.testing.assert_allclose(
+            clf.probabilities_many(images, turns_of),
+            np.stack([clf.probabilities(i, t) for i, t in zip(images, turns_of, strict=True)]),
+            atol=1e-6,
+        )
+    # The live path hands the classifier its turned views: recognize and recognize_many answer as above.
+    live = [(strokes, lambda s: s) for _, _, strokes in drawn]
+    for (image, turn, strokes), many in zip(drawn, recognize_many(live, pair), strict=True):
+        assert recognize(strokes, pair, simplifier=lambda s: s) == many == pair.guesses(pair.probabilities(image, turn))
+
+
 def test_a_file_whose_second_network_cannot_be_read_is_refused_at_load(tmp_path):
     both = with_second_network(first_network(), another_network())
     second = read_second_network(both)
@@ -158,10 +217,10 @@ def test_a_file_whose_second_network_cannot_be_read_is_refused_at_load(tmp_path)
         Classifier(tmp_path / "damaged.tflite", labels())
 
 
-def test_whatever_is_drawn_one_guess_costs_at_most_both_networks_on_both_views(images, monkeypatch):
+def test_whatever_is_drawn_one_guess_costs_at_most_both_networks_on_every_view(drawn, monkeypatch):
     """One player's share of the AI: a guess is one invoke of the first network when it is sure, and at most its
-    mirror and one batch of two of the second network when it is not: never more, for any drawing (the shipped
-    file, a pair)."""
+    mirror and one batch of the second network (the drawing, its mirror, its turned views) when it is not: never
+    more, for any drawing (the shipped file)."""
     shipped = Classifier(SHIPPED / "model.tflite", labels())
     assert shipped.has_second_network
     calls: list[tuple[int, int]] = []
@@ -172,15 +231,13 @@ def test_whatever_is_drawn_one_guess_costs_at_most_both_networks_on_both_views(i
         return real(self, network, batch)
 
     monkeypatch.setattr(Classifier, "_invoke_on", counted)
-    odd = [
-        np.zeros_like(images[0]),
-        np.full_like(images[0], 255),
-        np.eye(28, dtype=np.uint8)[..., None].repeat(3, 2) * 255,
-    ]
+    blank = np.zeros_like(drawn[0][0])
+    odd = [blank, np.full_like(blank, 255), np.eye(28, dtype=np.uint8)[..., None].repeat(3, 2) * 255]
+    inputs = [(image, turn) for image, turn, _ in drawn] + [(image, lambda _angle, i=image: i) for image in odd]
     seen = set()
-    for image in images + odd:
+    for image, turn in inputs:
         calls.clear()
-        shipped.probabilities(image)
-        assert sorted(calls) in ([(0, 1)], [(0, 1), (0, 1), (1, 2)])
+        shipped.probabilities(image, turn)
+        assert sorted(calls) in ([(0, 1)], [(0, 1), (0, 1), (1, 2 + len(shipped.turns))])
         seen.add(len(calls))
     assert seen == {1, 3}, "sure and unsure guesses both seen"

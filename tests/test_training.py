@@ -14,14 +14,14 @@ from django.core.management import CommandError, call_command
 from inference.classifier import Classifier
 from inference.models import ModelVersion
 from inference.raster import CHANNELS, rasterize
-from inference.recognize import recognize
+from inference.recognize import live_input, recognize
 from inference.serving import (
     read_second_network,
     read_serving_settings,
     with_second_network,
     with_serving_settings,
 )
-from inference.strokes import simplify
+from inference.strokes import simplify, turned
 from tests.conftest import SHARED_QUICKDRAW, read_drawings, with_moved_biases
 from training import pipeline
 from training.augment import augment
@@ -562,6 +562,26 @@ def test_an_export_with_a_second_network_asks_both_networks_for_both_views_of_an
     np.testing.assert_allclose(pair.probabilities(image), np.mean(views, axis=0), atol=1e-6)
     with pytest.raises(ValueError, match="reads 1-channel images, this model 3"):  # refused before training
         run_training(LocalFolderSource(SHARED_QUICKDRAW), replace(config, channels=3), tmp_path / "three")
+    # Turned views: drawn from the held-out drawings' strokes, asked of the second network.
+    turning = run_training(LocalFolderSource(SHARED_QUICKDRAW), replace(config, turns=(10, -10)), tmp_path / "turn")
+    assert (
+        list(turning["training_settings"]["turns"]) == [10, -10] and turning["metrics"]["tflite_keras_agreement"] > 0.9
+    )
+    turned_pair = Classifier(tmp_path / "turn" / "model.tflite", CATS)
+    assert turned_pair.turns == (10.0, -10.0) and turned_pair.has_second_network
+    assert turning["metrics"]["turns"] == [10.0, -10.0], "the model page says how the file is served"
+    strokes = simplify(read_drawings("snowflake", 1)[0]["drawing"])
+    more = [second.probabilities(rasterize(turned(strokes, angle))) for angle in (10, -10)]
+    np.testing.assert_allclose(
+        turned_pair.probabilities(*live_input(strokes, 1)), np.mean(views + more, axis=0), atol=1e-6
+    )
+    # The metrics are the file's answers as served live: predict_tflite draws the turned views from the drawings.
+    drawings = [d["drawing"] for c in CATS for d in read_drawings(c, 3)]
+    images = np.stack([rasterize(simplify(d)) for d in drawings])
+    file_bytes = (tmp_path / "turn" / "model.tflite").read_bytes()
+    live = np.stack([turned_pair.probabilities(*live_input(simplify(d), 1)) for d in drawings])
+    np.testing.assert_allclose(pipeline.predict_tflite(file_bytes, images, drawings=drawings), live, atol=1e-6)
+    assert not np.allclose(pipeline.predict_tflite(file_bytes, images), live, atol=1e-4), "without them: other answers"
     (other / "labels.txt").write_text("\n".join(reversed(CATS)) + "\n")
     with pytest.raises(ValueError, match="other categories"):
         run_training(LocalFolderSource(SHARED_QUICKDRAW), config, tmp_path / "refused")
@@ -593,6 +613,8 @@ def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_qui
         (["--mirror-below", "1.5"], "a probability above 0"),
         (["--mirror-below", "often"], "a probability or auto"),
         (["--second-network", "elsewhere"], "below mirror_below: set it too"),
+        (["--turns", "10"], "turned views are asked only"),
+        (["--mirror-below", "0.5", "--turns", "60"], "turns must be 1 to 4 angles of at most 45 degrees"),
     ):
         with pytest.raises(CommandError, match=message):
             call_command("train", "--source", str(shared_quickdraw), "--categories", "cat", "--epochs", "0", *flags)

@@ -27,16 +27,16 @@ import numpy as np
 
 from inference.evaluation import metrics_from_probs
 from inference.model_store import LABELS_FILE, MODEL_FILE, read_labels, write_labels
+from inference.recognize import live_input
 from inference.serving import (
     ServingSettingsError,
     check_settings,
-    mirror_mean,
-    second_opinion_mean,
     unsure,
+    views_mean,
     with_second_network,
     with_serving_settings,
 )
-from inference.strokes import first_half
+from inference.strokes import first_half, simplify
 from training.data import (
     DataSpec,
     RenderWorkers,
@@ -101,6 +101,9 @@ class TrainConfig:
     # averaged (inference.serving). Two recipes err on different drawings; each guess the first network is
     # sure of still costs one invoke.
     second_network: str | None = None
+    # Angles (degrees) of the turned views the file asks for the drawings below mirror_below, redrawn from their
+    # strokes, each answered by every network (inference.serving): `train --turns 10` is (10, -10).
+    turns: tuple[float, ...] | None = None
     # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
     # images are the same whatever the number; only the speed changes.
     data_workers: int | None = None
@@ -113,9 +116,9 @@ CHECKPOINT_STATE = "training_metadata.json"
 # The settings a checkpoint was made with, so that a run with other settings is refused rather than resumed.
 CHECKPOINT_RECIPE = "recipe.json"
 # Settings a resumed run may change: the number of render processes changes only the speed, never the images;
-# the mirror average, mirror_below and a second network change only the exported file, not the network trained
+# the mirror average, mirror_below, a second network and turns change only the exported file, not the network trained
 # (a finished run can be resumed to export its best epoch again, with or without them).
-RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average", "mirror_below", "second_network"})
+RESUMABLE_CHANGES = frozenset({"data_workers", "mirror_average", "mirror_below", "second_network", "turns"})
 # The teachers' answers (--teacher-once), kept beside the checkpoint for a resumed run.
 TEACHER_ANSWERS = "teacher_answers.npz"
 HISTORY_FILE = "history.csv"
@@ -238,8 +241,11 @@ def _floats(logs) -> dict:
 PROGRESS_EVERY = 2000
 
 
-def predict_tflite(model_bytes: bytes, images: np.ndarray, progress: Progress = _noop) -> np.ndarray:
-    """Probabilities from the exported model: the exact file that will ship."""
+def predict_tflite(
+    model_bytes: bytes, images: np.ndarray, progress: Progress = _noop, drawings: list | None = None
+) -> np.ndarray:
+    """Probabilities from the exported model: the exact file that will ship. With the drawings the images were
+    rendered from, served as a live guess is, turned views included where the file asks for them."""
     from inference.classifier import Classifier
 
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"gtd-check-{os.getpid()}.tflite"
@@ -251,10 +257,21 @@ def predict_tflite(model_bytes: bytes, images: np.ndarray, progress: Progress = 
         for i, image in enumerate(images):
             if i % PROGRESS_EVERY == 0 and i:
                 progress("evaluating", message=f"classified {i} of {len(images)} held-out drawings")
-            out[i] = clf.probabilities(image)
+            out[i] = clf.probabilities(image, None if drawings is None else _turned_drawing(drawings[i], clf.channels))
         return out
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _turned_images(drawings: list, degrees: float, channels: int) -> np.ndarray:
+    """Held-out drawings turned by `degrees`, as the live path draws them (inference.recognize.live_input)."""
+    images = [live_input(simplify(d), channels)[1](degrees) for d in drawings]
+    return np.stack([im[..., None] if im.ndim == 2 else im for im in images])
+
+
+def _turned_drawing(drawing, channels: int):
+    """How to draw a held-out drawing turned (inference.recognize.live_input), read only when asked."""
+    return lambda degrees: live_input(simplify(drawing), channels)[1](degrees)
 
 
 def _tflite_outputs(path: Path) -> int:
@@ -267,15 +284,17 @@ def _tflite_outputs(path: Path) -> int:
 def early_accuracy(
     probs_fn, drawings: list, labels: np.ndarray, channels: int = 1, progress: Progress = _noop
 ) -> float:
-    """Share of drawings already guessed right (top-1) from the first half of their strokes."""
+    """Share of drawings already guessed right (top-1) from the first half of their strokes (`probs_fn` answers
+    for the half drawings' images, given the half drawings too)."""
     if not drawings:
         return 0.0
     right = 0
     for start in range(0, len(drawings), PROGRESS_EVERY):
         if start:
             progress("evaluating", message=f"scored {start} of {len(drawings)} half drawings")
-        images = np.stack([render(first_half(d), channels=channels) for d in drawings[start : start + PROGRESS_EVERY]])
-        right += int((probs_fn(images).argmax(axis=1) == labels[start : start + PROGRESS_EVERY]).sum())
+        halves = [first_half(d) for d in drawings[start : start + PROGRESS_EVERY]]
+        images = np.stack([render(half, channels=channels) for half in halves])
+        right += int((probs_fn(images, halves).argmax(axis=1) == labels[start : start + PROGRESS_EVERY]).sum())
     return right / len(drawings)
 
 
@@ -313,6 +332,10 @@ def check_mirror(config: TrainConfig) -> None:
         check_settings({"mirror_below": config.mirror_below})
     if config.second_network is not None and config.mirror_below is None:
         raise ValueError("a second network is asked only for the drawings below mirror_below: set it too")
+    if config.turns:
+        if config.mirror_below is None:
+            raise ValueError("turned views are asked only for the drawings below mirror_below: set it too")
+        check_settings({"mirror_below": 1.0, "turns": list(config.turns)})
 
 
 def second_network_file(spec: str, categories: list[str], channels: int) -> bytes:
@@ -461,23 +484,22 @@ def run_training(
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
     mirror_below, second_views, second_answers = config.mirror_below, None, None
+    turns = {"turns": [float(a) for a in config.turns]} if config.turns else {}
+
+    def served(below: float, network: bytes) -> bytes:  # the file as it ships, asking again below `below`
+        carried = with_serving_settings(network, {"mirror_below": below, **turns})
+        return carried if second is None else with_second_network(carried, second)
+
     if mirror_below is not None:
         progress("evaluating", message="the network's answers for each held-out drawing and its mirror image")
         own = predict_tflite(model_bytes, x_val, progress)
         if second is not None:  # the second network's own answers, both views (its file asks nothing more)
             second_answers = predict_tflite(second, x_val, progress), predict_tflite(second, x_val[:, :, ::-1])
-        if mirror_below == MIRROR_AUTO:
-            mirrored = predict_tflite(model_bytes, x_val[:, :, ::-1], progress)
-            asked = (
-                mirror_mean(own, mirrored)
-                if second_answers is None
-                else second_opinion_mean(own, mirrored, *second_answers)
-            )
+        if mirror_below == MIRROR_AUTO:  # every drawing's answer if it were asked again: the file below 1.0
+            asked = predict_tflite(served(1.0, model_bytes), x_val, progress, val_drawings)
             mirror_below = choose_mirror_below(own, asked, y_val)
         second_views = float(unsure(own, mirror_below).mean()) if len(y_val) else 0.0
-        model_bytes = with_serving_settings(model_bytes, {"mirror_below": mirror_below})
-        if second is not None:
-            model_bytes = with_second_network(model_bytes, second)
+        model_bytes = served(mirror_below, model_bytes)
     (out_dir / MODEL_FILE).write_bytes(model_bytes)
     write_labels(out_dir / LABELS_FILE, categories)
 
@@ -487,28 +509,34 @@ def run_training(
         if len(y_val)
         else np.zeros((0, len(categories)))
     )
-    again = unsure(keras_probs, mirror_below)  # served as the file asks: a second opinion where unsure
-    if again.any():
-        mirrored = model.predict(x_val[again][:, :, ::-1].astype(np.float32) / 255.0, verbose=0)
-        if second_answers is None:
-            keras_probs[again] = mirror_mean(keras_probs[again], mirrored)
-        else:  # the second network's part from its file: Keras holds only the first
-            keras_probs[again] = second_opinion_mean(
-                keras_probs[again], mirrored, second_answers[0][again], second_answers[1][again]
-            )
-    lite_probs = predict_tflite(model_bytes, x_val, progress)
+    again = np.flatnonzero(unsure(keras_probs, mirror_below))  # served as the file asks: a second opinion
+    if len(again):  # Keras in the first network's place; the second network's part from its file
+        views = [x_val[again][:, :, ::-1]]
+        views += [_turned_images([val_drawings[i] for i in again], a, config.channels) for a in config.turns or ()]
+        keras_views = views if second is None else views[:1]  # the turned views are the second's where it is
+        answers = [keras_probs[again]] + [model.predict(v.astype(np.float32) / 255.0, verbose=0) for v in keras_views]
+        if second is not None:
+            answers += [predict_tflite(second, v) for v in (x_val[again], *views)]
+        keras_probs[again] = views_mean(answers)
+    lite_probs = predict_tflite(model_bytes, x_val, progress, val_drawings)
     agreement = float((keras_probs.argmax(1) == lite_probs.argmax(1)).mean()) if len(y_val) else 1.0
     metrics = metrics_from_probs(lite_probs, y_val)
     metrics["keras_top1"] = metrics_from_probs(keras_probs, y_val)["top1"]
     metrics["tflite_keras_agreement"] = agreement
     if mirror_below is not None:  # the file's threshold, and how many held-out drawings took a second view
         metrics["mirror_below"], metrics["second_view_share"] = mirror_below, second_views
+        if config.turns:  # and the turned views it asks for them
+            metrics["turns"] = [float(a) for a in config.turns]
     if second is not None:
         metrics["second_network_bytes"] = len(second)
         metrics["second_network_top1"] = metrics_from_probs(second_answers[0], y_val)["top1"] if len(y_val) else 0.0
     progress("evaluating", message="scoring guesses from the first half of each drawing")
     metrics["early"] = early_accuracy(
-        lambda ims: predict_tflite(model_bytes, ims), val_drawings, y_val, config.channels, progress
+        lambda ims, halves: predict_tflite(model_bytes, ims, drawings=halves),
+        val_drawings,
+        y_val,
+        config.channels,
+        progress,
     )
     metrics["size_bytes"] = len(model_bytes)
     metrics["train_seconds"] = round(train_seconds, 1)

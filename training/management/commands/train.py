@@ -106,6 +106,14 @@ class Command(BaseCommand):
             "network the file also carries: asked too, with both views, for the drawings below --mirror-below",
         )
         parser.add_argument(
+            "--turns",
+            type=float,
+            default=None,
+            metavar="DEGREES",
+            help="for the drawings below --mirror-below, also ask every network for the drawing turned by DEGREES "
+            "and by -DEGREES, redrawn from its strokes (two more views per network)",
+        )
+        parser.add_argument(
             "--data-workers",
             type=int,
             default=None,
@@ -150,16 +158,18 @@ class Command(BaseCommand):
             raise CommandError("--data-workers must be 0 or more")
         if (opts["teacher_once"] or opts["teacher_mirror"]) and not opts["teacher"]:
             raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
+        turns = turns_of(opts)
         try:
             check_mirror(
                 TrainConfig(
                     mirror_average=opts["mirror_average"],
                     mirror_below=opts["mirror_below"],
                     second_network=opts["second_network"],
+                    turns=turns,
                 )
             )
         except ValueError as exc:
-            raise CommandError(f"--mirror-average / --mirror-below / --second-network: {exc}") from exc
+            raise CommandError(f"--mirror-average / --mirror-below / --second-network / --turns: {exc}") from exc
         categories = parse_categories(opts["categories"])
         specs = opts["source"] or [str(settings.QUICKDRAW_SAMPLE_DIR)]
         try:
@@ -225,6 +235,7 @@ class Command(BaseCommand):
             mirror_average=opts["mirror_average"],
             mirror_below=opts["mirror_below"],
             second_network=opts["second_network"],
+            turns=turns_of(opts),
             data_workers=opts["data_workers"],
             precision=opts["precision"],
         )
@@ -292,3 +303,8 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         return progress
+
+
+def turns_of(opts: dict) -> tuple[float, float] | None:
+    """`--turns D`: the views turned by D and by -D degrees."""
+    return None if opts["turns"] is None else (opts["turns"], -opts["turns"])
