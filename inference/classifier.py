@@ -190,9 +190,6 @@ class Classifier:
         self._batched[(network, size)] = interpreter
         return interpreter
 
-    def top_k(self, image: np.ndarray, k: int = 3) -> list[Guess]:
-        return self.guesses(self.probabilities(image), k)
-
     def guesses(self, probs: np.ndarray, k: int = 3) -> list[Guess]:
         """The k most likely labels of one row of probabilities, most likely first."""
         k = min(k, len(probs))

@@ -426,7 +426,7 @@ def test_hot_swap_reaches_the_live_model_within_a_second_during_concurrent_class
         try:
             while not stop.is_set():
                 for im in images:
-                    model.classifier().top_k(im)
+                    model.classifier().probabilities(im)
                     seen.add(model.version_id)
         except BaseException as exc:  # noqa: BLE001 - any failure fails the test
             errors.append(exc)
@@ -464,7 +464,7 @@ def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings
     ModelVersion.objects.update(is_active=False)
     ModelVersion.objects.filter(pk=bad.pk).update(is_active=True)
     fresh = live.LiveModel()
-    assert len(fresh.classifier().top_k(image)) == 3 and fresh.version_id is None  # the shipped default
+    assert fresh.classifier().probabilities(image).shape == (345,) and fresh.version_id is None  # the shipped default
     # A running process when the active version goes bad: it keeps the last good one.
     running = live.LiveModel()
     ModelVersion.objects.update(is_active=False)
@@ -474,7 +474,7 @@ def test_a_missing_or_corrupt_active_model_never_stops_the_ai(tmp_path, drawings
     ModelVersion.objects.update(is_active=False)
     ModelVersion.objects.filter(pk=bad.pk).update(is_active=True)
     running.refresh()
-    assert running.version_id == good.pk and len(running.classifier().top_k(image)) == 3
+    assert running.version_id == good.pk and running.classifier().probabilities(image).shape == (345,)
     (bad_dir / "model.tflite").unlink()
     running.refresh()
     assert running.version_id == good.pk

@@ -184,7 +184,7 @@ def test_train_command_exports_a_quantized_model_that_loads_classifies_and_regis
     labels = (folder / "labels.txt").read_text().split()
     assert labels == CATS
     clf = Classifier(folder / "model.tflite", labels)
-    top = clf.top_k(rasterize(simplify(read_drawings("snowflake", 1)[0]["drawing"])), 3)
+    top = recognize(read_drawings("snowflake", 1)[0]["drawing"], clf, 3)
     assert sorted(g.label for g in top) == sorted(CATS)
     version = ModelVersion.objects.get(name="tiny")
     assert version.labels == CATS and not version.is_active and version.metrics["top1"] == metrics["top1"]
@@ -614,6 +614,7 @@ def test_the_mirror_options_exclude_each_other_and_need_a_probability(shared_qui
         (["--mirror-below", "often"], "a probability or auto"),
         (["--second-network", "elsewhere"], "below mirror_below: set it too"),
         (["--turns", "10"], "turned views are asked only"),
+        (["--mirror-below", "0.5", "--turns", "a lot"], "an angle in degrees"),
         (["--mirror-below", "0.5", "--turns", "60"], "turns must be 1 to 4 angles of at most 45 degrees"),
     ):
         with pytest.raises(CommandError, match=message):

@@ -58,3 +58,12 @@ def parse_mirror_below(text: str) -> float | str:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"a probability or {MIRROR_AUTO}, not {text!r}") from None
+
+
+def parse_turns(text: str) -> tuple[float, float]:
+    """`--turns`'s value (an argparse type): D degrees, for the views turned by D and by -D."""
+    try:
+        degrees = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an angle in degrees, not {text!r}") from None
+    return (degrees, -degrees)

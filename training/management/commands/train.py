@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from training.job_services import parse_categories
-from training.mirror import AUTO_MAX_ASKED_SHARE, AUTO_TOLERANCE, parse_mirror_below
+from training.mirror import AUTO_MAX_ASKED_SHARE, AUTO_TOLERANCE, parse_mirror_below, parse_turns
 from training.model import PRECISIONS
 from training.pipeline import CheckpointMismatch, TrainConfig, check_mirror
 
@@ -107,7 +107,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--turns",
-            type=float,
+            type=parse_turns,
             default=None,
             metavar="DEGREES",
             help="for the drawings below --mirror-below, also ask every network for the drawing turned by DEGREES "
@@ -158,14 +158,13 @@ class Command(BaseCommand):
             raise CommandError("--data-workers must be 0 or more")
         if (opts["teacher_once"] or opts["teacher_mirror"]) and not opts["teacher"]:
             raise CommandError("--teacher-once and --teacher-mirror need at least one --teacher")
-        turns = turns_of(opts)
         try:
             check_mirror(
                 TrainConfig(
                     mirror_average=opts["mirror_average"],
                     mirror_below=opts["mirror_below"],
                     second_network=opts["second_network"],
-                    turns=turns,
+                    turns=opts["turns"],
                 )
             )
         except ValueError as exc:
@@ -235,7 +234,7 @@ class Command(BaseCommand):
             mirror_average=opts["mirror_average"],
             mirror_below=opts["mirror_below"],
             second_network=opts["second_network"],
-            turns=turns_of(opts),
+            turns=opts["turns"],
             data_workers=opts["data_workers"],
             precision=opts["precision"],
         )
@@ -303,8 +302,3 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         return progress
-
-
-def turns_of(opts: dict) -> tuple[float, float] | None:
-    """`--turns D`: the views turned by D and by -D degrees."""
-    return None if opts["turns"] is None else (opts["turns"], -opts["turns"])
