@@ -138,10 +138,11 @@ class TrainJobForm(forms.Form):
         label="Pair with",
         required=False,
         choices=[],
-        help_text="Optional: a registered model whose network the new model also carries, asked with the mirror "
-        "image for the drawings the new network is unsure of, as the shipped model carries a second network "
-        "(about a point of top-1 over one network; an unsure guess costs four network runs instead of two). "
-        "The new model then trains that model's categories, on the images it reads; leave the categories empty.",
+        help_text="Optional: a registered model whose network the new model also carries, asked for the drawings "
+        "the new network is unsure of (for the drawing, its mirror image and its turned views), as the shipped "
+        "model carries a second network (about a point of top-1 over one network; an unsure guess costs six "
+        "network runs instead of four). The new model then trains that model's categories, on the images it "
+        "reads; leave the categories empty.",
     )
 
     def __init__(self, *args, **kwargs):

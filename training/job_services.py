@@ -51,8 +51,8 @@ JOB_RECIPE = {
 IMAGE_KINDS = {3: "ink and stroke order", 1: "ink only"}
 MAX_PARTIAL_RATE = 0.9
 # A job "paired with" a registered model version exports the new network carrying that version's (first)
-# network as its second, asked with both views for the drawings the new one is unsure of, as the shipped file
-# does (training.pipeline, --second-network). The pair answers for the partner's categories, in its order.
+# network as its second, asked for the drawings the new one is unsure of, as the shipped file does
+# (training.pipeline, --second-network). The pair answers for the partner's categories, in its order.
 PARTNER_ACTIVE = "active"
 NOT_A_DATA_FOLDER = "choose one of the configured training data folders (TRAINING_DATA_DIRS)"
 

@@ -102,7 +102,8 @@ class TrainConfig:
     # sure of still costs one invoke.
     second_network: str | None = None
     # Angles (degrees) of the turned views the file asks for the drawings below mirror_below, redrawn from their
-    # strokes, each answered by every network (inference.serving): `train --turns 10` is (10, -10).
+    # strokes and answered by the second network, or by the first without one (inference.serving):
+    # `train --turns 10` is (10, -10).
     turns: tuple[float, ...] | None = None
     # Processes rendering training drawings beside the training loop (None: default_data_workers()). The
     # images are the same whatever the number; only the speed changes.
@@ -265,7 +266,7 @@ def predict_tflite(
 
 def _turned_images(drawings: list, degrees: float, channels: int) -> np.ndarray:
     """Held-out drawings turned by `degrees`, as the live path draws them (inference.recognize.live_input)."""
-    images = [live_input(simplify(d), channels)[1](degrees) for d in drawings]
+    images = [_turned_drawing(d, channels)(degrees) for d in drawings]
     return np.stack([im[..., None] if im.ndim == 2 else im for im in images])
 
 
@@ -483,7 +484,7 @@ def run_training(
     if config.mirror_average:
         model = with_mirror_average(model)
     model_bytes = export_tflite(model)
-    mirror_below, second_views, second_answers = config.mirror_below, None, None
+    mirror_below, second_views, second_own = config.mirror_below, None, None
     turns = {"turns": [float(a) for a in config.turns]} if config.turns else {}
 
     def served(below: float, network: bytes) -> bytes:  # the file as it ships, asking again below `below`
@@ -493,8 +494,8 @@ def run_training(
     if mirror_below is not None:
         progress("evaluating", message="the network's answers for each held-out drawing and its mirror image")
         own = predict_tflite(model_bytes, x_val, progress)
-        if second is not None:  # the second network's own answers, both views (its file asks nothing more)
-            second_answers = predict_tflite(second, x_val, progress), predict_tflite(second, x_val[:, :, ::-1])
+        if second is not None:  # the second network's own answers (its file asks nothing more)
+            second_own = predict_tflite(second, x_val, progress)
         if mirror_below == MIRROR_AUTO:  # every drawing's answer if it were asked again: the file below 1.0
             asked = predict_tflite(served(1.0, model_bytes), x_val, progress, val_drawings)
             mirror_below = choose_mirror_below(own, asked, y_val)
@@ -529,7 +530,7 @@ def run_training(
             metrics["turns"] = [float(a) for a in config.turns]
     if second is not None:
         metrics["second_network_bytes"] = len(second)
-        metrics["second_network_top1"] = metrics_from_probs(second_answers[0], y_val)["top1"] if len(y_val) else 0.0
+        metrics["second_network_top1"] = metrics_from_probs(second_own, y_val)["top1"] if len(y_val) else 0.0
     progress("evaluating", message="scoring guesses from the first half of each drawing")
     metrics["early"] = early_accuracy(
         lambda ims, halves: predict_tflite(model_bytes, ims, drawings=halves),
