@@ -29,12 +29,13 @@ def live_input(strokes: Sequence[np.ndarray], channels: int) -> tuple[np.ndarray
 
 
 def recognize_many(
-    drawings: Sequence[tuple[object, Callable]], classifier: Classifier, k: int = 3
+    drawings: Sequence[tuple[object, Callable]], classifier: Classifier, k: int = 3, *, turned_views: bool = True
 ) -> list[list[Guess] | None]:
     """Top-k for several drawings, each `(strokes, simplifier)`, classified in one batched call.
 
     A drawing that cannot be read gets None (and a log line); the others are answered all the same.
-    An empty drawing gets [] (nothing to guess yet).
+    An empty drawing gets [] (nothing to guess yet). Without `turned_views`, the drawings are answered
+    without the turned views a model file may ask for (inference.serving): for a worker with a backlog.
     """
     results: list[list[Guess] | None] = [[] for _ in drawings]
     images: list[np.ndarray] = []
@@ -56,6 +57,7 @@ def recognize_many(
             image, turn = live_input(strokes, classifier.channels)
             images.append(image)
             turns.append(turn)
-    for index, probs in zip(classified, classifier.probabilities_many(images, turns), strict=True):
+    answers = classifier.probabilities_many(images, turns if turned_views else None)
+    for index, probs in zip(classified, answers, strict=True):
         results[index] = classifier.guesses(probs, k)
     return results

@@ -9,6 +9,8 @@ import pytest
 import inference.consumers
 from inference.consumers import InferenceConsumer, request_inference
 from inference.consumers import _recognize_batch as recognize_batch
+from inference.raster import rasterize
+from inference.strokes import simplify
 from tests.conftest import read_drawings
 from tests.wsclient import inference_worker
 
@@ -118,9 +120,9 @@ async def test_drawings_waiting_together_are_classified_as_one_batch_and_one_fai
     DELIVERED.clear()
     batches = []
 
-    def counting(drawings, classifier):
+    def counting(drawings, classifier, *, turned_views):
         batches.append(len(drawings))
-        return recognize_batch(drawings, classifier)
+        return recognize_batch(drawings, classifier, turned_views=turned_views)
 
     monkeypatch.setattr(inference.consumers, "_recognize_batch", counting)
     consumer = InferenceConsumer()
@@ -146,3 +148,39 @@ async def test_drawings_waiting_together_are_classified_as_one_batch_and_one_fai
     await consumer.draining
     assert DELIVERED[-1]["context"]["room"] == "D"
     DELIVERED.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_worker_with_a_backlog_answers_without_the_turned_views(recorder, monkeypatch):
+    """Turned views only where the live budget allows: a chunk with drawings waiting behind it goes without."""
+    asked = []
+
+    def recording(drawings, classifier, *, turned_views):
+        asked.append((len(drawings), turned_views))
+        return recognize_batch(drawings, classifier, turned_views=turned_views)
+
+    monkeypatch.setattr(inference.consumers, "_recognize_batch", recording)
+    consumer = InferenceConsumer()
+    for key in range(1, inference.consumers.CHUNK + 3):
+        await consumer.classify(
+            {"type": "classify", "key": str(key), "context": {"room": "R"}, "version": 1, "strokes": drawing("cat")}
+        )
+    await consumer.draining
+    assert asked == [(inference.consumers.CHUNK, False), (2, True)]
+    assert len(recorder) == inference.consumers.CHUNK + 2
+
+
+def test_without_turned_views_unsure_drawings_are_answered_by_the_mirror_and_the_second_network_alone():
+    from inference.live import live_model
+    from inference.recognize import recognize_many
+
+    classifier = live_model.classifier()
+    assert classifier.turns, "the shipped file asks for turned views"
+    strokes = [d["drawing"] for c in ("cat", "moon", "hand", "bicycle") for d in read_drawings(c, 4)]
+    halves = [s[: max(1, len(s) // 3)] for s in strokes]  # unfinished: many unsure
+    drawings = [(s, simplify) for s in strokes + halves]
+    full, quick = recognize_many(drawings, classifier), recognize_many(drawings, classifier, turned_views=False)
+    bare = [
+        classifier.guesses(classifier.probabilities(rasterize(simplify(s), classifier.channels))) for s, _ in drawings
+    ]
+    assert quick == bare and full != quick, "with a backlog: the bare images' answers; without: other ones"
