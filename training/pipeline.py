@@ -97,9 +97,9 @@ class TrainConfig:
     # MIRROR_AUTO: the threshold chosen on the validation split (choose_mirror_below).
     mirror_below: float | str | None = None
     # An exported model (its folder, or its .tflite file) of the same categories whose network the exported file
-    # also carries: for the drawings below mirror_below it is asked too, with both views, and the four answers
-    # averaged (inference.serving). Two recipes err on different drawings; each guess the first network is
-    # sure of still costs one invoke.
+    # also carries: for the drawings below mirror_below it is asked too, with both views (and the turned ones),
+    # and all the answers averaged (inference.serving). Two recipes err on different drawings; each guess the
+    # first network is sure of still costs one invoke.
     second_network: str | None = None
     # Angles (degrees) of the turned views the file asks for the drawings below mirror_below, redrawn from their
     # strokes and answered by the second network, or by the first without one (inference.serving):
