@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from inference.strokes import SimplifiedDrawing, stroke_ends
+from inference.strokes import joined
 
 SIZE = 28
 MARGIN = 2
@@ -345,12 +345,6 @@ def rasterize(strokes: Sequence[np.ndarray], channels: int = 1) -> np.ndarray:
         raise ValueError(f"channels must be 1 or {CHANNELS}, not {channels}")
     # simplify's strokes are views of one array: nothing to join (with caches cold, joining them again
     # cost as much as drawing them).
-    if isinstance(strokes, SimplifiedDrawing):
-        points, ends = strokes.points, strokes.ends
-    elif strokes:
-        points = np.ascontiguousarray(np.concatenate(strokes), dtype=np.float64).reshape(-1, 2)
-        ends = stroke_ends([len(stroke) for stroke in strokes])
-    else:
-        points, ends = np.zeros((0, 2)), np.zeros(0, np.int64)
+    points, ends = joined(strokes)
     image = _rasterize_kernel(points, ends, channels)
     return image[..., 0] if channels == 1 else image

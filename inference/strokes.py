@@ -352,7 +352,22 @@ class SimplifiedDrawing(Sequence):
 def simplify(drawing: Drawing) -> SimplifiedDrawing:
     """Quick, Draw!'s simplified preprocessing: one integer-valued (n, 2) float array per non-empty stroke, 0-255."""
     packed, n = _read_packed(drawing)
-    points, ends, outcome = _simplify_drawing_kernel(packed, n, RESAMPLE_SPACING, RDP_EPSILON)
+    return _simplified(*_simplify_drawing_kernel(packed, n, RESAMPLE_SPACING, RDP_EPSILON))
+
+
+def joined(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Simplified strokes ((n, 2) arrays) as one (n, 2) float array of their points and where each stroke ends
+    in it: a `SimplifiedDrawing`'s own (nothing to join), any other sequence's joined."""
+    if isinstance(strokes, SimplifiedDrawing):
+        return strokes.points, strokes.ends
+    if not strokes:
+        return np.zeros((0, 2)), np.zeros(0, np.int64)
+    points = np.ascontiguousarray(np.concatenate(strokes), dtype=np.float64).reshape(-1, 2)
+    return points, stroke_ends([len(stroke) for stroke in strokes])
+
+
+def _simplified(points: np.ndarray, ends: np.ndarray, outcome: int) -> SimplifiedDrawing:
+    """The whole-drawing kernel's result, or the StrokeError its outcome names."""
     if outcome == NOT_FINITE_NUMBERS:
         raise StrokeError(NOT_FINITE)
     if outcome == SPANS_TOO_FAR:
@@ -365,19 +380,12 @@ def turned(strokes: Sequence[np.ndarray], degrees: float) -> SimplifiedDrawing:
     and simplified like any drawing, so the turned drawing is drawn as a player's would be. A model file may ask
     for turned views of the drawings it is unsure of (inference.serving). Turned about the origin: where it
     turns does not matter, as aligning moves the drawing back to the corner."""
-    if isinstance(strokes, SimplifiedDrawing):
-        points, ends = strokes.points, strokes.ends
-    else:
-        points = np.concatenate(strokes) if len(strokes) else np.zeros((0, 2))
-        ends = stroke_ends([len(stroke) for stroke in strokes])
+    points, ends = joined(strokes)
     cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
     x, y = points[:, 0], points[:, 1]
     # Packed as `_read_packed` packs a drawing, so the whole-drawing kernel simplifies it in one call.
     packed = np.concatenate([x * cos - y * sin, x * sin + y * cos, ends.astype(np.float64)])
-    kept, kept_ends, outcome = _simplify_drawing_kernel(packed, len(points), RESAMPLE_SPACING, RDP_EPSILON)
-    if outcome != SIMPLIFIED:  # simplified strokes are finite and within the canvas: it cannot happen
-        raise StrokeError(NOT_FINITE if outcome == NOT_FINITE_NUMBERS else TOO_FAR)
-    return SimplifiedDrawing(kept, kept_ends)
+    return _simplified(*_simplify_drawing_kernel(packed, len(points), RESAMPLE_SPACING, RDP_EPSILON))
 
 
 class GrowingDrawing:
