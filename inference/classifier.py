@@ -48,14 +48,15 @@ class Classifier:
     def __init__(self, model_path: Path | str, labels: list[str]):
         model_path = Path(model_path)
         try:
-            self._interpreter = Interpreter(model_path=str(model_path), num_threads=1)
+            # Read once: every interpreter of this file (one per batch size) is made from these bytes.
+            self._model_bytes = model_path.read_bytes()
+            self._interpreter = Interpreter(model_content=self._model_bytes, num_threads=1)
             self._interpreter.allocate_tensors()
             # How the file asks to be served (inference.serving): a second opinion for unsure drawings, or not.
-            model_bytes = model_path.read_bytes()
-            serving = read_serving_settings(model_bytes)
+            serving = read_serving_settings(self._model_bytes)
             self.mirror_below: float | None = serving.get("mirror_below")
             self.turns: tuple[float, ...] = tuple(serving.get("turns", ()))
-            self._second_network = read_second_network(model_bytes)
+            self._second_network = read_second_network(self._model_bytes)
             self._second = None
             if self._second_network is not None:
                 self._second = Interpreter(model_content=self._second_network, num_threads=1)
@@ -181,10 +182,8 @@ class Classifier:
         return image
 
     def _batch_interpreter(self, network: int, size: int) -> Interpreter:
-        if network == 0:
-            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
-        else:
-            interpreter = Interpreter(model_content=self._second_network, num_threads=1)
+        content = self._model_bytes if network == 0 else self._second_network
+        interpreter = Interpreter(model_content=content, num_threads=1)
         interpreter.resize_tensor_input(self._tensors[network][0], [size, *self._input_shape[1:]])
         interpreter.allocate_tensors()
         self._batched[(network, size)] = interpreter
